@@ -1,0 +1,46 @@
+# Everything a fresh machine needs: Python 3.10+, Java 17 and Maven on PATH. The rest (a venv with
+# pyspark and the Kafka client, the Apache Kafka broker jars, Spark's Kafka connector) is fetched
+# by these targets on first use and cached.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-compiler test-e2e lint bench bench-compile bench-throughput setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[spark,kafka,dev]'
+	touch $(STAMP)
+
+## The example pipeline on a local broker: start it, produce transactions, run, show the output.
+demo: setup
+	$(BIN)/python bench/demo.py
+
+## Every test: the compiler (no JVM) and the end-to-end suite (a real broker and a real Spark).
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-compiler: setup
+	$(BIN)/python -m pytest -q tests/compiler
+
+test-e2e: setup
+	$(BIN)/python -m pytest -q tests/e2e
+
+lint: setup
+	$(BIN)/ruff check sqlstream tests bench
+	$(BIN)/mypy sqlstream
+
+bench: bench-compile bench-throughput
+
+bench-compile: setup
+	$(BIN)/python bench/compile_speed.py
+
+bench-throughput: setup
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf target .sqlstream .pytest_cache

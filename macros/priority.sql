@@ -1,0 +1,1 @@
+../sqlstream/templates/project/macros/priority.sql

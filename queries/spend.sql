@@ -1,0 +1,1 @@
+../sqlstream/templates/project/queries/spend.sql

@@ -1,0 +1,392 @@
+"""Names, schemas and dependencies of every statement of a project.
+
+Streams are project-wide: a stream defined in one file may be read by any other. This stage
+resolves every name, orders the derived streams so each is defined after what it reads, checks
+column references against the declared schemas (sqlglot's ``qualify``) and infers the output
+schema of every derived stream and sink (``annotate_types``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing as t
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from sqlstream import dialect as d
+from sqlstream.errors import Diagnostics
+from sqlstream.parse import Statement
+from sqlstream.plan import Field, StreamColumn
+
+SPARK = "spark"
+
+# Spark's streaming window functions return a struct named after the function; a query that
+# groups by one may select ``window.start`` / ``window.end``. sqlglot does not know these, so
+# for checking, such a query sees a pseudo-column of the struct's type.
+WINDOW_FUNCTIONS = ("window", "session_window")
+WINDOW_TYPE = "STRUCT<start: TIMESTAMP, end: TIMESTAMP>"
+UNKNOWN = "UNKNOWN"
+
+
+@dataclass
+class SourceDef:
+    name: str
+    stmt: Statement
+    node: exp.Expression
+    columns: list[StreamColumn]
+    watermark_column: str | None
+
+    @property
+    def fields(self) -> list[Field]:
+        return [Field(c.name, c.type) for c in self.columns]
+
+
+@dataclass
+class QueryDef:
+    """A derived stream (``name`` set) or a sink (an INSERT INTO KAFKA)."""
+
+    stmt: Statement
+    node: exp.Expression
+    query: exp.Expression
+    name: str | None = None
+    reads: list[str] = field(default_factory=list)
+    """Streams this query reads directly (lower-case names)."""
+    fields: list[Field] = field(default_factory=list)
+    qualified: exp.Expression | None = None
+    """The query with every column qualified and typed (for the planner's checks)."""
+    broken: bool = False
+    """An error was reported for it already: later checks would only repeat it."""
+
+
+@dataclass
+class Analysis:
+    sources: dict[str, SourceDef] = field(default_factory=dict)
+    views: list[QueryDef] = field(default_factory=list)
+    """In dependency order."""
+    sinks: list[QueryDef] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    selects: list[QueryDef] = field(default_factory=list)
+    """Bare SELECT statements (an error in ``run``; inputs of ``test``)."""
+
+    def view(self, name: str) -> QueryDef | None:
+        return next((v for v in self.views if v.name == name), None)
+
+    def fields_of(self, name: str) -> list[Field]:
+        if name in self.sources:
+            return self.sources[name].fields
+        v = self.view(name)
+        return v.fields if v else []
+
+    def upstream(self, reads: t.Iterable[str]) -> tuple[list[str], list[str]]:
+        """(sources, views in dependency order) that ``reads`` needs, transitively."""
+        sources: set[str] = set()
+        views: set[str] = set()
+        stack = list(reads)
+        while stack:
+            name = stack.pop()
+            if name in self.sources:
+                sources.add(name)
+            elif name not in views and (v := self.view(name)):
+                views.add(name)
+                stack.extend(v.reads)
+        ordered_views = [v.name for v in self.views if v.name in views]
+        return sorted(sources), t.cast(list[str], ordered_views)
+
+
+def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
+    result = Analysis()
+    definitions: dict[str, Statement] = {}
+    views: list[QueryDef] = []
+
+    def define(name_node: exp.Expression, stmt: Statement) -> str | None:
+        name = name_node.name.lower()
+        if name in definitions:
+            first = definitions[name]
+            where = first.locate(first.node.this)
+            diags.error(
+                f"stream '{name_node.name}' is defined twice",
+                stmt.locate(name_node),
+                f"it is first defined at {where}; stream names are project-wide, rename one",
+            )
+            return None
+        definitions[name] = stmt
+        return name
+
+    for stmt in statements:
+        node = stmt.node
+        if isinstance(node, d.CreateKafkaStream):
+            name = define(node.this, stmt)
+            if name:
+                result.sources[name] = _source_def(name, stmt, node, diags)
+        elif isinstance(node, d.CreateDerivedStream):
+            name = define(node.this, stmt)
+            if name:
+                views.append(QueryDef(stmt, node, node.expression, name=name))
+        elif isinstance(node, d.InsertKafka):
+            result.sinks.append(QueryDef(stmt, node, node.expression))
+        elif isinstance(node, exp.Set):
+            _settings(stmt, node, result.settings, diags)
+        elif isinstance(node, exp.Query):
+            result.selects.append(QueryDef(stmt, node, node))
+        else:
+            diags.error(
+                f"this statement ({type(node).__name__.upper()}) is not supported in a stream project",
+                stmt.locate(),
+                "a file holds CREATE STREAM, INSERT INTO KAFKA TOPIC, SET and SELECT statements",
+            )
+
+    known = set(result.sources) | {v.name for v in views if v.name}
+    for q in [*views, *result.sinks, *result.selects]:
+        q.reads = _references(q, known, diags)
+
+    result.views = _order_views(views, diags)
+    for q in [*result.views, *result.sinks, *result.selects]:
+        _infer(q, result, diags)
+    return result
+
+
+def _source_def(name: str, stmt: Statement, node: exp.Expression, diags: Diagnostics) -> SourceDef:
+    columns: list[StreamColumn] = []
+    seen: set[str] = set()
+    for col in node.args.get("columns") or []:
+        cname = col.this.name
+        if cname.lower() in seen:
+            diags.error(
+                f"column '{cname}' is declared twice in stream '{node.this.name}'",
+                stmt.locate(col.this),
+                "give each column its own name",
+            )
+            continue
+        seen.add(cname.lower())
+        ref = col.args.get("ref")
+        columns.append(
+            StreamColumn(
+                name=cname,
+                type=col.args["kind"].sql(SPARK),
+                role=col.args.get("role") or "value",
+                ref=ref.name if ref is not None else None,
+            )
+        )
+    watermark_column = None
+    wm = node.args.get("watermark")
+    if wm is not None:
+        wcol = wm.this
+        watermark_column = wcol.name
+        decl = next((c for c in columns if c.name.lower() == wcol.name.lower()), None)
+        if decl is None:
+            diags.error(
+                f"the watermark is on '{wcol.name}', which is not a column of stream "
+                f"'{node.this.name}'",
+                stmt.locate(wcol),
+                _did_you_mean(wcol.name, [c.name for c in columns])
+                or "declare the event-time column in the column list",
+            )
+        else:
+            watermark_column = decl.name
+            if decl.type.upper() not in ("TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ"):
+                diags.error(
+                    f"the watermark column '{decl.name}' is {decl.type}, not a TIMESTAMP",
+                    stmt.locate(wcol),
+                    f"declare it as '{decl.name} TIMESTAMP', or watermark a TIMESTAMP column",
+                )
+    return SourceDef(name, stmt, node, columns, watermark_column)
+
+
+def _settings(stmt: Statement, node: exp.Set, settings: dict[str, str], diags: Diagnostics) -> None:
+    for item in node.expressions:
+        try:
+            key, value = d.set_key_value(item)
+        except TypeError:
+            diags.error("expected SET key = value", stmt.locate(item), "e.g. SET spark.sql.shuffle.partitions = 4;")
+            continue
+        settings[key] = value
+
+
+def _references(q: QueryDef, known: set[str], diags: Diagnostics) -> list[str]:
+    ctes = {c.alias_or_name.lower() for c in q.query.find_all(exp.CTE)}
+    reads: list[str] = []
+    for table in q.query.find_all(exp.Table):
+        if not table.name:
+            continue  # e.g. a table function
+        name = table.name.lower()
+        if name in ctes:
+            continue
+        if name not in known:
+            q.broken = True
+            diags.error(
+                f"unknown stream '{table.name}'",
+                q.stmt.locate(table.this),
+                _did_you_mean(table.name, sorted(known))
+                or "declare it with CREATE STREAM ... FROM KAFKA or CREATE STREAM ... AS SELECT",
+            )
+            continue
+        if name == q.name:
+            q.broken = True
+            diags.error(
+                f"stream '{table.name}' reads itself",
+                q.stmt.locate(table.this),
+                "a derived stream reads other streams; Kafka sources are declared with FROM KAFKA",
+            )
+            continue
+        if name not in reads:
+            reads.append(name)
+    return reads
+
+
+def _order_views(views: list[QueryDef], diags: Diagnostics) -> list[QueryDef]:
+    """Views in dependency order; a cycle is an error naming every stream on it."""
+    by_name = {v.name: v for v in views}
+    ordered: list[QueryDef] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(v: QueryDef, path: list[str]) -> None:
+        assert v.name
+        if state.get(v.name) == 2:
+            return
+        if state.get(v.name) == 1:
+            cycle = path[path.index(v.name) :] + [v.name]
+            for member in cycle:
+                by_name[member].broken = True
+            diags.error(
+                f"streams depend on each other in a cycle: {' -> '.join(cycle)}",
+                v.stmt.locate(v.node.this),
+                "a derived stream can only read streams that do not read it back",
+            )
+            return
+        state[v.name] = 1
+        for r in v.reads:
+            if r in by_name:
+                visit(by_name[r], [*path, v.name])
+        state[v.name] = 2
+        ordered.append(v)
+
+    for v in views:
+        visit(v, [])
+    return ordered
+
+
+def uses_window_function(query: exp.Expression) -> bool:
+    return any(True for _ in query.find_all(d.TimeWindow, d.SessionWindow))
+
+
+def is_window_call(node: exp.Expression) -> bool:
+    return isinstance(node, (d.TimeWindow, d.SessionWindow))
+
+
+def _schema(q: QueryDef, analysis: Analysis) -> dict[str, dict[str, str]]:
+    windowed = uses_window_function(q.query)
+    schema: dict[str, dict[str, str]] = {}
+    for name in q.reads:
+        cols = {f.name: f.type for f in analysis.fields_of(name) if f.type != UNKNOWN}
+        cols.update({f.name: "STRING" for f in analysis.fields_of(name) if f.type == UNKNOWN})
+        if windowed:
+            for fn in WINDOW_FUNCTIONS:
+                cols.setdefault(fn, WINDOW_TYPE)
+        schema[name] = cols
+    return schema
+
+
+def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
+    """Check the query's columns and infer its output schema."""
+    if q.broken or any(r not in analysis.sources and not analysis.view(r) for r in q.reads):
+        q.broken = True
+        return  # an unknown stream was reported already
+    if any((v := analysis.view(r)) is not None and v.broken for r in q.reads):
+        q.broken = True
+        return  # an upstream view failed; its error was reported
+    schema = _schema(q, analysis)
+    try:
+        qualified = qualify(
+            q.query.copy(),
+            schema=schema,
+            dialect=SPARK,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+            identify=False,
+        )
+        typed = annotate_types(qualified, schema=schema, dialect=SPARK)
+    except OptimizeError as e:
+        _report_optimize_error(e, q, schema, diags)
+        q.broken = True
+        return
+    except SqlglotError as e:  # pragma: no cover - defensive: sqlglot internals
+        diags.error(f"cannot analyse this query: {e}", q.stmt.locate(q.query), None)
+        return
+    q.qualified = typed
+    fields: list[Field] = []
+    seen: set[str] = set()
+    for sel in typed.selects if isinstance(typed, exp.Query) else []:
+        name = sel.alias_or_name
+        if isinstance(sel, exp.Star) or not name:
+            continue
+        dtype = sel.type.sql(SPARK) if sel.type and not sel.type.is_type(exp.DataType.Type.UNKNOWN) else UNKNOWN
+        if name.lower() in seen:
+            diags.error(
+                f"the output has two columns named '{name}'",
+                q.stmt.locate(_find_select(q.query, name) or q.query),
+                "give one of them another name with AS",
+            )
+        seen.add(name.lower())
+        fields.append(Field(name, dtype))
+    q.fields = fields
+
+
+def _find_select(query: exp.Expression, name: str) -> exp.Expression | None:
+    if not isinstance(query, exp.Query):
+        return None
+    return next((s for s in query.selects if s.alias_or_name.lower() == name.lower()), None)
+
+
+def _report_optimize_error(
+    e: OptimizeError, q: QueryDef, schema: dict[str, dict[str, str]], diags: Diagnostics
+) -> None:
+    msg = str(e).split(". Line:")[0]
+    import re
+
+    m = re.search(r"Column '([^']+)' could not be resolved(?: for table: '([^']+)')?", msg)
+    if m:
+        col_name, table = m.group(1).strip('"`'), m.group(2)
+        node = next(
+            (
+                c
+                for c in q.query.find_all(exp.Column)
+                if c.name.lower() == col_name.lower()
+                and (table is None or c.table.lower() == table.lower())
+            ),
+            None,
+        )
+        available = sorted({c for cols in schema.values() for c in cols if c not in WINDOW_FUNCTIONS})
+        where = f" in {', '.join(sorted(schema))}" if schema else ""
+        if table:
+            message = f"unknown column '{table}.{col_name}'"
+        else:
+            message = f"unknown column '{col_name}'{where}"
+        hint = _did_you_mean(col_name, available) or (
+            f"the columns are: {', '.join(available)}" if available else None
+        )
+        diags.error(message, q.stmt.locate(node) if node is not None else q.stmt.locate(q.query), hint)
+        return
+    m = re.search(r"Ambiguous column '([^']+)'|Column '([^']+)' is ambiguous", msg)
+    if m:
+        col_name = (m.group(1) or m.group(2)).strip('"`')
+        node = next((c for c in q.query.find_all(exp.Column) if c.name.lower() == col_name.lower()), None)
+        diags.error(
+            f"column '{col_name}' is ambiguous",
+            q.stmt.locate(node) if node is not None else q.stmt.locate(q.query),
+            "qualify it with the stream's name or alias, e.g. o." + col_name,
+        )
+        return
+    diags.error(f"cannot resolve this query: {msg}", q.stmt.locate(q.query), None)
+
+
+def _did_you_mean(name: str, candidates: t.Sequence[str]) -> str | None:
+    lowered = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean '{lowered[close[0]]}'?" if close else None
+
+
+did_you_mean = _did_you_mean

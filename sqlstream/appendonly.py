@@ -1,0 +1,193 @@
+"""The planner's rule: every query written to Kafka must be append-only (DESIGN 2.4).
+
+A Kafka topic is a log: a record, once written, is final. A query whose result rows can change
+later (an aggregation that is never closed by a watermark, a sort, a limit, an outer join that
+cannot know when a match will never come) cannot be written to it. Spark would refuse most of
+these at start; we refuse them before anything starts, at the clause that causes it, with a fix.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from sqlglot import exp
+
+from sqlstream.analyse import Analysis, QueryDef, is_window_call
+from sqlstream.errors import UserError
+
+RULE = "append-only"
+
+
+def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[UserError]:
+    """Errors for the sink ``q`` and every derived stream it reads (each view reported once)."""
+    errors = list(_check_query(q, analysis))
+    _, views = analysis.upstream(q.reads)
+    for name in views:
+        if name in checked_views:
+            continue
+        checked_views.add(name)
+        view = analysis.view(name)
+        if view is not None:
+            errors.extend(_check_query(view, analysis, via=q))
+    return errors
+
+
+def _watermarks(q: QueryDef, analysis: Analysis) -> dict[str, str]:
+    """Watermarked event-time columns (lower-case name -> source) that ``q`` can see."""
+    sources, _ = analysis.upstream(q.reads)
+    return {
+        s.watermark_column.lower(): s.name
+        for name in sources
+        if (s := analysis.sources[name]).watermark_column
+    }
+
+
+def _error(q: QueryDef, node: exp.Expression | None, what: str, hint: str, via: QueryDef | None) -> UserError:
+    where = ""
+    if via is not None and q.name:
+        where = f" (stream '{q.name}' is written to Kafka by the INSERT at {via.stmt.locate()})"
+    return UserError(
+        f"not append-only: {what}{where}",
+        q.stmt.locate(node) if node is not None else q.stmt.locate(),
+        hint,
+    )
+
+
+def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -> t.Iterator[UserError]:
+    watermarks = _watermarks(q, analysis)
+    for select in q.query.find_all(exp.Select):
+        yield from _check_select(q, select, watermarks, analysis, via)
+    for node in q.query.find_all(exp.Order):
+        if isinstance(node.parent, exp.Window):
+            continue
+        yield _error(
+            q, node, "ORDER BY sorts a stream, which never ends",
+            "remove ORDER BY: records reach the topic in event order per partition; sort when you read it",
+            via,
+        )
+    for node in q.query.find_all(exp.Limit):
+        yield _error(
+            q, node, "LIMIT on a stream would have to retract rows past the limit",
+            "remove LIMIT, or filter with WHERE",
+            via,
+        )
+    for node in q.query.find_all(exp.Window):
+        yield _error(
+            q, node, "window functions (OVER ...) are not supported on streams",
+            "use GROUP BY window(event_time, '5 minutes') for time-windowed aggregates",
+            via,
+        )
+
+
+def _time_column(call: exp.Expression) -> exp.Column | None:
+    first = call.this
+    return first if isinstance(first, exp.Column) else None
+
+
+def _check_select(
+    q: QueryDef,
+    select: exp.Select,
+    watermarks: dict[str, str],
+    analysis: Analysis,
+    via: QueryDef | None,
+) -> t.Iterator[UserError]:
+    group = select.args.get("group")
+    distinct = select.args.get("distinct")
+    aggs = [
+        a
+        for e in select.expressions
+        for a in e.find_all(exp.AggFunc)
+        if a.find_ancestor(exp.Select) is select
+    ]
+    if distinct is not None:
+        yield _error(
+            q, select.expressions[0] if select.expressions else distinct, "SELECT DISTINCT keeps changing its result as records arrive",
+            "group by an event-time window instead, e.g. GROUP BY window(event_time, '5 minutes'), "
+            "user_id, on a stream with a WATERMARK",
+            via,
+        )
+    if group is None and not aggs:
+        yield from _check_joins(q, select, watermarks, analysis, via)
+        return
+    keys = list(group.expressions) if group is not None else []
+    windows = [k for k in keys if is_window_call(k)]
+    time_keys = [k for k in keys if isinstance(k, exp.Column) and k.name.lower() in watermarks]
+    if not windows and not time_keys:
+        node = keys[0] if keys else aggs[0]
+        what = (
+            "this aggregation is not grouped by an event-time window, so it emits an update "
+            "for every record"
+        )
+        sample = next(iter(watermarks), None)
+        hint = (
+            f"group by window({sample}, '5 minutes') as well"
+            if sample
+            else "add a WATERMARK to the source stream and group by window(event_time, '5 minutes')"
+        )
+        yield _error(q, node, what, hint, via)
+        return
+    for call in windows:
+        col = _time_column(call)
+        if col is None:
+            continue
+        if col.name.lower() not in watermarks:
+            yield _error(
+                q, call,
+                f"the window over '{col.name}' never closes: no stream it reads has a WATERMARK "
+                f"on '{col.name}'",
+                f"add 'WATERMARK FOR {col.name} AS {col.name} - INTERVAL '10' MINUTES' to the "
+                "CREATE STREAM of the source",
+                via,
+            )
+    yield from _check_joins(q, select, watermarks, analysis, via)
+
+
+def _check_joins(
+    q: QueryDef,
+    select: exp.Select,
+    watermarks: dict[str, str],
+    analysis: Analysis,
+    via: QueryDef | None,
+) -> t.Iterator[UserError]:
+    joins = select.args.get("joins") or []
+    for join in joins:
+        side = (join.args.get("side") or "").upper()
+        if side not in ("LEFT", "RIGHT", "FULL"):
+            continue
+        condition = join.args.get("on")
+        has_bound = condition is not None and any(
+            _compares_time(c, watermarks)
+            for c in condition.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+        )
+        tables = [select.args.get("from").this, join.this] if select.args.get("from") else [join.this]
+        unwatermarked = []
+        for table in tables:
+            name = table.name.lower() if isinstance(table, exp.Table) else None
+            if name is None:
+                continue
+            sources, _ = analysis.upstream([name])
+            if not any(analysis.sources[s].watermark_column for s in sources):
+                unwatermarked.append(table.name)
+        if unwatermarked:
+            yield _error(
+                q, join,
+                f"a {side} OUTER join of streams needs a WATERMARK on both sides "
+                f"({', '.join(unwatermarked)} has none): without one it can never emit the "
+                "unmatched rows",
+                "add a WATERMARK to each source and bound the join in time, e.g. "
+                "ON a.id = b.id AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR",
+                via,
+            )
+        elif not has_bound:
+            yield _error(
+                q, join,
+                f"a {side} OUTER join of streams needs a time bound in its ON condition",
+                "add a condition on both event times, e.g. "
+                "AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR",
+                via,
+            )
+
+
+def _compares_time(cond: exp.Expression, watermarks: dict[str, str]) -> bool:
+    cols = {c.name.lower() for c in cond.find_all(exp.Column)}
+    return bool(cols & set(watermarks))

@@ -1,0 +1,128 @@
+"""The facade the commands call: a project's files -> a checked Plan (no JVM, no pyspark).
+
+render (Jinja) -> parse (sqlstream dialect) -> analyse (names, schemas) -> plan (checks, lowering)
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlstream import render
+from sqlstream.analyse import Analysis, analyse
+from sqlstream.errors import Diagnostics, UserError, UserErrors
+from sqlstream.parse import Statement, parse_file
+from sqlstream.plan import Plan
+from sqlstream.planner import build_plan
+from sqlstream.project import Project, discover_files, load_project
+from sqlstream.source import SourceFile
+
+
+@dataclass
+class Compiled:
+    project: Project
+    files: list[SourceFile]
+    statements: list[Statement]
+    analysis: Analysis
+    plan: Plan
+    """Every query of the project that the selection picked."""
+    selected_files: list[str] = field(default_factory=list)
+
+
+def display_path(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def compile_project(
+    paths: t.Sequence[str] = (),
+    *,
+    target: str | None = None,
+    vars_override: str | dict[str, t.Any] | None = None,
+    select: t.Sequence[str] = (),
+    profiles_dir: str | None = None,
+) -> Compiled:
+    """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found."""
+    project = load_project(
+        paths, target=target, vars_override=vars_override,
+        profiles_dir=Path(profiles_dir) if profiles_dir else None,
+    )
+    selected = [_abs(p) for p in discover_files(project, paths)] if paths else None
+    all_files = {_abs(p) for p in discover_files(project, [])} if not project.is_bare else set()
+    all_files.update(selected or [])
+    files = sorted(all_files)
+    diags = Diagnostics()
+    macro_files = sorted(
+        f for mp in project.macro_paths if mp.is_dir() for f in mp.glob("**/*.sql")
+    )
+    sources: list[SourceFile] = []
+    statements: list[Statement] = []
+    try:
+        env = render.make_environment(project.vars, macro_files)
+    except UserError as e:
+        diags.add(e)
+        raise UserErrors(diags.errors) from None
+    except UserErrors as e:
+        raise e
+    for path in files:
+        try:
+            sf = render.render_file(path, display_path(path), env)
+        except UserError as e:
+            diags.add(e)
+            continue
+        except UserErrors as e:
+            diags.add_all(e.errors)
+            continue
+        sources.append(sf)
+        statements.extend(parse_file(sf, diags))
+    analysis = analyse(statements, diags)
+    plan = build_plan(analysis, project.name, diags, project.defaults)
+    diags.raise_if_any()
+
+    selected_paths = {display_path(p) for p in (selected or files)}
+    keep = [s for s in plan.sinks if s.file in selected_paths]
+    if select:
+        keep = [s for s in plan.sinks if _matches(s, select)]
+        if not keep:
+            raise UserErrors([UserError(
+                f"--select {' '.join(select)} matches no query",
+                None,
+                "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)",
+            )])
+    plan.sinks = keep
+    return Compiled(project, sources, statements, analysis, plan, sorted(selected_paths))
+
+
+def _abs(path: Path) -> Path:
+    """Absolute, but symlinks kept: messages name the file the user opened."""
+    return Path(os.path.abspath(path))
+
+
+def _matches(sink: t.Any, select: t.Sequence[str]) -> bool:
+    for s in select:
+        s_norm = s.rstrip("/")
+        if sink.name == s or s.lower() in sink.sources or s.lower() in sink.views:
+            return True
+        if _abs(Path(sink.file)) == _abs(Path(s_norm)) or _abs(Path(sink.file)).is_relative_to(
+            _abs(Path(s_norm))
+        ):
+            return True
+    return False
+
+
+def subset(plan: Plan, sinks: t.Sequence[t.Any]) -> Plan:
+    """The part of a plan that ``sinks`` need: their sources and views only."""
+    need_sources = {s for sink in sinks for s in sink.sources}
+    need_views = {v for sink in sinks for v in sink.views}
+    return Plan(
+        project=plan.project,
+        sources=[s for s in plan.sources if s.name in need_sources],
+        views=[v for v in plan.views if v.name in need_views],
+        sinks=list(sinks),
+        settings=dict(plan.settings),
+    )

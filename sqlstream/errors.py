@@ -1,0 +1,125 @@
+"""One error hierarchy for the whole tool.
+
+A *user* mistake (bad SQL, a bad option, a missing file) is a ``UserError``: it carries a
+``Location`` in the file the user wrote and a hint, and the CLI prints it as
+``path:line:col: error: message`` with the source line and a caret, exiting 2. Everything the
+compiler finds in one run is collected and reported together (``UserErrors``). A failure at run
+time (Spark or Kafka said no) is a ``RunFailure`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a file the user wrote. ``line`` and ``col`` are 1-based."""
+
+    path: str
+    line: int
+    col: int
+    source_line: str | None = None
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class SqlStreamError(Exception):
+    """Base of every error sqlstream raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(SqlStreamError):
+    """A mistake the user can fix in what they wrote."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        location: Location | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def format(self, color: bool = False) -> str:
+        return format_diagnostic(self.message, self.location, self.hint, color=color)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class UserErrors(SqlStreamError):
+    """Every user error found in one run, in the order they were found."""
+
+    exit_code = 2
+
+    def __init__(self, errors: t.Sequence[UserError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(e.format() for e in self.errors))
+
+    def format(self, color: bool = False) -> str:
+        body = "\n".join(e.format(color=color) for e in self.errors)
+        n = len(self.errors)
+        return f"{body}\n{n} error{'s' if n != 1 else ''} found"
+
+
+class RunFailure(SqlStreamError):
+    """Spark or Kafka failed while running a pipeline; the message carries Spark's reason."""
+
+    exit_code = 1
+
+
+def _style(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def format_diagnostic(
+    message: str, location: Location | None, hint: str | None, color: bool = False
+) -> str:
+    """Render ``path:line:col: error: message``, the source line, a caret and the hint."""
+    head = _style("error:", "1;31", color)
+    if location is None:
+        lines = [f"{head} {message}"]
+    else:
+        lines = [f"{location}: {head} {message}"]
+        if location.source_line is not None:
+            src = location.source_line.rstrip("\n").expandtabs(1)
+            gutter = f"{location.line:>4} | "
+            lines.append(f"{gutter}{src}")
+            width = max(1, min(location.length, max(1, len(src) - location.col + 1)))
+            caret = " " * (location.col - 1) + "^" + "~" * (width - 1)
+            lines.append(" " * (len(gutter) - 2) + "| " + _style(caret, "1;32", color))
+    if hint:
+        lines.append(f"{_style('hint:', '1;36', color)} {hint}")
+    return "\n".join(lines)
+
+
+class Diagnostics:
+    """Collects user errors so that one run reports all of them, not just the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[UserError] = []
+
+    def add(self, error: UserError) -> None:
+        self.errors.append(error)
+
+    def error(self, message: str, location: Location | None = None, hint: str | None = None) -> None:
+        self.add(UserError(message, location, hint))
+
+    def add_all(self, errors: t.Iterable[UserError]) -> None:
+        self.errors.extend(errors)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise UserErrors(self.errors)

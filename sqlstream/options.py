@@ -1,0 +1,152 @@
+"""The options a Kafka source (``FROM KAFKA (...)``) and a sink (``WITH (...)``) accept.
+
+Option names are snake_case; each maps to the Spark Kafka option of the same meaning. Quoted
+``'kafka.*'`` keys pass through to the Kafka client, except the ones Spark itself refuses (it
+manages (de)serialisation, offsets and commits on its own): those are compile-time errors here
+rather than a failure minutes into a run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from dataclasses import dataclass
+
+VALUE_FORMATS = ("json", "avro", "csv", "text", "raw")
+KEY_FORMATS = ("text", "json", "raw")
+ON_ERROR = ("fail", "skip", "dlq")
+TOPIC_SELECTORS = ("topic", "topics", "topic_pattern")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    kind: t.Literal["string", "int", "bool", "enum"]
+    doc: str
+    choices: tuple[str, ...] = ()
+    spark: str | None = None
+    """The Spark Kafka option it becomes, when it maps one to one."""
+
+
+SOURCE_OPTIONS: dict[str, OptionSpec] = {
+    o.name: o
+    for o in (
+        OptionSpec("topic", "string", "the one topic to read", spark="subscribe"),
+        OptionSpec("topics", "string", "a comma-separated list of topics", spark="subscribe"),
+        OptionSpec("topic_pattern", "string", "a Java regex of topic names", spark="subscribePattern"),
+        OptionSpec("format", "enum", "the value format", VALUE_FORMATS),
+        OptionSpec("key_format", "enum", "the key format", KEY_FORMATS),
+        OptionSpec(
+            "starting_offsets", "string", "earliest | latest | per-partition JSON",
+            spark="startingOffsets",
+        ),
+        OptionSpec(
+            "max_offsets_per_trigger", "int", "rate limit per micro-batch",
+            spark="maxOffsetsPerTrigger",
+        ),
+        OptionSpec(
+            "min_offsets_per_trigger", "int", "wait for at least this many records",
+            spark="minOffsetsPerTrigger",
+        ),
+        OptionSpec(
+            "fail_on_data_loss", "bool", "fail when offsets were deleted", spark="failOnDataLoss"
+        ),
+        OptionSpec("on_error", "enum", "what a malformed record does", ON_ERROR),
+        OptionSpec("dlq_topic", "string", "where malformed records go with on_error = 'dlq'"),
+        OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for format = 'avro'"),
+        OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
+    )
+}
+
+SINK_OPTIONS: dict[str, OptionSpec] = {
+    o.name: o
+    for o in (
+        OptionSpec("trigger", "string", "'<n> seconds' | once | available_now | continuous '<n> seconds' | real_time"),
+        OptionSpec("checkpoint", "string", "checkpoint directory, relative to the target's checkpoint root"),
+        OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
+        OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
+        OptionSpec("csv_delimiter", "string", "the field separator, for FORMAT csv"),
+    )
+}
+
+# Spark's KafkaSourceProvider refuses these; the text says what to use instead.
+REFUSED_SOURCE_KAFKA_OPTIONS = {
+    "kafka.auto.offset.reset": "set starting_offsets = 'earliest' or 'latest' instead",
+    "kafka.key.deserializer": "Spark always reads keys as bytes; use key_format instead",
+    "kafka.value.deserializer": "Spark always reads values as bytes; use format instead",
+    "kafka.enable.auto.commit": "Spark tracks offsets in the checkpoint, not in Kafka commits",
+    "kafka.interceptor.classes": "Spark reads keys and values as bytes; interceptors would break it",
+}
+REFUSED_SINK_KAFKA_OPTIONS = {
+    "kafka.key.serializer": "Spark always writes keys as bytes; use KEY instead",
+    "kafka.value.serializer": "Spark always writes values as bytes; use FORMAT or VALUE instead",
+    "kafka.interceptor.classes": "Spark writes keys and values as bytes; interceptors would break it",
+}
+
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(ms|millisecond|milliseconds|s|sec|secs|second|seconds|"
+    r"min|mins|minute|minutes|h|hour|hours|d|day|days)\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> str | None:
+    """``'10 seconds'`` -> ``'10 seconds'`` (normalised), or None when it is not a duration."""
+    m = _DURATION.match(text)
+    if not m:
+        return None
+    amount, unit = m.group(1), m.group(2).lower()
+    unit = {
+        "ms": "milliseconds", "millisecond": "milliseconds",
+        "s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds",
+        "min": "minutes", "mins": "minutes", "minute": "minutes",
+        "h": "hours", "hour": "hours", "d": "days", "day": "days",
+    }.get(unit, unit)
+    return f"{amount} {unit}"
+
+
+TriggerKind = t.Literal["processing_time", "once", "available_now", "continuous", "real_time"]
+
+
+def parse_trigger(text: str) -> tuple[TriggerKind, str | None] | None:
+    """The forms DESIGN 2.3 allows, or None."""
+    norm = " ".join(text.strip().lower().replace("-", "_").split())
+    if norm in ("once", "available_now", "real_time"):
+        return t.cast(TriggerKind, norm), None
+    if norm.startswith("real_time "):
+        d = parse_duration(norm[len("real_time ") :].strip("'\" "))
+        return ("real_time", d) if d else None
+    if norm.startswith("continuous"):
+        d = parse_duration(norm[len("continuous") :].strip().strip("'\""))
+        return ("continuous", d) if d else None
+    d = parse_duration(norm)
+    return ("processing_time", d) if d else None
+
+
+def check_starting_offsets(value: str) -> str | None:
+    """None when valid, else what is wrong."""
+    if value.lower() in ("earliest", "latest"):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return "it is neither 'earliest', 'latest' nor per-partition JSON"
+    if not isinstance(parsed, dict) or not all(
+        isinstance(parts, dict)
+        and all(k.isdigit() and isinstance(v, int) for k, v in parts.items())
+        for parts in parsed.values()
+    ):
+        return (
+            "per-partition offsets are a JSON object {\"topic\": {\"0\": offset, ...}}, "
+            "with -2 for earliest and -1 for latest"
+        )
+    return None
+
+
+def check_topic_pattern(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as e:
+        return f"not a valid regular expression: {e}"
+    return None

@@ -1,0 +1,121 @@
+"""What ``compile`` writes to ``target/`` and what ``ls`` shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+from pathlib import Path, PurePath
+
+from sqlstream.compiler import Compiled, subset
+
+
+def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
+    """Per query file: the rendered SQL and a standalone PySpark script; plus plan.json."""
+    from sqlstream import codegen
+
+    target = compiled.project.target
+    base = compiled.project.root / target_dir if not target_dir.is_absolute() else target_dir
+    if compiled.project.is_bare:
+        base = Path.cwd() / target_dir if not target_dir.is_absolute() else target_dir
+    written: list[Path] = []
+    plan = compiled.plan
+    by_file: dict[str, list[t.Any]] = {}
+    for sink in plan.sinks:
+        by_file.setdefault(sink.file, []).append(sink)
+    for sf in compiled.files:
+        if sf.path not in compiled.selected_files:
+            continue
+        stem = _target_name(sf.path, compiled)
+        sql_path = base / "rendered" / f"{stem}.sql"
+        sql_path.parent.mkdir(parents=True, exist_ok=True)
+        sql_path.write_text(target.redact(sf.rendered))
+        written.append(sql_path)
+        sinks = by_file.get(sf.path)
+        if sinks:
+            script_path = base / "scripts" / f"{stem}.py"
+            script_path.parent.mkdir(parents=True, exist_ok=True)
+            text = codegen.script(subset(plan, sinks), target=target)
+            script_path.write_text(target.redact(text))
+            written.append(script_path)
+    plan_path = base / "plan.json"
+    plan_path.write_text(target.redact(json.dumps(plan.to_dict(), indent=2)) + "\n")
+    written.append(plan_path)
+    return [_rel(p) for p in written]
+
+
+def _target_name(path: str, compiled: Compiled) -> str:
+    p = PurePath(path)
+    for qp in compiled.project.query_paths:
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(qp))
+            return str(rel.with_suffix("")).replace("/", "__")
+        except ValueError:
+            continue
+    return p.stem
+
+
+def _rel(p: Path) -> Path:
+    try:
+        return Path(os.path.abspath(p)).relative_to(Path.cwd())
+    except ValueError:
+        return p
+
+
+def listing(compiled: Compiled) -> dict[str, t.Any]:
+    """Streams, sinks, topics and the edges between them, as plain data (``ls -o json``)."""
+    plan = compiled.plan
+    analysis = compiled.analysis
+    sources = []
+    for s in plan.sources:
+        sources.append({
+            "name": s.name,
+            "file": s.file,
+            "topics": s.read_options.get("subscribe") or s.read_options.get("subscribePattern"),
+            "format": s.value_format,
+            "columns": [{"name": c.name, "type": c.type, "from": c.role, **({"ref": c.ref} if c.ref else {})} for c in s.columns],
+            "watermark": {"column": s.watermark_column, "delay": s.watermark_delay} if s.watermark_column else None,
+            "on_error": s.on_error,
+            **({"dlq_topic": s.dlq_topic} if s.dlq_topic else {}),
+        })
+    views = [
+        {
+            "name": v.name,
+            "file": v.file,
+            "reads": (analysis.view(v.name).reads if analysis.view(v.name) else []),
+            "columns": [{"name": f.name, "type": f.type} for f in v.fields],
+        }
+        for v in plan.views
+    ]
+    sinks = []
+    for sink in plan.sinks:
+        q = next((x for x in analysis.sinks if x.stmt.file.path == sink.file and x.stmt.locate().line == sink.line), None)
+        sinks.append({
+            "name": sink.name,
+            "file": f"{sink.file}:{sink.line}",
+            "topic": sink.topic if sink.topic is not None else "(per row)",
+            "format": sink.value_format,
+            "reads": q.reads if q else [],
+            "sources": sink.sources,
+            "views": sink.views,
+            "columns": [{"name": f.name, "type": f.type} for f in sink.fields],
+            "trigger": (f"{sink.trigger.kind}" + (f" {sink.trigger.interval}" if sink.trigger.interval else "")) if sink.trigger else "default",
+            "checkpoint": sink.checkpoint,
+        })
+    return {"project": plan.project, "sources": sources, "streams": views, "sinks": sinks}
+
+
+def listing_text(data: dict[str, t.Any]) -> str:
+    lines = [f"project {data['project']}"]
+    lines.append("sources:")
+    for s in data["sources"]:
+        wm = f", watermark {s['watermark']['column']} - {s['watermark']['delay']}" if s["watermark"] else ""
+        lines.append(f"  {s['name']:<24} <- topic {s['topics']} ({s['format']}{wm}, on_error {s['on_error']})")
+    if data["streams"]:
+        lines.append("derived streams:")
+        for v in data["streams"]:
+            lines.append(f"  {v['name']:<24} <- {', '.join(v['reads'])}")
+    lines.append("queries:")
+    for k in data["sinks"]:
+        lines.append(f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}]")
+    return "\n".join(lines)

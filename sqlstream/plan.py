@@ -1,0 +1,134 @@
+"""The plan: what a run will do, as plain data.
+
+The planner fills it from the analysed statements; ``codegen`` prints it as a PySpark script and
+``runtime`` executes it, so what ``compile`` shows is what ``run`` does. Every expression in here
+is Spark SQL text, already lowered (see ``lower``); nothing here imports pyspark.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import asdict, dataclass, field
+
+ColumnRole = t.Literal["value", "key", "header", "headers", "metadata"]
+
+
+@dataclass(frozen=True)
+class StreamColumn:
+    """A declared column of a Kafka source and where its value comes from."""
+
+    name: str
+    type: str
+    """Spark SQL type, e.g. ``STRING`` or ``ARRAY<STRUCT<key: STRING, value: BINARY>>``."""
+    role: ColumnRole = "value"
+    ref: str | None = None
+    """The header key for ``HEADER('k')``; the metadata field for ``METADATA FROM '...'``."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column of a derived stream's or a sink's output."""
+
+    name: str
+    type: str
+
+
+@dataclass
+class Decoding:
+    """How a raw Kafka record becomes the stream's columns, and how a bad one is recognised."""
+
+    parse_exprs: list[str]
+    """``selectExpr`` over the raw Kafka DataFrame; keeps the raw columns, adds parsed ones."""
+    error_expr: str
+    """Boolean SQL over ``parse_exprs``' output: true when the record is malformed."""
+    reason_expr: str
+    """String SQL over ``parse_exprs``' output: why the record is malformed."""
+    output_exprs: list[str]
+    """``selectExpr`` over ``parse_exprs``' output giving the declared columns, in order."""
+
+
+@dataclass
+class SourcePlan:
+    name: str
+    file: str
+    columns: list[StreamColumn]
+    value_format: str
+    key_format: str
+    read_options: dict[str, str]
+    """Spark Kafka source options (subscribe, startingOffsets, ...), without the connection."""
+    decoding: Decoding
+    on_error: str = "fail"
+    """fail | skip | dlq"""
+    error_filter: str | None = None
+    """``where`` condition applied after decoding: raises (fail) or drops (skip, dlq)."""
+    dlq_topic: str | None = None
+    dlq_exprs: list[str] = field(default_factory=list)
+    """``selectExpr`` over ``parse_exprs``' output giving the DLQ record (key, value, headers)."""
+    watermark_column: str | None = None
+    watermark_delay: str | None = None
+    """e.g. ``10 minutes``: the form ``withWatermark`` takes."""
+
+
+@dataclass
+class ViewPlan:
+    """A derived stream: a temporary view over a Spark SQL query."""
+
+    name: str
+    file: str
+    sql: str
+    fields: list[Field]
+
+
+@dataclass
+class Trigger:
+    kind: t.Literal["processing_time", "once", "available_now", "continuous", "real_time"]
+    interval: str | None = None
+    """``10 seconds`` for processing_time and continuous (and real_time's batch duration)."""
+
+
+@dataclass
+class SinkPlan:
+    """One INSERT INTO KAFKA: a streaming query."""
+
+    name: str
+    """Stable query name: ``<file stem>_<n>`` or ``WITH (name = ...)``."""
+    file: str
+    line: int
+    sql: str
+    """The SELECT, as Spark SQL."""
+    fields: list[Field]
+    write_exprs: list[str]
+    """``selectExpr`` over the SELECT's output giving key, value and, when used, topic,
+    partition and headers: the columns Spark's Kafka sink reads."""
+    value_format: str
+    topic: str | None
+    """The one topic, when the topic is a literal; ``None`` when a ``topic`` column routes."""
+    write_options: dict[str, str]
+    """Spark Kafka sink options (``kafka.*`` pass-through), without the connection."""
+    trigger: Trigger | None
+    checkpoint: str
+    """Relative to ``<checkpoint root>``: ``<project>/<query name>``."""
+    sources: list[str]
+    """The Kafka sources this query reads, directly or through views."""
+    views: list[str]
+    """The derived streams it reads, in dependency order."""
+
+
+@dataclass
+class Plan:
+    project: str
+    sources: list[SourcePlan] = field(default_factory=list)
+    views: list[ViewPlan] = field(default_factory=list)
+    """In dependency order: each view reads only sources and earlier views."""
+    sinks: list[SinkPlan] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    """``SET`` statements: Spark confs for the run."""
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return asdict(self)
+
+    def source(self, name: str) -> SourcePlan:
+        return next(s for s in self.sources if s.name == name)
+
+    def view(self, name: str) -> ViewPlan:
+        return next(v for v in self.views if v.name == name)

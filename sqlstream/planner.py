@@ -1,0 +1,529 @@
+"""Analysed statements -> a Plan: option checks, the append-only rule, sink checks, lowering.
+
+Everything a run needs is decided here, as data, before anything starts: each source's exact
+Spark options and decoding, each sink's key/value/topic/partition/headers as Spark SQL text.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import PurePath
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from sqlstream import appendonly, lower, options
+from sqlstream import dialect as d
+from sqlstream.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
+from sqlstream.errors import Diagnostics, UserError
+from sqlstream.parse import Statement
+from sqlstream.plan import Field, Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
+
+INTEGRAL = {"TINYINT", "SMALLINT", "INT", "BIGINT", "BYTE", "SHORT", "LONG", "INTEGER"}
+
+
+def build_plan(
+    analysis: Analysis,
+    project_name: str,
+    diags: Diagnostics,
+    defaults: dict[str, t.Any] | None = None,
+) -> Plan:
+    defaults = defaults or {}
+    plan = Plan(project=project_name, settings=dict(analysis.settings))
+    source_defaults = defaults.get("source") or {}
+    sink_defaults = defaults.get("sink") or {}
+    for name, src in analysis.sources.items():
+        sp = _plan_source(src, diags, source_defaults)
+        if sp is not None:
+            plan.sources.append(sp)
+    for v in analysis.views:
+        assert v.name
+        plan.views.append(ViewPlan(v.name, v.stmt.file.path, d.to_spark_sql(v.query), v.fields))
+
+    checked_views: set[str] = set()
+    per_file: dict[str, int] = {}
+    names: dict[str, Statement] = {}
+    for q in analysis.sinks:
+        per_file[q.stmt.file.path] = per_file.get(q.stmt.file.path, 0) + 1
+        diags.add_all(appendonly.check(q, analysis, checked_views))
+        sink = _plan_sink(q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults)
+        if sink is None:
+            continue
+        if sink.name in names:
+            diags.error(
+                f"two queries are named '{sink.name}'",
+                q.stmt.locate(),
+                f"the other is at {names[sink.name].locate()}; set WITH (name = '...') on one",
+            )
+        names[sink.name] = q.stmt
+        plan.sinks.append(sink)
+    return plan
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def option_value(node: exp.Expression) -> str:
+    if isinstance(node, exp.Literal):
+        return str(node.this)
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    if isinstance(node, (exp.Var, exp.Identifier, exp.Column)):
+        return node.name
+    return node.sql(SPARK)
+
+
+def _collect_options(
+    stmt: Statement,
+    props: t.Sequence[exp.Expression],
+    specs: dict[str, options.OptionSpec],
+    refused: dict[str, str],
+    diags: Diagnostics,
+    what: str,
+) -> tuple[dict[str, str], dict[str, exp.Expression], dict[str, str]]:
+    """(sqlstream options, their nodes, 'kafka.*' pass-through options)."""
+    values: dict[str, str] = {}
+    nodes: dict[str, exp.Expression] = {}
+    kafka: dict[str, str] = {}
+    for prop in props:
+        key_node = prop.this
+        key = prop.name
+        value_node = prop.args.get("expression")
+        value = option_value(value_node) if value_node is not None else ""
+        if key.lower().startswith("kafka."):
+            if key.lower() in refused:
+                diags.error(
+                    f"Spark does not allow the Kafka option '{key}'",
+                    stmt.locate(key_node),
+                    refused[key.lower()],
+                )
+                continue
+            if key.lower() == "kafka.bootstrap.servers":
+                diags.error(
+                    "the broker address comes from the target, not from the query",
+                    stmt.locate(key_node),
+                    "set bootstrap_servers in profiles.yml, or pass --bootstrap-servers to run",
+                )
+                continue
+            kafka[key] = value
+            continue
+        lname = key.lower()
+        if lname not in specs:
+            diags.error(
+                f"unknown {what} option '{key}'",
+                stmt.locate(key_node),
+                did_you_mean(key, list(specs))
+                or f"the {what} options are: {', '.join(specs)}; Kafka client settings are "
+                "quoted, e.g. 'kafka.group.id' = 'x'",
+            )
+            continue
+        if lname in values:
+            diags.error(f"option '{key}' is given twice", stmt.locate(key_node), "keep one")
+            continue
+        spec = specs[lname]
+        problem = _check_kind(spec, value, value_node)
+        if problem:
+            diags.error(
+                f"option '{key}' {problem}",
+                stmt.locate(value_node if value_node is not None else key_node),
+                spec.doc,
+            )
+            continue
+        values[lname] = value.lower() if spec.kind == "enum" else value
+        nodes[lname] = value_node if value_node is not None else key_node
+    return values, nodes, kafka
+
+
+def _check_kind(spec: options.OptionSpec, value: str, node: exp.Expression | None) -> str | None:
+    if spec.kind == "int":
+        try:
+            if int(value) <= 0:
+                return "must be a positive whole number"
+        except ValueError:
+            return f"must be a whole number, not '{value}'"
+    elif spec.kind == "bool":
+        if value.lower() not in ("true", "false"):
+            return f"must be true or false, not '{value}'"
+    elif spec.kind == "enum":
+        if value.lower() not in spec.choices:
+            hint = did_you_mean(value, list(spec.choices))
+            return f"is '{value}', not one of {', '.join(spec.choices)}" + (f" ({hint})" if hint else "")
+    elif spec.kind == "string" and not value.strip():
+        return "is empty"
+    return None
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def _plan_source(
+    src: SourceDef, diags: Diagnostics, source_defaults: dict[str, t.Any]
+) -> SourcePlan | None:
+    stmt, node = src.stmt, src.node
+    before = len(diags.errors)
+    values, nodes, kafka = _collect_options(
+        stmt,
+        node.args.get("options") or [],
+        options.SOURCE_OPTIONS,
+        options.REFUSED_SOURCE_KAFKA_OPTIONS,
+        diags,
+        "source",
+    )
+    for key, value in source_defaults.items():
+        if key in options.SOURCE_OPTIONS and key not in values and key not in options.TOPIC_SELECTORS:
+            values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
+
+    name_loc = stmt.locate(node.this)
+    selectors = [k for k in options.TOPIC_SELECTORS if k in values]
+    read: dict[str, str] = {}
+    if not selectors:
+        if not any(k in (node.args.get("options") and [p.name.lower() for p in node.args["options"]] or []) for k in options.TOPIC_SELECTORS):
+            diags.error(
+                f"stream '{src.name}' names no topic",
+                name_loc,
+                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
+            )
+    elif len(selectors) > 1:
+        diags.error(
+            f"stream '{src.name}' names its topics twice: {' and '.join(selectors)}",
+            stmt.locate(nodes[selectors[1]]),
+            "keep exactly one of topic, topics, topic_pattern",
+        )
+    else:
+        sel = selectors[0]
+        value = values[sel]
+        if sel == "topics":
+            topics = [x.strip() for x in value.split(",")]
+            if any(not x for x in topics):
+                diags.error("option 'topics' has an empty topic name", stmt.locate(nodes[sel]), "e.g. topics = 'a,b'")
+            value = ",".join(topics)
+        elif sel == "topic" and ("," in value or not value.strip()):
+            diags.error(
+                f"option 'topic' must be one topic name, not '{value}'",
+                stmt.locate(nodes[sel]),
+                "use topics = 'a,b' for several topics",
+            )
+        elif sel == "topic_pattern" and (problem := options.check_topic_pattern(value)):
+            diags.error(f"option 'topic_pattern' is {problem}", stmt.locate(nodes[sel]), "e.g. topic_pattern = 'orders-.*'")
+        read[options.SOURCE_OPTIONS[sel].spark or sel] = value
+
+    if "starting_offsets" in values:
+        problem = options.check_starting_offsets(values["starting_offsets"])
+        if problem:
+            diags.error(
+                f"option 'starting_offsets' is not valid: {problem}",
+                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
+                "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
+            )
+        else:
+            value = values["starting_offsets"]
+            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
+    for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
+        if key in values:
+            read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
+
+    value_format = values.get("format", "json")
+    key_format = values.get("key_format", "text")
+    on_error = values.get("on_error", "fail")
+    dlq_topic = values.get("dlq_topic")
+    if on_error == "dlq" and not dlq_topic:
+        diags.error(
+            f"stream '{src.name}' sends malformed records to a dead-letter topic but names none",
+            stmt.locate(nodes["on_error"]) if "on_error" in nodes else name_loc,
+            f"add dlq_topic = '{src.name}.DLT'",
+        )
+    if dlq_topic and on_error != "dlq":
+        diags.error(
+            "option 'dlq_topic' is only used with on_error = 'dlq'",
+            stmt.locate(nodes["dlq_topic"]),
+            "add on_error = 'dlq', or remove dlq_topic",
+        )
+    if value_format == "avro" and "avro_schema" not in values:
+        diags.error(
+            f"stream '{src.name}' reads Avro but gives no schema",
+            stmt.locate(nodes["format"]) if "format" in nodes else name_loc,
+            "add avro_schema = '{\"type\": \"record\", ...}'",
+        )
+    _check_columns(src, value_format, key_format, diags)
+
+    if any(c.role in ("header", "headers") for c in src.columns):
+        read["includeHeaders"] = "true"
+    read.update(kafka)
+    if len(diags.errors) > before:
+        return None
+
+    format_options = {k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values}
+    try:
+        decoding = lower.decode(src.columns, value_format, key_format, format_options)
+    except ValueError as e:
+        diags.error(str(e), name_loc, None)
+        return None
+    wm_delay = None
+    wm = node.args.get("watermark")
+    if wm is not None and src.watermark_column:
+        delay_node = wm.expression
+        interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
+        if (
+            not isinstance(delay_node, (exp.Sub, exp.Column))
+            or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
+        ):
+            diags.error(
+                "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
+                stmt.locate(delay_node),
+                f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
+            )
+            return None
+        try:
+            wm_delay = lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
+        except ValueError as e:
+            diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
+            return None
+    return SourcePlan(
+        name=src.name,
+        file=stmt.file.path,
+        columns=src.columns,
+        value_format=value_format,
+        key_format=key_format,
+        read_options=read,
+        decoding=decoding,
+        on_error=on_error,
+        error_filter=lower.error_filter(decoding, on_error, src.name),
+        dlq_topic=dlq_topic,
+        dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq") if on_error == "dlq" else [],
+        watermark_column=src.watermark_column,
+        watermark_delay=wm_delay,
+    )
+
+
+def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Diagnostics) -> None:
+    stmt = src.stmt
+    col_nodes = {c.this.name: c for c in src.node.args.get("columns") or []}
+    keys = [c for c in src.columns if c.role == "key"]
+    values = [c for c in src.columns if c.role == "value"]
+    if key_format in ("text", "raw") and len(keys) > 1:
+        diags.error(
+            f"stream '{src.name}' declares {len(keys)} KEY columns but key_format = '{key_format}' holds one",
+            stmt.locate(col_nodes[keys[1].name]),
+            "use key_format = 'json' for a key that is an object of several columns",
+        )
+    if key_format == "raw" and keys and keys[0].type.upper() != "BINARY":
+        diags.error(
+            f"with key_format = 'raw' the KEY column '{keys[0].name}' must be BINARY",
+            stmt.locate(col_nodes[keys[0].name]),
+            f"declare it '{keys[0].name} BINARY KEY', or use key_format = 'text'",
+        )
+    if value_format in ("text", "raw") and len(values) > 1:
+        diags.error(
+            f"format = '{value_format}' gives one value column, but stream '{src.name}' declares {len(values)}",
+            stmt.locate(col_nodes[values[1].name]),
+            "use format = 'json' or 'csv' for several fields",
+        )
+    if value_format == "raw" and values and values[0].type.upper() != "BINARY":
+        diags.error(
+            f"with format = 'raw' the value column '{values[0].name}' must be BINARY",
+            stmt.locate(col_nodes[values[0].name]),
+            f"declare it '{values[0].name} BINARY', or use format = 'text'",
+        )
+    for c in src.columns:
+        if c.role == "metadata" and c.ref not in ("topic", "partition", "offset", "timestamp", "timestamp_type"):
+            diags.error(
+                f"unknown metadata field '{c.ref}'",
+                stmt.locate(col_nodes[c.name].args.get("ref") or col_nodes[c.name]),
+                "METADATA FROM takes 'topic', 'partition', 'offset', 'timestamp' or 'timestamp_type'",
+            )
+        if c.role == "headers" and c.type.replace(" ", "").upper() != "ARRAY<STRUCT<KEY:STRING,VALUE:BINARY>>":
+            diags.error(
+                f"a HEADERS column is ARRAY<STRUCT<key STRING, value BINARY>>, not {c.type}",
+                stmt.locate(col_nodes[c.name]),
+                f"declare it '{c.name} ARRAY<STRUCT<key STRING, value BINARY>> HEADERS'",
+            )
+
+
+# --- sinks ----------------------------------------------------------------------------------
+
+
+def _plan_sink(
+    q: QueryDef,
+    analysis: Analysis,
+    project_name: str,
+    number: int,
+    diags: Diagnostics,
+    sink_defaults: dict[str, t.Any],
+) -> SinkPlan | None:
+    stmt, node = q.stmt, q.node
+    before = len(diags.errors)
+    values, nodes, kafka = _collect_options(
+        stmt,
+        node.args.get("options") or [],
+        options.SINK_OPTIONS,
+        options.REFUSED_SINK_KAFKA_OPTIONS,
+        diags,
+        "sink",
+    )
+    for key, value in sink_defaults.items():
+        if key in ("trigger",) and key not in values:
+            values[key] = str(value)
+    name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
+    trigger = None
+    if "trigger" in values:
+        parsed = options.parse_trigger(values["trigger"])
+        if parsed is None:
+            diags.error(
+                f"trigger '{values['trigger']}' is not a trigger",
+                stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
+                "use '10 seconds', 'once', 'available_now', 'continuous 1 second' or 'real_time'",
+            )
+        else:
+            trigger = Trigger(parsed[0], parsed[1])
+
+    fmt_node = node.args.get("format")
+    value_format = fmt_node.name.lower() if fmt_node is not None else "json"
+    if value_format not in options.VALUE_FORMATS:
+        diags.error(
+            f"unknown format '{fmt_node.name if fmt_node is not None else value_format}'",
+            stmt.locate(fmt_node),
+            did_you_mean(value_format, list(options.VALUE_FORMATS))
+            or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
+        )
+    if value_format == "avro" and "avro_schema" not in values and node.args.get("value") is None:
+        diags.error(
+            "FORMAT avro needs a schema",
+            stmt.locate(fmt_node),
+            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
+        )
+
+    if q.broken or not q.fields:
+        return None  # the query itself failed to analyse; reported already
+    topic_node = node.args.get("topic")
+    topic: str | None = None
+    topic_sql: str | None = None
+    if isinstance(topic_node, exp.Literal):
+        topic = str(topic_node.this)
+        if not topic.strip():
+            diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
+    elif topic_node is not None:
+        inner = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
+        topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
+
+    key = node.args.get("key")
+    key_sql = None
+    key_columns = None
+    if isinstance(key, exp.Tuple):
+        key_columns = []
+        for e in key.expressions:
+            if not isinstance(e, exp.Column):
+                diags.error("KEY (a, b) lists output columns", stmt.locate(e), "use KEY expr for a computed key")
+                continue
+            if _sink_expression(q, e, "KEY", diags) is not None:
+                key_columns.append(e.name)
+    elif key is not None:
+        key_sql = _sink_expression(q, key, "KEY", diags)
+    partition = node.args.get("partition")
+    partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
+    header_pairs = None
+    if node.args.get("headers"):
+        header_pairs = []
+        seen: set[str] = set()
+        for pair in node.args["headers"]:
+            hkey = str(pair.this.this)
+            if not hkey:
+                diags.error("a header key is empty", stmt.locate(pair.this), "e.g. HEADERS ('source' = 'sqlstream')")
+            seen.add(hkey)
+            sql = _sink_expression(q, pair.expression, "HEADERS", diags)
+            if sql is not None:
+                header_pairs.append((hkey, sql))
+    headers_sql = None
+    if node.args.get("headers_expr") is not None:
+        headers_sql = _sink_expression(q, node.args["headers_expr"], "HEADERS", diags)
+    value_sql = None
+    if node.args.get("value") is not None:
+        value_sql = _sink_expression(q, node.args["value"], "VALUE", diags)
+
+    if value_format in ("text", "raw") and value_sql is None and len(q.fields) != 1:
+        diags.error(
+            f"FORMAT {value_format} writes one column, but the SELECT has {len(q.fields)}",
+            stmt.locate(fmt_node),
+            "select one column, use FORMAT json, or build the value with VALUE <expr>",
+        )
+    if len(diags.errors) > before:
+        return None
+    format_options = {k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values}
+    write_exprs = lower.encode(
+        q.fields,
+        value_format,
+        key_sql=key_sql,
+        key_columns=key_columns,
+        partition_sql=partition_sql,
+        header_pairs=header_pairs,
+        headers_sql=headers_sql,
+        topic_sql=topic_sql,
+        value_sql=value_sql,
+        format_options=format_options,
+    )
+    sources, views = analysis.upstream(q.reads)
+    checkpoint = values.get("checkpoint") or f"{project_name}/{name}"
+    return SinkPlan(
+        name=name,
+        file=stmt.file.path,
+        line=stmt.locate().line,
+        sql=d.to_spark_sql(q.query),
+        fields=q.fields,
+        write_exprs=write_exprs,
+        value_format=value_format,
+        topic=topic,
+        write_options=kafka,
+        trigger=trigger,
+        checkpoint=checkpoint,
+        sources=sources,
+        views=views,
+    )
+
+
+def _sink_expression(
+    q: QueryDef, expr: exp.Expression, clause: str, diags: Diagnostics, want: str | None = None
+) -> str | None:
+    """Check an expression over the SELECT's output columns; its Spark SQL text, or None."""
+    fields = q.fields
+    schema = {"__output": {f.name: f.type if f.type != "UNKNOWN" else "STRING" for f in fields}}
+    probe = exp.select(expr.copy().as_("__probe")).from_("__output")
+    try:
+        qualified = qualify(probe, schema=schema, dialect=SPARK, validate_qualify_columns=True, quote_identifiers=False)
+        typed = annotate_types(qualified, schema=schema, dialect=SPARK)
+    except OptimizeError as e:
+        import re
+
+        m = re.search(r"Column '([^']+)' could not be resolved", str(e))
+        col = m.group(1).strip('"`') if m else None
+        node = next((c for c in expr.find_all(exp.Column) if c.name == col), expr) if col else expr
+        names = [f.name for f in fields]
+        diags.error(
+            f"{clause} uses '{col}', which is not a column of the SELECT's output" if col
+            else f"cannot resolve the {clause} expression",
+            q.stmt.locate(node),
+            did_you_mean(col or "", names) or f"{clause} is computed from the output columns: {', '.join(names)}",
+        )
+        return None
+    except SqlglotError as e:
+        diags.error(f"cannot resolve the {clause} expression: {e}", q.stmt.locate(expr), None)
+        return None
+    if want == "integral":
+        out = typed.selects[0]
+        dtype = out.type.sql(SPARK).upper() if out.type else "UNKNOWN"
+        if dtype not in INTEGRAL and dtype != "UNKNOWN":
+            diags.error(
+                f"PARTITION must be a whole number, but this expression is {dtype}",
+                q.stmt.locate(expr),
+                "e.g. PARTITION abs(hash(user_id)) % 6, or CAST(... AS INT)",
+            )
+            return None
+    return d.to_spark_sql(expr)
+
+
+def raise_if_errors(diags: Diagnostics) -> None:
+    if diags.errors:
+        diags.raise_if_any()
+
+
+__all__ = ["build_plan", "option_value", "Field", "UserError"]

@@ -1,0 +1,2 @@
+CREATE STREAM s (a STRING) FROM KAFKA (topic = 't', formt = 'json');
+--                                                  ^ unknown source option 'formt'

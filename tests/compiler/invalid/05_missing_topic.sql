@@ -1,0 +1,2 @@
+CREATE STREAM s (a STRING) FROM KAFKA (format = 'json');
+--            ^ names no topic

@@ -1,0 +1,10 @@
+CREATE STREAM orders (
+    order_id STRING,
+    user_id STRING KEY,
+    amount DOUBLE,
+    event_time TIMESTAMP,
+    WATERMARK FOR event_time AS event_time - INTERVAL '10' MINUTES
+) FROM KAFKA (topic = 'orders');
+
+CREATE STREAM orders AS SELECT * FROM orders;
+--            ^ stream 'orders' is defined twice

@@ -1,0 +1,2 @@
+CREATE STREAM s (a STRING) WITH (topic = 't');
+--                         ^ FROM KAFKA

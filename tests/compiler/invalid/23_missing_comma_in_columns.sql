@@ -1,0 +1,5 @@
+CREATE STREAM s (
+    a STRING
+    b INT
+--  ^ 
+) FROM KAFKA (topic = 't');

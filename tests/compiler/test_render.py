@@ -1,0 +1,279 @@
+"""Jinja rendering: globals, macros, errors located in the file the user wrote, the line map."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqlstream.errors import UserError
+from sqlstream.render import line_map, make_environment, render_file, render_text
+
+
+def render(text: str, vars: dict | None = None, macros: list[Path] = ()) -> str:  # type: ignore[assignment]
+    return render_text(text, "q.sql", make_environment(vars or {}, macros)).rendered
+
+
+def error_of(text: str, vars: dict | None = None, macros: list[Path] = ()) -> UserError:  # type: ignore[assignment]
+    with pytest.raises(UserError) as info:
+        render_text(text, "q.sql", make_environment(vars or {}, macros))
+    return info.value
+
+
+def where(err: UserError) -> str:
+    assert err.location is not None
+    return str(err.location)
+
+
+@pytest.fixture
+def macro_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "macros").mkdir()
+    return tmp_path / "macros"
+
+
+# --- globals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, vars, expected",
+    [
+        ("FROM {{ var('topic', 'orders') }}", {}, "FROM orders"),
+        ("FROM {{ var('topic', 'orders') }}", {"topic": "payments"}, "FROM payments"),
+        ("FROM {{ var('topic') }}", {"topic": "payments"}, "FROM payments"),
+        ("LIMIT {{ var('n') * 2 }}", {"n": 21}, "LIMIT 42"),
+        ("{{ var('cfg').topic }}", {"cfg": {"topic": "t"}}, "t"),
+        ("SELECT 1\n", {}, "SELECT 1\n"),
+    ],
+)
+def test_var(text: str, vars: dict, expected: str) -> None:
+    assert render(text, vars) == expected
+
+
+def test_missing_var_is_located_at_the_call() -> None:
+    err = error_of("SELECT *\nFROM {{ var('topik') }}\n", {"topic": "x"})
+    assert err.message == "undefined variable 'topik'"
+    assert where(err) == "q.sql:2:9"
+    assert err.location and err.location.source_line == "FROM {{ var('topik') }}"
+    assert "vars:" in (err.hint or "") and "--vars" in (err.hint or "")
+    assert "did you mean 'topic'" in (err.hint or "")
+
+
+def test_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SQLSTREAM_TEST_TOPIC", "orders")
+    monkeypatch.delenv("SQLSTREAM_TEST_MISSING", raising=False)
+    assert render("FROM {{ env_var('SQLSTREAM_TEST_TOPIC') }}") == "FROM orders"
+    assert render("FROM {{ env_var('SQLSTREAM_TEST_MISSING', 'x') }}") == "FROM x"
+    err = error_of("SELECT 1\n\nFROM {{ env_var('SQLSTREAM_TEST_MISSING') }}")
+    assert "SQLSTREAM_TEST_MISSING" in err.message
+    assert where(err) == "q.sql:3:9"
+    assert "export SQLSTREAM_TEST_MISSING" in (err.hint or "")
+
+
+def test_no_jinja_renders_to_itself_with_identity_map() -> None:
+    text = "SELECT a,\n  b\nFROM t WHERE j = '{\"a\": 1}'\n"
+    sf = render_text(text, "q.sql", make_environment({}, []))
+    assert sf.rendered == text
+    assert sf.line_map[:3] == [1, 2, 3]
+
+
+def test_sandbox_refuses_unsafe_access() -> None:
+    err = error_of("SELECT 1\n{{ ''.__class__.__mro__ }}")
+    assert "unsafe" in err.message
+    assert where(err) == "q.sql:2:1"
+
+
+# --- macros ------------------------------------------------------------------------------------
+
+
+def test_macros_from_macro_files(macro_dir: Path) -> None:
+    (macro_dir / "cols.sql").write_text(
+        "{% macro cols(p) %}{{ p }}.a, {{ p }}.b{% endmacro %}\n"
+        "{% macro cents(c) %}CAST({{ c }} * 100 AS BIGINT){% endmacro %}\n"
+    )
+    # A macro may call a macro of a file loaded before or after it.
+    (macro_dir / "a_uses_b.sql").write_text("{% macro both() %}{{ cols('x') }}{% endmacro %}")
+    env = make_environment({}, sorted(macro_dir.glob("*.sql")))
+    sf = render_text("SELECT {{ cols('o') }}, {{ cents('amount') }}, {{ both() }}", "q.sql", env)
+    assert sf.rendered == "SELECT o.a, o.b, CAST(amount * 100 AS BIGINT), x.a, x.b"
+
+
+def test_macro_call_block(macro_dir: Path) -> None:
+    (macro_dir / "m.sql").write_text("{% macro wrap() %}({{ caller() }}){% endmacro %}")
+    env = make_environment({}, [macro_dir / "m.sql"])
+    assert render_text("{% call wrap() %}x{% endcall %}", "q.sql", env).rendered == "(x)"
+
+
+def test_syntax_error_in_macro_file_is_located_there(macro_dir: Path) -> None:
+    (macro_dir / "bad.sql").write_text(
+        "-- helpers\n\n{% macro m() %}\n  {{ 1 + }}\n{% endmacro %}\n"
+    )
+    with pytest.raises(UserError) as info:
+        make_environment({}, [macro_dir / "bad.sql"])
+    assert where(info.value) == str(Path("macros", "bad.sql")) + ":4:3"
+
+
+def test_error_inside_a_macro_is_located_in_the_macro_file(macro_dir: Path) -> None:
+    (macro_dir / "m.sql").write_text(
+        "{% macro topic() %}\n{{ var('prefix') }}.orders\n{% endmacro %}\n"
+        "{% macro boom() %}{{ 1 / 0 }}{% endmacro %}\n"
+    )
+    env = make_environment({}, [macro_dir / "m.sql"])
+    with pytest.raises(UserError) as info:
+        render_text("SELECT *\nFROM {{ topic() }}", "q.sql", env)
+    err = info.value
+    assert err.message == "undefined variable 'prefix'"
+    assert where(err) == str(Path("macros", "m.sql")) + ":2:4"
+    assert "called from q.sql:2" in (err.hint or "")
+    with pytest.raises(UserError) as info:
+        render_text("SELECT\n\n  {{ boom() }}", "q.sql", env)
+    assert "ZeroDivisionError" in info.value.message
+    assert where(info.value) == str(Path("macros", "m.sql")) + ":4:1"
+    assert "called from q.sql:3" in (info.value.hint or "")
+
+
+def test_duplicate_macro_names(macro_dir: Path) -> None:
+    (macro_dir / "a.sql").write_text("{% macro m() %}1{% endmacro %}")
+    (macro_dir / "b.sql").write_text("\n{% macro m() %}2{% endmacro %}")
+    with pytest.raises(UserError) as info:
+        make_environment({}, [macro_dir / "a.sql", macro_dir / "b.sql"])
+    assert where(info.value) == str(Path("macros", "b.sql")) + ":2:10"
+    assert "a.sql" in (info.value.hint or "")
+
+
+def test_render_file(tmp_path: Path) -> None:
+    path = tmp_path / "q.sql"
+    path.write_bytes(b"SELECT {{ var('x') }}\r\nFROM t\r\n")
+    sf = render_file(path, "queries/q.sql", make_environment({"x": 1}, []))
+    assert sf.path == "queries/q.sql"
+    assert sf.rendered == "SELECT 1\nFROM t\n"
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, location, in_message",
+    [
+        ("SELECT 1\n  FROM {{ t }\n", "q.sql:2:13", "unexpected '}'"),
+        ("SELECT 1\n\n  {% if x %}\nFROM t", "q.sql:3:3", "end of template"),
+        ("SELECT\n  {% endfor %}", "q.sql:2:3", "endfor"),
+        ("SELECT {{ a | nosuchfilter }}", "q.sql:1:8", "nosuchfilter"),
+    ],
+)
+def test_syntax_errors(text: str, location: str, in_message: str) -> None:
+    err = error_of(text)
+    assert where(err) == location
+    assert in_message in err.message
+    assert err.hint
+
+
+def test_undefined_name_is_located_where_it_is_used() -> None:
+    err = error_of("SELECT a,\n       b\nFROM {{ topic }}\n", {"topic": "orders"})
+    assert err.message == "undefined name 'topic'"
+    assert where(err) == "q.sql:3:9"
+    assert err.location and err.location.length == len("topic")
+    assert "var('topic')" in (err.hint or "")
+
+
+def test_undefined_name_hint_suggests_a_macro(macro_dir: Path) -> None:
+    (macro_dir / "m.sql").write_text("{% macro to_cents(c) %}{{ c }}{% endmacro %}")
+    err = error_of("SELECT\n  {{ to_cent('x') }}", macros=[macro_dir / "m.sql"])
+    assert where(err) == "q.sql:2:6"
+    assert "did you mean 'to_cents'" in (err.hint or "")
+    assert "to_cents" in (err.hint or "")
+
+
+def test_undefined_inside_a_for_loop_points_at_the_body_line() -> None:
+    err = error_of("SELECT\n{% for c in ['a', 'b'] %}\n  {{ c }}{{ sep }}\n{% endfor %}\n")
+    assert where(err) == "q.sql:3:13"
+
+
+def test_error_message_is_never_a_traceback() -> None:
+    err = error_of("SELECT {{ [1][5] }}")
+    assert "Traceback" not in err.format()
+    assert where(err).startswith("q.sql:1:")
+
+
+# --- line map ----------------------------------------------------------------------------------
+
+QUERY = """\
+SELECT
+  {{ cols('o') }}
+FROM {{ var('topic') }} o
+{% if var('filter', false) %}
+WHERE o.amount > 0
+{% endif %}
+{% for i in range(3) %}
+  , o.c{{ i }}
+{% endfor %}
+GROUP BY bad_col, o.id
+"""
+
+
+def test_line_map_after_macro_if_and_for(macro_dir: Path) -> None:
+    (macro_dir / "cols.sql").write_text(
+        "{% macro cols(p) %}\n  {{ p }}.a,\n  {{ p }}.b,\n  {{ p }}.c\n{%- endmacro %}\n"
+    )
+    env = make_environment({"topic": "orders"}, [macro_dir / "cols.sql"])
+    sf = render_text(QUERY, "q.sql", env)
+    rendered = sf.rendered.split("\n")
+    assert len(rendered) > len(QUERY.split("\n"))  # the macro and the loop added lines
+
+    loc = sf.locate(sf.rendered.index("bad_col"), len("bad_col"))
+    assert (loc.line, loc.col) == (10, 10)
+    assert loc.source_line == "GROUP BY bad_col, o.id"
+    loc = sf.locate(sf.rendered.index("o.id"), 4)
+    assert (loc.line, loc.col) == (10, 19)
+
+    def source_line_of(text: str) -> int:
+        return sf.line_map[next(i for i, line in enumerate(rendered) if text in line)]
+
+    assert source_line_of("o.b,") == 2  # a multi-line macro output: the line of the call
+    assert source_line_of("FROM orders o") == 3
+    assert source_line_of("o.c2") == 8  # a loop expansion: the body line that produced it
+    assert "WHERE" not in sf.rendered  # the if removed its lines
+
+
+@pytest.mark.parametrize(
+    "text, rendered, expected",
+    [
+        ("a\nb\n", "a\nb\n", [1, 2, 3, 4]),
+        # every line substituted in place: one to one
+        ("{{ x }}\n{{ y }}\nc", "1\n2\nc", [1, 2, 3, 3]),
+        # an if that removes lines
+        ("a\n{% if f %}\nb\n{% endif %}\nc", "a\n\nc", [1, 2, 5, 5]),
+        # nothing explains the block: its first source line
+        ("a\n{{ m() }}\nz", "a\nx\ny\nz", [1, 2, 2, 3, 3]),
+    ],
+)
+def test_line_map_table(text: str, rendered: str, expected: list[int]) -> None:
+    assert line_map(text, rendered) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "", "{{ x }}", "{% if y %}", "  , c{{ i }}"]), max_size=12),
+    st.lists(st.sampled_from(["a", "b", "", "1", "  , c0", "zz"]), max_size=12),
+)
+def test_line_map_is_total_and_in_range(src: list[str], out: list[str]) -> None:
+    text, rendered = "\n".join(src), "\n".join(out)
+    m = line_map(text, rendered)
+    assert len(m) == len(rendered.split("\n")) + 1
+    assert all(1 <= n <= len(text.split("\n")) + 1 for n in m)
+
+
+def test_rendering_500_statements_is_fast() -> None:
+    env = make_environment({"topic": "orders"}, [])
+    plain = "".join(f"CREATE STREAM s{i} AS SELECT a, b FROM t{i};\n" for i in range(10))
+    jinja = "".join(
+        f"CREATE STREAM j{i} AS SELECT a FROM {{{{ var('topic') }}}}_{i};\n" for i in range(10)
+    )
+    start = time.perf_counter()
+    for n in range(25):
+        render_text(plain, f"p{n}.sql", env)
+        render_text(jinja, f"j{n}.sql", env)
+    assert time.perf_counter() - start < 1.0

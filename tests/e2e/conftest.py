@@ -1,0 +1,93 @@
+"""Fixtures for end-to-end tests: a real Kafka broker and a real Spark session.
+
+Everything under ``tests/e2e`` is marked ``e2e`` (deselect with ``-m "not e2e"``).
+
+The broker: by default one single-node KRaft broker per test session, started from the Apache
+Kafka jars by ``sqlstream.localkafka`` on a free loopback port, in a temporary state directory,
+and stopped at the end. Set ``SQLSTREAM_TEST_BOOTSTRAP=host:port`` to use a broker you run
+yourself instead (``docker compose up``, ``python -m sqlstream.localkafka up``, a remote test
+cluster with PLAINTEXT access); it is left running. Topics get unique names, so a shared broker is
+safe.
+
+Spark: one ``local[2]`` session per test session with Spark's Kafka connector (and spark-avro)
+from ``sqlstream.jars``, which fetches them with Maven into the cache the first time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+
+E2E_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """The session's ``localkafka.Broker``, or None when ``SQLSTREAM_TEST_BOOTSTRAP`` is set."""
+    if os.environ.get("SQLSTREAM_TEST_BOOTSTRAP"):
+        yield None
+        return
+    from sqlstream import localkafka
+
+    state_dir = tmp_path_factory.mktemp("kafka")
+    broker = localkafka.up(port=0, state_dir=state_dir)
+    try:
+        yield broker
+    finally:
+        localkafka.down(state_dir)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: t.Any) -> str:
+    """``host:port`` of the Kafka broker for this test session."""
+    if kafka_broker is None:
+        return os.environ["SQLSTREAM_TEST_BOOTSTRAP"]
+    return str(kafka_broker.bootstrap)
+
+
+@pytest.fixture(scope="session")
+def spark() -> t.Iterator[t.Any]:
+    """A local Spark session with the Kafka connector on its classpath."""
+    pyspark = pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    from sqlstream import jars
+
+    # Workers must run this interpreter (the one that has pyspark), not whatever `python` is.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("sqlstream-e2e")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+    )
+    for key, value in jars.spark_jars_conf(pyspark.__version__, avro=True).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture
+def topic_name(request: pytest.FixtureRequest) -> str:
+    """A topic name no other test (or earlier run against the same broker) uses."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80].strip("-._")
+    return f"t-{base}-{uuid.uuid4().hex[:8]}"
