@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 import typing as t
 from pathlib import Path
 
@@ -32,21 +33,19 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (SqlStreamError, OSError) as e:
             if State.debug:
-                raise
-            color = sys.stderr.isatty()
+                traceback.print_exc()
             if isinstance(e, (UserError, UserErrors)):
-                click.echo(e.format(color=color), err=True)
-            elif isinstance(e, OSError):
-                click.echo(f"error: {e}", err=True)
-                sys.exit(2)
+                click.echo(e.format(color=sys.stderr.isatty()), err=True)
             else:
                 click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
+            # --debug adds the traceback but keeps the exit code: CI tells mistakes (2) apart.
+            sys.exit(2 if isinstance(e, OSError) else e.exit_code)
         except KeyboardInterrupt:
             sys.exit(130)
-        except Exception as e:  # a bug of ours: say so briefly, never dump a traceback
+        except Exception as e:  # noqa: BLE001 - a bug of ours: say so briefly, no traceback
             if State.debug:
-                raise
+                traceback.print_exc()
+                sys.exit(1)
             click.echo(
                 f"internal error: {type(e).__name__}: {e}\n"
                 "hint: this is a bug in sqlstream; run again with --debug for the traceback "
@@ -172,8 +171,7 @@ def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: t
                                         "use available-now, once, '10 seconds', 'continuous 1 second' or real-time")])
         override = Trigger(parsed[0], parsed[1])
     code = runtime.run(
-        compiled.plan, compiled.project.target,
-        trigger_override=override, bootstrap_override=bootstrap_servers, out=click.echo,
+        compiled.plan, compiled.connection(bootstrap_servers), trigger_override=override, out=click.echo,
     )
     sys.exit(code)
 
@@ -188,7 +186,7 @@ def explain(paths: tuple[str, ...], target: str | None, vars_: str | None, selec
     from sqlstream import runtime
 
     compiled = _compile(paths, target, vars_, select, profiles_dir)
-    click.echo(runtime.explain(compiled.plan, compiled.project.target, bootstrap_override=bootstrap_servers))
+    click.echo(runtime.explain(compiled.plan, compiled.connection(bootstrap_servers)))
 
 
 @cli.group()

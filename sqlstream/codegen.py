@@ -42,7 +42,7 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
 KAFKA_CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.13"
 
 # Option names that hold a secret even when the target does not say so.
-_SECRET_NAME = re.compile(r"password|secret|jaas|token|credential|\.key$|apikey|api\.key", re.I)
+_SECRET_NAME = re.compile(r"password|secret|jaas|token|credential|\.key$|apikey|api\.key", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,19 +71,19 @@ class Connection:
     """Every secret value, so that ``redact`` can hide it in any text (error messages...)."""
 
     @classmethod
-    def from_target(cls, target: t.Any) -> Connection:
-        """Build from a ``sqlstream.project.Target``.
+    def from_target(cls, target: t.Any, checkpoint_root: str | None = None) -> Connection:
+        """Build from a ``sqlstream.project.Target`` (``checkpoint_root``: the resolved one).
 
-        ``target.secrets`` may list secret option names or secret values (or be a mapping of
-        either): an option is secret when its name or its value is listed there, or when its name
-        says so (``*password*``, ``*jaas*``, ...).
+        ``target.secrets`` holds secret values (option names are accepted too): an option is
+        secret when its value holds a secret value, its name is listed, or its name says so
+        (``*password*``, ``*jaas*``, ...).
         """
         kafka_options = {str(k): str(v) for k, v in (getattr(target, "kafka_options", None) or {}).items()}
         spark_conf = {str(k): str(v) for k, v in (getattr(target, "spark_conf", None) or {}).items()}
         listed = _secret_listing(getattr(target, "secrets", None))
         secret_names = {
             k for k, v in {**kafka_options, **spark_conf}.items()
-            if k in listed or v in listed or _SECRET_NAME.search(k)
+            if k in listed or _SECRET_NAME.search(k) or any(x and x in v for x in listed)
         }
         values = {v for v in listed if v and v not in kafka_options and v not in spark_conf}
         values |= {v for k, v in {**kafka_options, **spark_conf}.items() if k in secret_names and v}
@@ -91,7 +91,9 @@ class Connection:
             bootstrap_servers=str(getattr(target, "bootstrap_servers", "") or "localhost:9092"),
             kafka_options=kafka_options,
             secret_options=frozenset(secret_names),
-            checkpoint_root=str(getattr(target, "checkpoint_root", None) or DEFAULT_CHECKPOINT_ROOT),
+            checkpoint_root=str(
+                checkpoint_root or getattr(target, "checkpoint_root", None) or DEFAULT_CHECKPOINT_ROOT
+            ),
             spark_master=getattr(target, "spark_master", None) or None,
             spark_remote=getattr(target, "spark_remote", None) or None,
             spark_conf=spark_conf,
@@ -102,7 +104,7 @@ class Connection:
     def redact(self, text: str) -> str:
         """``text`` with every secret value replaced by ``****``."""
         for value in sorted(self.secret_values, key=len, reverse=True):
-            if len(value) >= 3:
+            if value:
                 text = text.replace(value, "****")
         return text
 
@@ -196,10 +198,12 @@ class StartQuery:
     options: tuple[Opt, ...]
     trigger: Trigger | None
     var: str
-    observe: tuple[str, str] | None = None
+    output_mode: str = "append"
+    """``append``; ``update`` in real-time mode, which has no append mode: the runtime first
+    proves the query append-only and stateless, so update emits exactly the same records."""
 
 
-Step = t.Union[SetConf, ReadSource, CreateView, StartQuery]
+Step = SetConf | ReadSource | CreateView | StartQuery
 
 METRIC_MALFORMED = "malformed"
 
@@ -225,6 +229,11 @@ def trigger_kwargs(trigger: Trigger | None) -> dict[str, t.Any]:
         # Spark's own default batch duration for Trigger.RealTime().
         return {"realTime": trigger.interval or "5 minutes"}
     raise ValueError(f"unknown trigger {trigger.kind!r}")
+
+
+def output_mode(trigger: Trigger | None) -> str:
+    """Spark's output mode for a query: append, except in real-time mode (update only)."""
+    return "update" if trigger is not None and trigger.kind == "real_time" else "append"
 
 
 def selected_sinks(plan: Plan, query: SinkPlan | str | None) -> list[SinkPlan]:
@@ -321,6 +330,7 @@ def steps(
                 options=tuple(opts),
                 trigger=trigger_override or sink.trigger,
                 var=namer.name(f"{sink.name}_query"),
+                output_mode=output_mode(trigger_override or sink.trigger),
             )
         )
     return out
@@ -359,13 +369,14 @@ def _dlq_query(
         options=tuple(opts),
         trigger=trigger,
         var=namer.name(f"{src.name}_dlq_query"),
+        output_mode=output_mode(trigger),
     )
 
 
 class _Namer:
     """Unique, valid Python variable names for the script (stable: same plan, same names)."""
 
-    RESERVED = {"os", "F", "SparkSession", "spark", "builder", "queries", "query", "BOOTSTRAP",
+    RESERVED: t.ClassVar[set[str]] = {"os", "F", "SparkSession", "spark", "builder", "queries", "query", "BOOTSTRAP",
                 "CHECKPOINT_ROOT", "SPARK_MASTER", "SPARK_REMOTE", "JARS"}
 
     def __init__(self) -> None:
@@ -450,8 +461,10 @@ def script(
     if avro:
         packages += ",org.apache.spark:spark-avro_2.13:<Spark version>"
     L: list[str] = [
-        f"# Generated by sqlstream {sqlstream.__version__} from {what}{', '.join(files) or plan.project}"
-        f" (project {plan.project}).",
+        (
+            f"# Generated by sqlstream {sqlstream.__version__} from "
+            f"{what}{', '.join(files) or plan.project} (project {plan.project})."
+        ),
         "# Do not edit: change the SQL and run `sqlstream compile` again.",
         "#",
         "# Run it with Spark's Kafka connector on the classpath, e.g.",
@@ -474,8 +487,10 @@ def script(
     L += [
         "",
         f"BOOTSTRAP = os.environ.get({py_str(ENV_BOOTSTRAP)}, {py_str(connection.bootstrap_servers)})",
-        f"CHECKPOINT_ROOT = os.environ.get({py_str(ENV_CHECKPOINT_ROOT)}, "
-        f"{py_str(connection.checkpoint_root)}).rstrip(\"/\")",
+        (
+            f"CHECKPOINT_ROOT = os.environ.get({py_str(ENV_CHECKPOINT_ROOT)}, "
+            f"{py_str(connection.checkpoint_root)}).rstrip(\"/\")"
+        ),
     ]
     if connection.spark_remote:
         L.append(f"SPARK_REMOTE = os.environ.get({py_str(ENV_REMOTE)}, {py_str(connection.spark_remote)})")
@@ -577,7 +592,7 @@ def _query_lines(step: StartQuery, decoded: dict[str, str]) -> list[str]:
     L.append(f"{i})")
     L.append(f'{i}.writeStream.format("kafka")')
     L += _options(step.options, i)
-    L.append(f'{i}.outputMode("append")')
+    L.append(f"{i}.outputMode({py_str(step.output_mode)})")
     kwargs = trigger_kwargs(step.trigger)
     if kwargs:
         args = ", ".join(f"{k}={_py_value(v)}" for k, v in kwargs.items())

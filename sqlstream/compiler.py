@@ -5,6 +5,7 @@ render (Jinja) -> parse (sqlstream dialect) -> analyse (names, schemas) -> plan 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import typing as t
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from sqlstream import render
 from sqlstream.analyse import Analysis, analyse
+from sqlstream.codegen import Connection
 from sqlstream.errors import Diagnostics, UserError, UserErrors
 from sqlstream.parse import Statement, parse_file
 from sqlstream.plan import Plan
@@ -29,6 +31,18 @@ class Compiled:
     plan: Plan
     """Every query of the project that the selection picked."""
     selected_files: list[str] = field(default_factory=list)
+
+    def connection(self, bootstrap_override: str | None = None) -> Connection:
+        """What ``run`` and ``explain`` connect with: the target's settings, and a relative
+        checkpoint root resolved against the project root, so that a query resumes from the
+        same checkpoint whichever directory it is started from."""
+        conn = Connection.from_target(self.project.target)
+        root = conn.checkpoint_root
+        if "://" not in root and not os.path.isabs(root):
+            conn = dataclasses.replace(conn, checkpoint_root=str(self.project.root / root))
+        if bootstrap_override:
+            conn = dataclasses.replace(conn, bootstrap_servers=bootstrap_override)
+        return conn
 
 
 def display_path(path: Path) -> str:
@@ -65,10 +79,7 @@ def compile_project(
     try:
         env = render.make_environment(project.vars, macro_files)
     except UserError as e:
-        diags.add(e)
-        raise UserErrors(diags.errors) from None
-    except UserErrors as e:
-        raise e
+        raise UserErrors([e]) from None
     for path in files:
         try:
             sf = render.render_file(path, display_path(path), env)
@@ -82,19 +93,21 @@ def compile_project(
         statements.extend(parse_file(sf, diags))
     analysis = analyse(statements, diags)
     plan = build_plan(analysis, project.name, diags, project.defaults)
+    # Report by file and line, as a compiler does, not in the order the stages found them.
+    diags.errors.sort(key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
     diags.raise_if_any()
 
     selected_paths = {display_path(p) for p in (selected or files)}
     keep = [s for s in plan.sinks if s.file in selected_paths]
     if select:
-        keep = [s for s in plan.sinks if _matches(s, select)]
+        keep = [s for s in keep if _matches(s, select)]
         if not keep:
             raise UserErrors([UserError(
                 f"--select {' '.join(select)} matches no query",
                 None,
                 "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)",
             )])
-    plan.sinks = keep
+    plan = subset(plan, keep)
     return Compiled(project, sources, statements, analysis, plan, sorted(selected_paths))
 
 

@@ -362,3 +362,26 @@ def _locked(path: Path) -> t.Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m sqlstream.jars [SPARK_VERSION]``: fetch every jar set now (for a Makefile/CI)."""
+    if argv:
+        spark_version = argv[0]
+    else:
+        import pyspark
+
+        spark_version = pyspark.__version__
+    try:
+        broker = kafka_broker_jars()
+        spark = spark_kafka_jars(spark_version, avro=True)
+    except RunFailure as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"kafka broker {KAFKA_VERSION}: {len(broker)} jars in {broker[0].parent}")
+    print(f"spark {spark_version} kafka+avro connector: {len(spark)} jars in {spark[0].parent}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_main(sys.argv[1:]))

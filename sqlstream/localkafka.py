@@ -70,6 +70,11 @@ class Broker:
     log_path: Path
     version: str
 
+    @property
+    def log(self) -> Path:
+        """Alias of ``log_path``."""
+        return self.log_path
+
 
 # --- public API --------------------------------------------------------------------------------
 

@@ -218,6 +218,8 @@ def _json_struct(
         (f"json_object_keys({text}) IS NULL", sql_string(f"{what} is not a JSON object")),
     ]
     for c in columns:
+        if _is_string(c.type):
+            continue  # Spark reads any JSON value into a STRING field (an object as its text)
         found = f"get_json_object({text}, {sql_string(_json_path(c.name))})"
         reasons.append(
             (
@@ -242,7 +244,15 @@ def _json_path(name: str) -> str:
     return "$['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
 
 
-def _csv_value(columns: list[StreamColumn]) -> _Part:
+def _csv_options(format_options: t.Mapping[str, str]) -> dict[str, str]:
+    """Options of from_csv / to_csv: ``csv_delimiter`` is Spark's ``sep`` (default ``,``)."""
+    options = dict(_TEXT_FORMAT_OPTIONS)
+    if "csv_delimiter" in format_options:
+        options["sep"] = format_options["csv_delimiter"]
+    return options
+
+
+def _csv_value(columns: list[StreamColumn], format_options: t.Mapping[str, str]) -> _Part:
     """``from_csv`` in PERMISSIVE mode: too few or too many fields, or a field that cannot be
     converted, fill the corrupt-record field (Spark 4.2). An empty value parses as all NULLs
     without being flagged, so it is checked explicitly."""
@@ -251,7 +261,7 @@ def _csv_value(columns: list[StreamColumn]) -> _Part:
             raise ValueError(f"csv values hold plain columns only; {c.name} is {c.type}")
     text = "CAST(`value` AS STRING)"
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_FIELD}
-    options.update(_TEXT_FORMAT_OPTIONS)
+    options.update(_csv_options(format_options))
     schema = ddl_schema([(c.name, c.type) for c in columns] + [(CORRUPT_FIELD, "STRING")])
     struct = quote_ident(VALUE_COLUMN)
     part = _Part(
@@ -344,7 +354,7 @@ def _decode_value(
     if value_format == "json":
         return _json_struct(VALUE_COLUMN, "`value`", columns, "value", "json")
     if value_format == "csv":
-        return _csv_value(columns)
+        return _csv_value(columns, format_options)
     if value_format == "avro":
         return _avro_value(columns, format_options.get("avro_schema"))
     if len(columns) != 1:
@@ -458,7 +468,7 @@ def decode(
     tombstone = "`value` IS NULL"
     if value_format == "json":
         tombstone += " OR CAST(`value` AS STRING) = 'null'"
-    parse_exprs = ["*", *decoded.parse_exprs, f"{tombstone} AS {quote_ident(TOMBSTONE_COLUMN)}"]
+    parse_exprs = ["*", *decoded.parse_exprs, f"({tombstone}) AS {quote_ident(TOMBSTONE_COLUMN)}"]
     conditions = [cond for cond, _ in decoded.errors]
     error_expr = (
         f"NOT {quote_ident(TOMBSTONE_COLUMN)} AND ({_any(conditions)})" if conditions else "false"
@@ -567,7 +577,7 @@ def _encode_value(fields: list[Field], value_format: str, format_options: dict[s
                     f"csv values hold plain columns only; {f.name} is {f.type} "
                     "(select its fields, e.g. window.end AS window_end)"
                 )
-        return f"to_csv({_named_struct(names)}, {sql_map(_TEXT_FORMAT_OPTIONS)})"
+        return f"to_csv({_named_struct(names)}, {sql_map(_csv_options(format_options))})"
     if value_format == "avro":
         schema = format_options.get("avro_schema")
         if schema:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import typing as t
 from pathlib import Path, PurePath
 
 from sqlstream.compiler import Compiled, subset
+from sqlstream.plan import Plan
 
 
 def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
@@ -15,11 +17,12 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
     from sqlstream import codegen
 
     target = compiled.project.target
+    connection = codegen.Connection.from_target(target)
     base = compiled.project.root / target_dir if not target_dir.is_absolute() else target_dir
     if compiled.project.is_bare:
         base = Path.cwd() / target_dir if not target_dir.is_absolute() else target_dir
     written: list[Path] = []
-    plan = compiled.plan
+    plan = portable(compiled.plan, compiled.project.root)
     by_file: dict[str, list[t.Any]] = {}
     for sink in plan.sinks:
         by_file.setdefault(sink.file, []).append(sink)
@@ -29,19 +32,39 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
         stem = _target_name(sf.path, compiled)
         sql_path = base / "rendered" / f"{stem}.sql"
         sql_path.parent.mkdir(parents=True, exist_ok=True)
-        sql_path.write_text(target.redact(sf.rendered))
+        sql_path.write_text(target.redact(sf.rendered), encoding="utf-8", newline="\n")
         written.append(sql_path)
-        sinks = by_file.get(sf.path)
+        sinks = by_file.get(_project_path(sf.path, compiled.project.root))
         if sinks:
             script_path = base / "scripts" / f"{stem}.py"
             script_path.parent.mkdir(parents=True, exist_ok=True)
-            text = codegen.script(subset(plan, sinks), target=target)
-            script_path.write_text(target.redact(text))
+            text = codegen.script(subset(plan, sinks), connection=connection)
+            script_path.write_text(target.redact(text), encoding="utf-8", newline="\n")
             written.append(script_path)
     plan_path = base / "plan.json"
-    plan_path.write_text(target.redact(json.dumps(plan.to_dict(), indent=2)) + "\n")
+    plan_path.write_text(
+        target.redact(json.dumps(plan.to_dict(), indent=2)) + "\n", encoding="utf-8", newline="\n"
+    )
     written.append(plan_path)
     return [_rel(p) for p in written]
+
+
+def portable(plan: Plan, root: Path) -> Plan:
+    """``plan`` with every file named relative to the project root, in POSIX form.
+
+    Names in messages are relative to the current directory (or absolute); what ``compile``
+    writes must read the same whichever directory it ran from and on whichever machine.
+    """
+    return dataclasses.replace(
+        plan,
+        sources=[dataclasses.replace(s, file=_project_path(s.file, root)) for s in plan.sources],
+        views=[dataclasses.replace(v, file=_project_path(v.file, root)) for v in plan.views],
+        sinks=[dataclasses.replace(k, file=_project_path(k.file, root)) for k in plan.sinks],
+    )
+
+
+def _project_path(path: str, root: Path) -> str:
+    return PurePath(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
 
 
 def _target_name(path: str, compiled: Compiled) -> str:
@@ -82,7 +105,7 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
         {
             "name": v.name,
             "file": v.file,
-            "reads": (analysis.view(v.name).reads if analysis.view(v.name) else []),
+            "reads": view.reads if (view := analysis.view(v.name)) else [],
             "columns": [{"name": f.name, "type": f.type} for f in v.fields],
         }
         for v in plan.views
@@ -92,7 +115,8 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
         q = next((x for x in analysis.sinks if x.stmt.file.path == sink.file and x.stmt.locate().line == sink.line), None)
         sinks.append({
             "name": sink.name,
-            "file": f"{sink.file}:{sink.line}",
+            "file": sink.file,
+            "line": sink.line,
             "topic": sink.topic if sink.topic is not None else "(per row)",
             "format": sink.value_format,
             "reads": q.reads if q else [],
@@ -117,5 +141,5 @@ def listing_text(data: dict[str, t.Any]) -> str:
             lines.append(f"  {v['name']:<24} <- {', '.join(v['reads'])}")
     lines.append("queries:")
     for k in data["sinks"]:
-        lines.append(f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}]")
+        lines.append(f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}:{k['line']}]")
     return "\n".join(lines)

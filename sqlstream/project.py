@@ -315,7 +315,7 @@ def _render_values(doc: _Doc, value: t.Any, node: yaml.Node | None) -> t.Any:
 def find_project_root(paths: t.Sequence[Path] = ()) -> Path | None:
     """The nearest directory holding sqlstream.yml, walking up from the first path (or cwd)."""
     start = Path(paths[0]) if paths else Path.cwd()
-    start = start.resolve()
+    start = Path(os.path.abspath(start))
     if start.is_file() or not start.exists():
         start = start.parent
     for directory in (start, *start.parents):
@@ -342,7 +342,7 @@ def discover_files(project: Project, paths: t.Sequence[str | Path] = ()) -> list
             if path.is_file():
                 if path.suffix != ".sql":
                     raise UserError(f"{p} is not a .sql file", hint="query files end in .sql")
-                found.append(path.resolve())
+                found.append(Path(os.path.abspath(path)))
             else:
                 found.extend(_sql_files(path))
     else:
@@ -362,7 +362,7 @@ def discover_macro_files(project: Project) -> list[Path]:
 
 
 def _sql_files(directory: Path) -> list[Path]:
-    directory = directory.resolve()
+    directory = Path(os.path.abspath(directory))
     return sorted(
         p
         for p in directory.rglob("*.sql")
@@ -411,7 +411,7 @@ def load_project(
                 f"no {PROJECT_FILE} found in this directory or any parent",
                 hint="run `sqlstream init DIR` to create a project, or pass a .sql file",
             )
-        first = given[0].resolve()
+        first = Path(os.path.abspath(given[0]))
         bare_root = first if first.is_dir() else first.parent
         macros = bare_root / "macros"
         project = Project(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import signal
 import threading
-import time
 import typing as t
 from dataclasses import dataclass
 
@@ -187,7 +186,7 @@ def check(pending: t.Sequence[Pending], connection: Connection) -> None:
         jdf = getattr(p.df, "_jdf", None)
         if jdf is None:
             continue
-        jvm = p.df.sparkSession._jvm  # type: ignore[attr-defined]
+        jvm: t.Any = p.df.sparkSession._jvm  # type: ignore[attr-defined]
         checker = jvm.org.apache.spark.sql.catalyst.analysis.UnsupportedOperationChecker
         append = jvm.org.apache.spark.sql.streaming.OutputMode.Append()
         try:
@@ -198,12 +197,27 @@ def check(pending: t.Sequence[Pending], connection: Connection) -> None:
             else:
                 checker.checkForStreaming(analysed, append)
                 if kind == "real_time":
-                    checker.checkAdditionalRealTimeModeConstraints(analysed, append)
+                    # Real-time mode only has update mode: fine for a stateless query, whose
+                    # updates are its appends; a stateful one would emit non-final records.
+                    stateful = _STATEFUL.search(str(analysed.toString()))
+                    if stateful:
+                        raise RunFailure(
+                            f"real-time mode cannot run a stateful query ({stateful.group(1)}):"
+                            " its records would not be final; use a processing-time trigger"
+                        )
+                    update = jvm.org.apache.spark.sql.streaming.OutputMode.Update()
+                    checker.checkAdditionalRealTimeModeConstraints(analysed, update)
         except Exception as exc:  # noqa: BLE001 - a Py4JJavaError wrapping AnalysisException
             place = f"{p.step.file}:{p.step.line}" if p.step.line else p.step.file
             errors.append(f"{place}: query {p.step.name}: {reason(exc)}")
     if errors:
         raise RunFailure(connection.redact("\n".join(errors)))
+
+
+_STATEFUL = re.compile(
+    r"^[\s:|+\-']*(Aggregate|Deduplicate\w*|FlatMapGroupsWithState|TransformWithState\w*)\b",
+    re.MULTILINE,
+)
 
 
 def start(
@@ -231,7 +245,7 @@ def start(
             writer = p.df.writeStream.format("kafka")
             for opt in p.step.options:
                 writer = writer.option(opt.key, _option_value(opt, connection, bootstrap_override))
-            writer = writer.outputMode("append")
+            writer = writer.outputMode(p.step.output_mode)
             kwargs = trigger_kwargs(p.step.trigger)
             if kwargs:
                 try:
@@ -334,7 +348,7 @@ def _stop(q: StreamingQuery) -> None:
     try:
         if q.isActive:
             q.stop()
-    except Exception:  # noqa: BLE001 - stopping is best effort; the JVM may be going away
+    except Exception:  # noqa: BLE001, S110 - stopping is best effort; the JVM may be going away
         pass
 
 
@@ -401,7 +415,7 @@ def explain(
         if jdf is not None:
             text = str(jdf.queryExecution().toString())
         else:  # Spark Connect
-            text = p.df._explain_string(extended=True)  # type: ignore[attr-defined]
+            text = p.df._explain_string(extended=True)  # type: ignore[attr-defined,operator]
         parts.append(f"{header}\n{text.rstrip()}")
     return connection.redact("\n\n".join(parts)) + "\n"
 
@@ -411,14 +425,19 @@ def explain(
 # --------------------------------------------------------------------------------------------
 
 _STACK_LINE = re.compile(r"^\s*(at |\.\.\. \d+ more|Caused by: |JVM stacktrace:|Traceback )")
+_PLAN_LINE = re.compile(r"^\s*([+:|~']|!|\+-|:-)")
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_]+(?:\.[A-Z0-9_]+)*)\]")
 
 
 def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
     """The meaningful part of a Spark error: the innermost ``[ERROR_CLASS] message``, no stack."""
     text = _message(exc)
+    text = text.split("=== Streaming Query ===")[0]
     lines = [ln.rstrip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln.strip() and not _STACK_LINE.match(ln)]
+    lines = [
+        ln for ln in lines
+        if ln.strip() and not _STACK_LINE.match(ln) and not _PLAN_LINE.match(ln)
+    ]
     # Spark nests: "Job aborted ... : org.apache.spark.SparkException: [X] ... : [USER_RAISED...]".
     # The last error class on a line is the cause the user can act on.
     picked: list[str] = []
@@ -434,19 +453,18 @@ def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
 
 
 def _message(exc: t.Any) -> str:
-    java = getattr(exc, "java_exception", None)
-    if java is not None:
+    """The Java message of a PySpark or py4j exception, without PySpark's appended JVM stack."""
+    candidates: list[t.Callable[[], t.Any]] = [
+        lambda: getattr(exc, "_desc", None),  # CapturedException: the Java message
+        lambda: exc.java_exception.getMessage(),  # Py4JJavaError
+        lambda: exc.getMessage(),
+        lambda: str(exc),
+    ]
+    for get in candidates:
         try:
-            return str(java.getMessage() or java.toString())
-        except Exception:  # noqa: BLE001
-            pass
-    for attr in ("getMessage", "desc"):
-        value = getattr(exc, attr, None)
-        if callable(value):
-            try:
-                return str(value())
-            except Exception:  # noqa: BLE001
-                continue
-        if isinstance(value, str):
-            return value
-    return str(exc)
+            text = get()
+        except Exception:  # noqa: BLE001, S112 - not that kind of exception
+            continue
+        if isinstance(text, str) and text.strip():
+            return text.split("\n\nJVM stacktrace:")[0]
+    return ""

@@ -64,8 +64,10 @@ def _decoding(fields: str) -> Decoding:
             "CAST(key AS STRING) AS user_id",
             "__v.amount AS amount",
             "__v.event_time AS event_time",
-            "CAST(element_at(filter(headers, h -> h.key = 'trace-id'), -1).value AS STRING)"
-            " AS trace_id",
+            (
+                "CAST(element_at(filter(headers, h -> h.key = 'trace-id'), -1).value AS STRING)"
+                " AS trace_id"
+            ),
             "partition AS kafka_partition",
         ],
     )
@@ -122,8 +124,10 @@ def make_plan() -> Plan:
         dlq_exprs=[
             "key",
             "value",
-            "concat(coalesce(headers, array()), array(named_struct('key', "
-            "'sqlstream.error.reason', 'value', CAST(reason AS BINARY)))) AS headers",
+            (
+                "concat(coalesce(headers, array()), array(named_struct('key', "
+                "'sqlstream.error.reason', 'value', CAST(reason AS BINARY)))) AS headers"
+            ),
         ],
     )
     big = ViewPlan(
@@ -205,6 +209,16 @@ def test_script_never_holds_a_secret(connection: Connection) -> None:
     )
     assert '.option("kafka.bootstrap.servers", BOOTSTRAP)' in text
     assert connection.redact(f"auth failed: {SECRET_JAAS}") == "auth failed: ****"
+
+
+def test_secret_inside_an_option_value() -> None:
+    """A profile builds the JAAS config around ``{{ env_var('PW') }}``: the value holds the secret."""
+    conn = Connection.from_target(
+        FakeTarget(kafka_options={"kafka.sasl.jaas.config": SECRET_JAAS, "kafka.x": "y"},
+                   secrets=frozenset({"s3cr3t-Pa55"}))
+    )
+    assert conn.secret_options == {"kafka.sasl.jaas.config"}
+    assert "s3cr3t-Pa55" not in codegen.script(make_plan(), connection=conn)
 
 
 def test_secret_by_value_or_by_name() -> None:

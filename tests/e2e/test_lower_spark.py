@@ -92,7 +92,10 @@ def test_json_good_rows_keep_declared_order_names_and_types(spark: t.Any) -> Non
     df = kafka_df(
         spark,
         [
-            {"key": "u1", "value": '{"order_id":"o1","amount":1.5,"event_time":"2024-01-01T10:00:00Z"}'},
+            {
+                "key": "u1",
+                "value": '{"order_id":"o1","amount":1.5,"event_time":"2024-01-01T10:00:00Z"}',
+            },
             {"key": "u2", "value": '{"order_id":"o2","amount":7}'},  # missing field: NULL
         ],
     )
@@ -102,7 +105,10 @@ def test_json_good_rows_keep_declared_order_names_and_types(spark: t.Any) -> Non
         "struct<order_id:string,user_id:string,amount:double,event_time:timestamp>"
     )
     rows = out.selectExpr("*", "unix_timestamp(event_time) AS epoch").collect()
-    assert [(r.order_id, r.user_id, r.amount) for r in rows] == [("o1", "u1", 1.5), ("o2", "u2", 7.0)]
+    assert [(r.order_id, r.user_id, r.amount) for r in rows] == [
+        ("o1", "u1", 1.5),
+        ("o2", "u2", 7.0),
+    ]
     assert rows[0].epoch == 1704103200  # 2024-01-01T10:00:00Z
     assert rows[1].event_time is None
     assert malformed(df, d) == {}
@@ -202,6 +208,20 @@ def test_csv(spark: t.Any) -> None:
     }
 
 
+def test_csv_delimiter_round_trip(spark: t.Any) -> None:
+    fields = [Field("name", "STRING"), Field("amount", "DOUBLE")]
+    df = spark.createDataFrame([("a;b", 1.5), ("c", None)], "name STRING, amount DOUBLE")
+    options = {"csv_delimiter": ";"}
+    written = [
+        r.value for r in df.selectExpr(*encode(fields, "csv", format_options=options)).collect()
+    ]
+    assert written == ['"a;b";1.5', "c;"]
+    columns = [StreamColumn("name", "STRING"), StreamColumn("amount", "DOUBLE")]
+    d = decode(columns, "csv", "text", options)
+    back = good(kafka_df(spark, [{"value": v} for v in written]), d)
+    assert [tuple(r) for r in back.collect()] == [("a;b", 1.5), ("c", None)]
+
+
 def test_text_and_raw_values(spark: t.Any) -> None:
     df = kafka_df(spark, [{"value": "héllo"}, {"value": b"\x00\xff"}, {"value": "42"}])
     text = decode([StreamColumn("line", "STRING")], "text", "text", {})
@@ -287,9 +307,7 @@ def test_header_last_wins_absent_typed_and_raw_headers(spark: t.Any) -> None:
         ("c", None, None),
         ("d", None, None),
     ]
-    assert [(h.key, bytes(h.value)) for h in rows[0].all_headers] == [
-        (k, v) for k, v in many
-    ]
+    assert [(h.key, bytes(h.value)) for h in rows[0].all_headers] == [(k, v) for k, v in many]
     assert rows[2].all_headers is None
     assert malformed(df, d) == {4: 'header retries: cannot convert "many" to INT'}
 
@@ -306,7 +324,8 @@ def test_metadata(spark: t.Any) -> None:
     ]
     d = decode(columns, "text", "text", {})
     df = kafka_df(
-        spark, [{"value": "x", "topic": "orders-eu", "partition": 3, "offset": 42, "timestampType": 1}]
+        spark,
+        [{"value": "x", "topic": "orders-eu", "partition": 3, "offset": 42, "timestampType": 1}],
     )
     out = good(df, d)
     assert out.schema.simpleString() == (
@@ -340,6 +359,14 @@ def _fail_df(spark: t.Any) -> tuple[t.Any, Decoding]:
             lambda df, d: df.selectExpr(*d.output_exprs).select("order_id").collect(),
             id="one-column",
         ),
+        pytest.param(  # a user WHERE that the malformed record would not pass anyway
+            lambda df, d: df.selectExpr(*d.output_exprs).where("amount > 100").collect(),
+            id="downstream-filter",
+        ),
+        pytest.param(
+            lambda df, d: df.selectExpr(*d.output_exprs).where("order_id = 'o1'").count(),
+            id="downstream-filter-count",
+        ),
     ],
 )
 def test_fail_raises_naming_stream_topic_partition_offset(spark: t.Any, finish: t.Any) -> None:
@@ -362,7 +389,10 @@ def test_skip_count_with_observe_on_a_streaming_dataframe(spark: t.Any, tmp_path
     from pyspark.sql import functions as F
 
     d = decode(ORDER_COLUMNS, "json", "text", {})
-    records = [{"value": '{"order_id":"o%d"}' % i} for i in range(5)] + [
+    records: list[dict[str, t.Any]] = [
+        {"value": json.dumps({"order_id": f"o{i}"})} for i in range(5)
+    ]
+    records += [
         {"value": "bad"},
         {"value": '{"amount":"x"}'},
         {"value": None},
@@ -390,6 +420,30 @@ def test_skip_count_with_observe_on_a_streaming_dataframe(spark: t.Any, tmp_path
         query.stop()
 
 
+def test_fail_stops_a_streaming_query_with_the_message(spark: t.Any, tmp_path: t.Any) -> None:
+    d = decode(ORDER_COLUMNS, "json", "text", {})
+    records = [{"value": '{"order_id":"o1"}'}, {"value": "{oops", "partition": 1, "offset": 9}]
+    kafka_df(spark, records).write.parquet(str(tmp_path / "in"))
+    stream = spark.readStream.schema(KAFKA_SOURCE_DDL).parquet(str(tmp_path / "in"))
+    out = (
+        stream.selectExpr(*d.parse_exprs)
+        .where(error_filter(d, "fail", "orders"))
+        .selectExpr(*d.output_exprs)
+    )
+    query = (
+        out.writeStream.format("noop")
+        .option("checkpointLocation", str(tmp_path / "chk"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    with pytest.raises(Exception) as info:
+        query.awaitTermination(120)
+    assert type(info.value).__name__ == "StreamingQueryException"
+    assert "malformed record in stream orders at orders/1@9: value is not a JSON object" in str(
+        info.value
+    )
+
+
 # ---- DLQ -------------------------------------------------------------------------------------
 
 
@@ -399,13 +453,22 @@ def test_dlq_record_keeps_original_bytes_and_adds_error_headers(spark: t.Any) ->
     df = kafka_df(
         spark,
         [
-            {"key": b"\xffk", "value": bad_value, "partition": 1, "offset": 7,
-             "headers": [("trace-id", b"t1"), ("n", None)]},
+            {
+                "key": b"\xffk",
+                "value": bad_value,
+                "partition": 1,
+                "offset": 7,
+                "headers": [("trace-id", b"t1"), ("n", None)],
+            },
             {"key": None, "value": b"\x00\x01", "offset": 8, "headers": None},
             {"key": "u", "value": '{"order_id":"fine"}', "offset": 9},
         ],
     )
-    out = df.selectExpr(*d.parse_exprs).where(d.error_expr).selectExpr(*dlq_exprs(d, "orders", "spend_1"))
+    out = (
+        df.selectExpr(*d.parse_exprs)
+        .where(d.error_expr)
+        .selectExpr(*dlq_exprs(d, "orders", "spend_1"))
+    )
     assert [f.name for f in out.schema] == ["key", "value", "headers"]
     assert out.schema["headers"].dataType.simpleString() == HEADERS_TYPE
     rows = out.collect()
@@ -493,8 +556,12 @@ def test_encode_partition_headers_and_topic_routing(spark: t.Any) -> None:
         SINK_FIELDS,
         "json",
         partition_sql="abs(hash(`key`)) % 6",
-        header_pairs=[("source", "'sqlstream'"), ("n", "`value`"), ("none", "`note`"),
-                      ("bin", "`my col`")],
+        header_pairs=[
+            ("source", "'sqlstream'"),
+            ("n", "`value`"),
+            ("none", "`note`"),
+            ("bin", "`my col`"),
+        ],
         topic_sql="CASE WHEN `value` > 3 THEN 'orders-high' ELSE 'orders-standard' END",
     )
     out = sink_input(spark).selectExpr(*exprs)
@@ -561,6 +628,6 @@ def test_encode_then_decode_round_trips_json(spark: t.Any) -> None:
     ]
     d = decode(columns, "json", "text", {})
     back = good(kafka_df(spark, [{"key": written.key, "value": written.value}]), d)
-    assert [tuple(r) for r in back.selectExpr("order_id", "amount", "unix_timestamp(at)", "k").collect()] == [
-        ("o1", None, 1704103200, "o1")
-    ]
+    assert [
+        tuple(r) for r in back.selectExpr("order_id", "amount", "unix_timestamp(at)", "k").collect()
+    ] == [("o1", None, 1704103200, "o1")]

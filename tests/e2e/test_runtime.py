@@ -41,8 +41,10 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
     decoding = Decoding(
         parse_exprs=[
             "key", "value", "headers", "topic", "partition", "offset",
-            "from_json(CAST(value AS STRING), "
-            "'order_id STRING, amount DOUBLE, event_time TIMESTAMP') AS __v",
+            (
+                "from_json(CAST(value AS STRING), "
+                "'order_id STRING, amount DOUBLE, event_time TIMESTAMP') AS __v"
+            ),
         ],
         error_expr=ERROR,
         reason_expr="'malformed JSON'",
@@ -51,8 +53,10 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
             "CAST(key AS STRING) AS user_id",
             "__v.amount AS amount",
             "__v.event_time AS event_time",
-            "CAST(element_at(filter(headers, h -> h.key = 'trace-id'), -1).value AS STRING)"
-            " AS trace_id",
+            (
+                "CAST(element_at(filter(headers, h -> h.key = 'trace-id'), -1).value AS STRING)"
+                " AS trace_id"
+            ),
             "partition AS kafka_partition",
         ],
     )
@@ -87,8 +91,11 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
         dlq_exprs=[
             "key",
             "value",
-            f"concat(coalesce(headers, CAST(array() AS {HEADERS_T})), array(named_struct("
-            "'key', 'sqlstream.error.reason', 'value', CAST('malformed JSON' AS BINARY)))) AS headers",
+            (
+                f"concat(coalesce(headers, CAST(array() AS {HEADERS_T})), array(named_struct("
+                "'key', 'sqlstream.error.reason', 'value', CAST('malformed JSON' AS BINARY))))"
+                " AS headers"
+            ),
         ],
         watermark_column="event_time",
         watermark_delay="1 minute",
@@ -187,7 +194,7 @@ def orders_input(kafka_bootstrap: str) -> dict[str, str]:
 
 
 def test_run_available_now_writes_exact_records(
-    spark: t.Any, kafka_bootstrap: str, orders_input: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str, orders_input: dict[str, str], spark: t.Any, tmp_path: Path
 ) -> None:
     plan = orders_plan(orders_input, "rt")
     conn = Connection(bootstrap_servers="unused:9092", checkpoint_root=str(tmp_path))
@@ -238,7 +245,7 @@ def test_generated_script_writes_the_same_records(
     else:
         env["PYSPARK_SUBMIT_ARGS"] = f"--packages {conf['spark.jars.packages']} pyspark-shell"
     proc = subprocess.run(
-        [sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(path)], check=False, env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _read(kafka_bootstrap, topics["out"]) == EXPECTED_OUT
@@ -247,7 +254,7 @@ def test_generated_script_writes_the_same_records(
 
 
 def test_failing_query_stops_everything_with_sparks_reason(
-    spark: t.Any, kafka_bootstrap: str, orders_input: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str, orders_input: dict[str, str], spark: t.Any, tmp_path: Path
 ) -> None:
     topics = {**orders_input, **{k: v + "-fail" for k, v in orders_input.items() if k != "in"}}
     plan = orders_plan(topics, "fail", on_error="fail")
@@ -264,7 +271,7 @@ def test_failing_query_stops_everything_with_sparks_reason(
 
 
 def test_unsupported_query_starts_nothing(
-    spark: t.Any, kafka_bootstrap: str, orders_input: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str, orders_input: dict[str, str], spark: t.Any, tmp_path: Path
 ) -> None:
     plan = orders_plan(orders_input, "bad")
     plan.sinks[1].sql = "SELECT user_id, count(*) AS n FROM orders GROUP BY user_id"
@@ -280,7 +287,7 @@ def test_unsupported_query_starts_nothing(
 
 
 def test_explain_shows_sparks_plan_of_each_query(
-    spark: t.Any, kafka_bootstrap: str, orders_input: dict[str, str], tmp_path: Path
+    kafka_bootstrap: str, orders_input: dict[str, str], spark: t.Any, tmp_path: Path
 ) -> None:
     plan = orders_plan(orders_input, "explain")
     conn = Connection(bootstrap_servers=kafka_bootstrap, checkpoint_root=str(tmp_path))
