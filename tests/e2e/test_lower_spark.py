@@ -422,7 +422,10 @@ def test_skip_count_with_observe_on_a_streaming_dataframe(spark: t.Any, tmp_path
 
 def test_fail_stops_a_streaming_query_with_the_message(spark: t.Any, tmp_path: t.Any) -> None:
     d = decode(ORDER_COLUMNS, "json", "text", {})
-    records = [{"value": '{"order_id":"o1"}'}, {"value": "{oops", "partition": 1, "offset": 9}]
+    records: list[dict[str, t.Any]] = [
+        {"value": '{"order_id":"o1"}'},
+        {"value": "{oops", "partition": 1, "offset": 9},
+    ]
     kafka_df(spark, records).write.parquet(str(tmp_path / "in"))
     stream = spark.readStream.schema(KAFKA_SOURCE_DDL).parquet(str(tmp_path / "in"))
     out = (
