@@ -11,11 +11,13 @@ pyspark is imported inside the functions: importing this module needs no JVM.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
 import typing as t
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlstream import progress as progress_mod
 from sqlstream.codegen import (
@@ -70,8 +72,14 @@ def session(
     else:
         from sqlstream import jars
 
-        builder = builder.master(connection.spark_master or "local[*]")
+        master = connection.spark_master or "local[*]"
+        builder = builder.master(master)
+        if master.startswith("local"):
+            # Keep a local Spark on loopback (and quiet about the host's address).
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        log_config = Path(__file__).with_name("log4j2.properties")
         confs = {
+            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config.as_uri()}",
             **jars.spark_jars_conf(pyspark.__version__, avro=avro),
             "spark.ui.enabled": "true" if ui else "false",
             "spark.ui.showConsoleProgress": "false",
