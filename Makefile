@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python bench/demo.py
 
-## Every test: the compiler (no JVM) and the end-to-end suite (a real broker and a real Spark).
-test: setup
+## Every test: lint, the compiler (no JVM) and the end-to-end suite (a real broker, a real Spark).
+test: setup lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-compiler: setup

@@ -22,7 +22,7 @@ def write_section(name: str, command: str, body: str) -> None:
         f"<!-- section:{name} -->\n## {name}\n\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine}\n\n"
         f"{body}\n<!-- end:{name} -->\n"
     )
-    pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- end:{name} -->\n", re.S)
+    pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- end:{name} -->\n", re.DOTALL)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text)

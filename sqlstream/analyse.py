@@ -36,7 +36,7 @@ UNKNOWN = "UNKNOWN"
 class SourceDef:
     name: str
     stmt: Statement
-    node: exp.Expression
+    node: exp.Expr
     columns: list[StreamColumn]
     watermark_column: str | None
 
@@ -50,13 +50,13 @@ class QueryDef:
     """A derived stream (``name`` set) or a sink (an INSERT INTO KAFKA)."""
 
     stmt: Statement
-    node: exp.Expression
-    query: exp.Expression
+    node: exp.Expr
+    query: exp.Expr
     name: str | None = None
     reads: list[str] = field(default_factory=list)
     """Streams this query reads directly (lower-case names)."""
     fields: list[Field] = field(default_factory=list)
-    qualified: exp.Expression | None = None
+    qualified: exp.Expr | None = None
     """The query with every column qualified and typed (for the planner's checks)."""
     broken: bool = False
     """An error was reported for it already: later checks would only repeat it."""
@@ -102,7 +102,7 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
     definitions: dict[str, Statement] = {}
     views: list[QueryDef] = []
 
-    def define(name_node: exp.Expression, stmt: Statement) -> str | None:
+    def define(name_node: exp.Expr, stmt: Statement) -> str | None:
         name = name_node.name.lower()
         if name in definitions:
             first = definitions[name]
@@ -149,7 +149,7 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
     return result
 
 
-def _source_def(name: str, stmt: Statement, node: exp.Expression, diags: Diagnostics) -> SourceDef:
+def _source_def(name: str, stmt: Statement, node: exp.Expr, diags: Diagnostics) -> SourceDef:
     columns: list[StreamColumn] = []
     seen: set[str] = set()
     for col in node.args.get("columns") or []:
@@ -269,17 +269,17 @@ def _order_views(views: list[QueryDef], diags: Diagnostics) -> list[QueryDef]:
     return ordered
 
 
-def uses_window_function(query: exp.Expression) -> bool:
+def uses_window_function(query: exp.Expr) -> bool:
     return any(True for _ in query.find_all(d.TimeWindow, d.SessionWindow))
 
 
-def is_window_call(node: exp.Expression) -> bool:
+def is_window_call(node: exp.Expr) -> bool:
     return isinstance(node, (d.TimeWindow, d.SessionWindow))
 
 
-def _schema(q: QueryDef, analysis: Analysis) -> dict[str, dict[str, str]]:
+def _schema(q: QueryDef, analysis: Analysis) -> dict[str, object]:
     windowed = uses_window_function(q.query)
-    schema: dict[str, dict[str, str]] = {}
+    schema: dict[str, object] = {}
     for name in q.reads:
         cols = {f.name: f.type for f in analysis.fields_of(name) if f.type != UNKNOWN}
         cols.update({f.name: "STRING" for f in analysis.fields_of(name) if f.type == UNKNOWN})
@@ -335,14 +335,14 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     q.fields = fields
 
 
-def _find_select(query: exp.Expression, name: str) -> exp.Expression | None:
+def _find_select(query: exp.Expr, name: str) -> exp.Expr | None:
     if not isinstance(query, exp.Query):
         return None
     return next((s for s in query.selects if s.alias_or_name.lower() == name.lower()), None)
 
 
 def _report_optimize_error(
-    e: OptimizeError, q: QueryDef, schema: dict[str, dict[str, str]], diags: Diagnostics
+    e: OptimizeError, q: QueryDef, schema: dict[str, object], diags: Diagnostics
 ) -> None:
     msg = str(e).split(". Line:")[0]
     import re
@@ -359,7 +359,7 @@ def _report_optimize_error(
             ),
             None,
         )
-        available = sorted({c for cols in schema.values() for c in cols if c not in WINDOW_FUNCTIONS})
+        available = sorted({c for cols in schema.values() for c in t.cast(dict, cols) if c not in WINDOW_FUNCTIONS})
         where = f" in {', '.join(sorted(schema))}" if schema else ""
         if table:
             message = f"unknown column '{table}.{col_name}'"

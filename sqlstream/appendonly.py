@@ -42,7 +42,7 @@ def _watermarks(q: QueryDef, analysis: Analysis) -> dict[str, str]:
     }
 
 
-def _error(q: QueryDef, node: exp.Expression | None, what: str, hint: str, via: QueryDef | None) -> UserError:
+def _error(q: QueryDef, node: exp.Expr | None, what: str, hint: str, via: QueryDef | None) -> UserError:
     where = ""
     if via is not None and q.name:
         where = f" (stream '{q.name}' is written to Kafka by the INSERT at {via.stmt.locate()})"
@@ -65,21 +65,21 @@ def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -
             "remove ORDER BY: records reach the topic in event order per partition; sort when you read it",
             via,
         )
-    for node in q.query.find_all(exp.Limit):
+    for limit in q.query.find_all(exp.Limit):
         yield _error(
-            q, node, "LIMIT on a stream would have to retract rows past the limit",
+            q, limit, "LIMIT on a stream would have to retract rows past the limit",
             "remove LIMIT, or filter with WHERE",
             via,
         )
-    for node in q.query.find_all(exp.Window):
+    for window in q.query.find_all(exp.Window):
         yield _error(
-            q, node, "window functions (OVER ...) are not supported on streams",
+            q, window, "window functions (OVER ...) are not supported on streams",
             "use GROUP BY window(event_time, '5 minutes') for time-windowed aggregates",
             via,
         )
 
 
-def _time_column(call: exp.Expression) -> exp.Column | None:
+def _time_column(call: exp.Expr) -> exp.Column | None:
     first = call.this
     return first if isinstance(first, exp.Column) else None
 
@@ -159,7 +159,8 @@ def _check_joins(
             _compares_time(c, watermarks)
             for c in condition.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
         )
-        tables = [select.args.get("from").this, join.this] if select.args.get("from") else [join.this]
+        from_ = select.args.get("from")
+        tables = [from_.this, join.this] if from_ is not None else [join.this]
         unwatermarked = []
         for table in tables:
             name = table.name.lower() if isinstance(table, exp.Table) else None
@@ -188,6 +189,6 @@ def _check_joins(
             )
 
 
-def _compares_time(cond: exp.Expression, watermarks: dict[str, str]) -> bool:
+def _compares_time(cond: exp.Expr, watermarks: dict[str, str]) -> bool:
     cols = {c.name.lower() for c in cond.find_all(exp.Column)}
     return bool(cols & set(watermarks))

@@ -19,7 +19,7 @@ from sqlstream.source import SourceFile
 
 @dataclass
 class Statement:
-    node: exp.Expression
+    node: exp.Expr
     file: SourceFile
     start: int
     """Offset of the statement in ``file.rendered``."""
@@ -31,7 +31,7 @@ class Statement:
     def text(self) -> str:
         return self.file.rendered[self.start : self.end]
 
-    def locate(self, node: exp.Expression | None = None) -> Location:
+    def locate(self, node: exp.Expr | None = None) -> Location:
         """Where ``node`` (default: the whole statement) stands in the user's file."""
         span = node_span(node) if node is not None else None
         if span is None:
@@ -44,14 +44,14 @@ class Statement:
         return self.file.locate(self.start + start, end - start + 1)
 
 
-def node_span(node: exp.Expression) -> tuple[int, int] | None:
+def node_span(node: exp.Expr) -> tuple[int, int] | None:
     """(first, last) offsets covered by a node, from the positions its tokens left in ``meta``."""
     starts: list[int] = []
     ends: list[int] = []
     for n in node.walk():
-        if not isinstance(n, exp.Expression):
+        if not isinstance(n, exp.Expr):
             continue
-        meta = n._meta  # noqa: SLF001 - reading without creating the dict
+        meta = n._meta  # reading without creating the dict
         if meta and "start" in meta and "end" in meta:
             starts.append(meta["start"])
             ends.append(meta["end"])

@@ -17,9 +17,9 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream import appendonly, lower, options
 from sqlstream import dialect as d
 from sqlstream.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
-from sqlstream.errors import Diagnostics, UserError
+from sqlstream.errors import Diagnostics
 from sqlstream.parse import Statement
-from sqlstream.plan import Field, Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
+from sqlstream.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
 
 INTEGRAL = {"TINYINT", "SMALLINT", "INT", "BIGINT", "BYTE", "SHORT", "LONG", "INTEGER"}
 
@@ -34,7 +34,7 @@ def build_plan(
     plan = Plan(project=project_name, settings=dict(analysis.settings))
     source_defaults = defaults.get("source") or {}
     sink_defaults = defaults.get("sink") or {}
-    for name, src in analysis.sources.items():
+    for src in analysis.sources.values():
         sp = _plan_source(src, diags, source_defaults)
         if sp is not None:
             plan.sources.append(sp)
@@ -65,7 +65,7 @@ def build_plan(
 # --- options --------------------------------------------------------------------------------
 
 
-def option_value(node: exp.Expression) -> str:
+def option_value(node: exp.Expr) -> str:
     if isinstance(node, exp.Literal):
         return str(node.this)
     if isinstance(node, exp.Boolean):
@@ -77,15 +77,15 @@ def option_value(node: exp.Expression) -> str:
 
 def _collect_options(
     stmt: Statement,
-    props: t.Sequence[exp.Expression],
+    props: t.Sequence[exp.Expr],
     specs: dict[str, options.OptionSpec],
     refused: dict[str, str],
     diags: Diagnostics,
     what: str,
-) -> tuple[dict[str, str], dict[str, exp.Expression], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, exp.Expr], dict[str, str]]:
     """(sqlstream options, their nodes, 'kafka.*' pass-through options)."""
     values: dict[str, str] = {}
-    nodes: dict[str, exp.Expression] = {}
+    nodes: dict[str, exp.Expr] = {}
     kafka: dict[str, str] = {}
     for prop in props:
         key_node = prop.this
@@ -136,7 +136,7 @@ def _collect_options(
     return values, nodes, kafka
 
 
-def _check_kind(spec: options.OptionSpec, value: str, node: exp.Expression | None) -> str | None:
+def _check_kind(spec: options.OptionSpec, value: str, node: exp.Expr | None) -> str | None:
     if spec.kind == "int":
         try:
             if int(value) <= 0:
@@ -178,8 +178,9 @@ def _plan_source(
     name_loc = stmt.locate(node.this)
     selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     read: dict[str, str] = {}
+    given = {p.name.lower() for p in node.args.get("options") or []}
     if not selectors:
-        if not any(k in (node.args.get("options") and [p.name.lower() for p in node.args["options"]] or []) for k in options.TOPIC_SELECTORS):
+        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
             diags.error(
                 f"stream '{src.name}' names no topic",
                 name_loc,
@@ -254,7 +255,9 @@ def _plan_source(
     if len(diags.errors) > before:
         return None
 
-    format_options = {k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values}
+    format_options: dict[str, str] = {
+        k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values
+    }
     try:
         decoding = lower.decode(src.columns, value_format, key_format, format_options)
     except ValueError as e:
@@ -362,9 +365,8 @@ def _plan_sink(
         diags,
         "sink",
     )
-    for key, value in sink_defaults.items():
-        if key in ("trigger",) and key not in values:
-            values[key] = str(value)
+    if "trigger" in sink_defaults and "trigger" not in values:
+        values["trigger"] = str(sink_defaults["trigger"])
     name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
     trigger = None
     if "trigger" in values:
@@ -404,12 +406,12 @@ def _plan_sink(
         if not topic.strip():
             diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
     elif topic_node is not None:
-        inner = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
+        inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
         topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
 
     key = node.args.get("key")
-    key_sql = None
-    key_columns = None
+    key_sql: str | None = None
+    key_columns: list[str] | None = None
     if isinstance(key, exp.Tuple):
         key_columns = []
         for e in key.expressions:
@@ -449,7 +451,9 @@ def _plan_sink(
         )
     if len(diags.errors) > before:
         return None
-    format_options = {k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values}
+    format_options: dict[str, str] = {
+        k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values
+    }
     write_exprs = lower.encode(
         q.fields,
         value_format,
@@ -482,11 +486,13 @@ def _plan_sink(
 
 
 def _sink_expression(
-    q: QueryDef, expr: exp.Expression, clause: str, diags: Diagnostics, want: str | None = None
+    q: QueryDef, expr: exp.Expr, clause: str, diags: Diagnostics, want: str | None = None
 ) -> str | None:
     """Check an expression over the SELECT's output columns; its Spark SQL text, or None."""
     fields = q.fields
-    schema = {"__output": {f.name: f.type if f.type != "UNKNOWN" else "STRING" for f in fields}}
+    schema: dict[str, object] = {
+        "__output": {f.name: f.type if f.type != "UNKNOWN" else "STRING" for f in fields}
+    }
     probe = exp.select(expr.copy().as_("__probe")).from_("__output")
     try:
         qualified = qualify(probe, schema=schema, dialect=SPARK, validate_qualify_columns=True, quote_identifiers=False)
@@ -526,4 +532,3 @@ def raise_if_errors(diags: Diagnostics) -> None:
         diags.raise_if_any()
 
 
-__all__ = ["build_plan", "option_value", "Field", "UserError"]

@@ -56,7 +56,7 @@ def test_invalid_input(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     got = [(e.location.line, e.location.col, e.message) for e in info.value.errors if e.location]
     unlocated = [e.message for e in info.value.errors if not e.location]
     assert not unlocated, f"errors without a location: {unlocated}"
-    assert len(got) == len(expected), "\n".join(f"{l}:{c}: {m}" for l, c, m in got)
+    assert len(got) == len(expected), "\n".join(f"{ln}:{c}: {m}" for ln, c, m in got)
     for (line, col, fragment), (gl, gc, gm) in zip(sorted(expected), sorted(got)):
         assert (gl, gc) == (line, col), f"expected {line}:{col} ({fragment}), got {gl}:{gc}: {gm}"
         assert fragment in gm, f"expected '{fragment}' in '{gm}'"
