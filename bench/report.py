@@ -15,11 +15,32 @@ HEADER = (
 )
 
 
+def machine() -> str:
+    """The machine, as a benchmark reader needs it: OS, CPU model, cores, memory, Python."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = " " + line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{platform.system()} {platform.machine()}{cpu}, {os.cpu_count()} cores{mem},"
+        f" Python {platform.python_version()}"
+    )
+
+
 def write_section(name: str, command: str, body: str) -> None:
     text = DOC.read_text() if DOC.exists() else HEADER
-    machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     section = (
-        f"<!-- section:{name} -->\n## {name}\n\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine}\n\n"
+        f"<!-- section:{name} -->\n## {name}\n\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}\n\n"
         f"{body}\n<!-- end:{name} -->\n"
     )
     pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- end:{name} -->\n", re.DOTALL)

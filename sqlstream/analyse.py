@@ -60,6 +60,8 @@ class QueryDef:
     """The query with every column qualified and typed (for the planner's checks)."""
     broken: bool = False
     """An error was reported for it already: later checks would only repeat it."""
+    watermarks: set[str] = field(default_factory=set)
+    """Output columns (lower case) that carry an event-time watermark from upstream."""
 
 
 @dataclass
@@ -80,6 +82,14 @@ class Analysis:
             return self.sources[name].fields
         v = self.view(name)
         return v.fields if v else []
+
+    def watermarks_of(self, name: str) -> set[str]:
+        """Columns of stream ``name`` (lower case) that carry an event-time watermark."""
+        if name in self.sources:
+            wm = self.sources[name].watermark_column
+            return {wm.lower()} if wm else set()
+        v = self.view(name)
+        return v.watermarks if v else set()
 
     def upstream(self, reads: t.Iterable[str]) -> tuple[list[str], list[str]]:
         """(sources, views in dependency order) that ``reads`` needs, transitively."""
@@ -317,12 +327,20 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
         diags.error(f"cannot analyse this query: {e}", q.stmt.locate(q.query), None)
         return
     q.qualified = typed
+    # sqlglot normalises names to lower case (Spark resolves them case-insensitively); the
+    # output keeps the case the user wrote, as Spark does: in the query, else in the upstream.
+    spelled = {f.name.lower(): f.name for r in q.reads for f in analysis.fields_of(r)}
+    if isinstance(q.query, exp.Query):
+        spelled.update({s.alias_or_name.lower(): s.alias_or_name for s in q.query.selects if s.alias_or_name})
+    upstream_watermarks = {w for r in q.reads for w in analysis.watermarks_of(r)}
     fields: list[Field] = []
+    watermarks: set[str] = set()
     seen: set[str] = set()
     for sel in typed.selects if isinstance(typed, exp.Query) else []:
         name = sel.alias_or_name
         if isinstance(sel, exp.Star) or not name:
             continue
+        name = spelled.get(name.lower(), name)
         dtype = sel.type.sql(SPARK) if sel.type and not sel.type.is_type(exp.DataType.Type.UNKNOWN) else UNKNOWN
         if name.lower() in seen:
             diags.error(
@@ -332,7 +350,12 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
             )
         seen.add(name.lower())
         fields.append(Field(name, dtype))
+        # Spark keeps a column's event-time (watermark) mark through a projection or a rename.
+        inner = sel.this if isinstance(sel, exp.Alias) else sel
+        if isinstance(inner, exp.Column) and inner.name.lower() in upstream_watermarks:
+            watermarks.add(name.lower())
     q.fields = fields
+    q.watermarks = watermarks
 
 
 def _find_select(query: exp.Expr, name: str) -> exp.Expr | None:

@@ -32,14 +32,9 @@ def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[User
     return errors
 
 
-def _watermarks(q: QueryDef, analysis: Analysis) -> dict[str, str]:
-    """Watermarked event-time columns (lower-case name -> source) that ``q`` can see."""
-    sources, _ = analysis.upstream(q.reads)
-    return {
-        s.watermark_column.lower(): s.name
-        for name in sources
-        if (s := analysis.sources[name]).watermark_column
-    }
+def _watermarks(q: QueryDef, analysis: Analysis) -> set[str]:
+    """Event-time columns (lower case) with a watermark that ``q`` reads."""
+    return {w for name in q.reads for w in analysis.watermarks_of(name)}
 
 
 def _error(q: QueryDef, node: exp.Expr | None, what: str, hint: str, via: QueryDef | None) -> UserError:
@@ -87,7 +82,7 @@ def _time_column(call: exp.Expr) -> exp.Column | None:
 def _check_select(
     q: QueryDef,
     select: exp.Select,
-    watermarks: dict[str, str],
+    watermarks: set[str],
     analysis: Analysis,
     via: QueryDef | None,
 ) -> t.Iterator[UserError]:
@@ -145,7 +140,7 @@ def _check_select(
 def _check_joins(
     q: QueryDef,
     select: exp.Select,
-    watermarks: dict[str, str],
+    watermarks: set[str],
     analysis: Analysis,
     via: QueryDef | None,
 ) -> t.Iterator[UserError]:
@@ -189,6 +184,6 @@ def _check_joins(
             )
 
 
-def _compares_time(cond: exp.Expr, watermarks: dict[str, str]) -> bool:
+def _compares_time(cond: exp.Expr, watermarks: set[str]) -> bool:
     cols = {c.name.lower() for c in cond.find_all(exp.Column)}
-    return bool(cols & set(watermarks))
+    return bool(cols & watermarks)

@@ -103,6 +103,8 @@ def parse_duration(text: str) -> str | None:
         "min": "minutes", "mins": "minutes", "minute": "minutes",
         "h": "hours", "hour": "hours", "d": "days", "day": "days",
     }.get(unit, unit)
+    if amount == "1":
+        unit = unit[:-1]
     return f"{amount} {unit}"
 
 

@@ -249,7 +249,8 @@ def _plan_source(
         )
     _check_columns(src, value_format, key_format, diags)
 
-    if any(c.role in ("header", "headers") for c in src.columns):
+    # The DLQ writes the original headers back unchanged, so it reads them too.
+    if on_error == "dlq" or any(c.role in ("header", "headers") for c in src.columns):
         read["includeHeaders"] = "true"
     read.update(kafka)
     if len(diags.errors) > before:

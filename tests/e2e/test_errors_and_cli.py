@@ -221,3 +221,370 @@ def test_fail_stops_the_query_naming_stream_topic_partition_offset(
     bad = {(r.partition, r.offset): name for name, r in malformed_input["bad"].items()}
     assert at in bad, (at, bad)
     assert "\tat " not in message
+
+
+# --------------------------------------------------------------------------------------------
+# Part 2: the command line
+# --------------------------------------------------------------------------------------------
+
+# The profile's broker is one nobody listens on: every run must use --bootstrap-servers (and the
+# script SQLSTREAM_BOOTSTRAP_SERVERS).
+UNUSED_BROKER = "127.0.0.1:1"
+PROGRESS = re.compile(
+    r"^(?P<name>\S+)  batch (?P<batch>\d+): (?P<rows>\d+) rows, \d+\.\d rows/s, \d+ ms, "
+    r"(?P<behind>\d+) behind(?:, (?P<malformed>\d+) malformed)?$"
+)
+
+ORDERS = [
+    ("u1", json.dumps({"order_id": "o1", "amount": 10.0}), [("trace", "t1")]),
+    ("u2", json.dumps({"order_id": "o2", "amount": 0.5}), None),
+    ("u1", "{broken", [("trace", "t-bad"), ("x", None)]),
+    ("u3", json.dumps({"order_id": "o3", "amount": 7.25}), [("trace", "t3"), ("trace", "t3b")]),
+    ("u2", json.dumps({"order_id": "o4", "amount": 3.0}), [("other", "z")]),
+]
+EXPECTED_ORDERS_OUT = {
+    (b"u1", b'{"user_id":"u1","order_id":"o1","doubled":20.0,"trace":"t1"}',
+     (("trace", b"t1"), ("via", b"sqlstream"))),
+    # HEADER('trace') is the last 'trace' header.
+    (b"u3", b'{"user_id":"u3","order_id":"o3","doubled":14.5,"trace":"t3b"}',
+     (("trace", b"t3b"), ("via", b"sqlstream"))),
+    # No 'trace' header: NULL, written as a header with a null value.
+    (b"u2", b'{"user_id":"u2","order_id":"o4","doubled":6.0,"trace":null}',
+     (("trace", None), ("via", b"sqlstream"))),
+}
+
+ORDERS_SQL = """
+CREATE STREAM orders (
+    order_id STRING,
+    user_id  STRING KEY,
+    amount   DOUBLE,
+    trace    STRING HEADER('trace')
+) FROM KAFKA (
+    topic = '{topic}',
+    starting_offsets = 'earliest',
+    on_error = 'dlq',
+    dlq_topic = '{{{{ var("dlq") }}}}'
+);
+
+INSERT INTO KAFKA TOPIC '{{{{ var("out") }}}}'
+    KEY user_id
+    HEADERS ('trace' = trace, 'via' = 'sqlstream')
+    WITH (trigger = '{trigger}', name = 'orders_out')
+SELECT user_id, order_id, amount * 2 AS doubled, trace
+FROM orders
+WHERE amount > 1;
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env.pop("SQLSTREAM_BOOTSTRAP_SERVERS", None)
+    env.update(extra)
+    return env
+
+
+def _sqlstream(args: t.Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SQLSTREAM), *args], cwd=cwd, env=_env(), capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )
+
+
+def _vars(out: str, dlq: str) -> str:
+    return json.dumps({"out": out, "dlq": dlq})
+
+
+@pytest.fixture(scope="module")
+def orders_project(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
+    """A project over an input topic, run once with ``sqlstream run --trigger available-now``."""
+    topic = f"cli-orders-{_uid()}"
+    kafkaclient.create_topic(kafka_bootstrap, topic, partitions=2)
+    kafkaclient.produce(kafka_bootstrap, topic, ORDERS)
+    root = tmp_path_factory.mktemp("cli-project")
+    Pipeline.create(root, UNUSED_BROKER, ORDERS_SQL.format(topic=topic, trigger="available_now"))
+    out, dlq = f"cli-out-{_uid()}", f"cli-dlq-{_uid()}"
+    started = time.monotonic()
+    proc = _sqlstream(
+        ["run", "queries", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap,
+         "--vars", _vars(out, dlq)],
+        cwd=root,
+    )
+    return {
+        "root": root, "topic": topic, "out": out, "dlq": dlq, "proc": proc,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def test_cli_run_available_now_prints_progress_and_writes_records(
+    kafka_bootstrap: str, orders_project: dict[str, t.Any]
+) -> None:
+    proc = orders_project["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "started 2 queries: orders_dlq, orders_out", proc.stdout
+    progress = [m for m in map(PROGRESS.match, lines) if m]
+    assert progress, proc.stdout
+    assert len(progress) == len(lines) - 1, proc.stdout  # nothing else is printed
+    for name in ("orders_dlq", "orders_out"):
+        mine = [m for m in progress if m["name"] == name]
+        batches = [int(m["batch"]) for m in mine]
+        # One line per batch: every batch once, in order.
+        assert batches == list(range(len(batches))), (name, proc.stdout)
+        assert sum(int(m["rows"]) for m in mine) == len(ORDERS), (name, proc.stdout)
+        assert mine[-1]["behind"] == "0", proc.stdout
+    # The stream's query counts what it dropped (the DLQ query writes it and counts nothing).
+    out_lines = [m for m in progress if m["name"] == "orders_out"]
+    assert sum(int(m["malformed"] or 0) for m in out_lines) == 1, proc.stdout
+
+    assert _content(_read(kafka_bootstrap, orders_project["out"])) == sorted(EXPECTED_ORDERS_OUT, key=repr)
+    (dead,) = _read(kafka_bootstrap, orders_project["dlq"])
+    assert (dead.key, dead.value) == (b"u1", b"{broken")
+    assert dead.headers[:2] == [("trace", b"t-bad"), ("x", None)]
+    assert (orders_project["root"] / "checkpoints" / "e2e" / "orders_out").is_dir()
+
+
+def test_cli_run_failure_exits_1_with_sparks_reason_and_no_traceback(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic = f"cli-fail-{_uid()}"
+    kafkaclient.create_topic(kafka_bootstrap, topic, partitions=1)
+    kafkaclient.produce(kafka_bootstrap, topic, [ORDERS[0], ORDERS[2], ORDERS[3]])
+    sql = ORDERS_SQL.format(topic=topic, trigger="available_now").replace(
+        "on_error = 'dlq',\n    dlq_topic = '{{ var(\"dlq\") }}'", "on_error = 'fail'"
+    )
+    assert "on_error = 'fail'" in sql
+    Pipeline.create(tmp_path, UNUSED_BROKER, sql)
+    out = f"cli-fail-out-{_uid()}"
+
+    proc = _sqlstream(
+        ["run", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap,
+         "--vars", json.dumps({"out": out})],
+        cwd=tmp_path,
+    )
+
+    assert proc.returncode == 1, (proc.stdout, proc.stderr[-3000:])
+    assert f"malformed record in stream orders at {topic}/0@1" in proc.stderr, proc.stderr[-3000:]
+    # Spark logs the failed task (with its Java stack) on the way; sqlstream's own last word is
+    # the reason, on one line.
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: query orders_out failed: [USER_RAISED_EXCEPTION] malformed record"), last
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert "internal error" not in proc.stderr
+
+
+def _children(pid: int) -> set[int]:
+    """Child processes of ``pid`` (Linux /proc), e.g. the JVM that pyspark launched."""
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids |= {int(x) for x in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) -> None:
+    import signal
+
+    topic = f"cli-term-{_uid()}"
+    kafkaclient.create_topic(kafka_bootstrap, topic, partitions=1)
+    kafkaclient.produce(kafka_bootstrap, topic, ORDERS)
+    Pipeline.create(tmp_path, UNUSED_BROKER, ORDERS_SQL.format(topic=topic, trigger="1 second"))
+    out, dlq = f"cli-term-out-{_uid()}", f"cli-term-dlq-{_uid()}"
+
+    proc = subprocess.Popen(
+        [str(SQLSTREAM), "run", "--bootstrap-servers", kafka_bootstrap, "--vars", _vars(out, dlq)],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            m = PROGRESS.match(lines[-1])
+            if m and m["name"] == "orders_out" and int(m["rows"]) > 0:
+                started.set()
+        started.set()  # the end of its output: the process exited
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        started.wait(240)
+        assert proc.poll() is None, (proc.returncode, lines, proc.stderr.read() if proc.stderr else "")
+        assert any(PROGRESS.match(x) for x in lines), f"no progress: {lines}"
+        jvms = _children(proc.pid)
+        assert jvms, "no child process (the JVM)"
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(10)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert rc == 0, (lines, stderr[-3000:])
+    assert "stopping (SIGTERM)" in lines, lines
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 60
+    while any(_alive(p) for p in jvms) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(_alive(p) for p in jvms), "the JVM outlived sqlstream run"
+    assert _content(_read(kafka_bootstrap, out)) == sorted(EXPECTED_ORDERS_OUT, key=repr)
+
+
+@pytest.fixture
+def cli_in_process(spark: t.Any, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[t.Any]:
+    """click's runner for commands that need Spark but no process of their own.
+
+    ``sqlstream explain`` / ``run`` call ``SparkSession.builder.getOrCreate()``, which returns the
+    test session's SparkSession (its JVM is already up) and sets sqlstream's session confs on
+    it; they are put back afterwards so other tests see the session as the fixture made it.
+    """
+    from click.testing import CliRunner
+
+    from sqlstream.cli import cli
+
+    saved = {k: spark.conf.get(k, None) for k in ("spark.sql.shuffle.partitions",)}
+    runner = CliRunner()
+
+    def invoke(args: t.Sequence[str], cwd: Path) -> t.Any:
+        monkeypatch.chdir(cwd)
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    try:
+        yield invoke
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+        spark.sparkContext.setLogLevel("WARN")
+
+
+def test_cli_explain_prints_sparks_plan_of_each_query(
+    kafka_bootstrap: str, spark: t.Any, cli_in_process: t.Any, tmp_path: Path
+) -> None:
+    Pipeline.create(tmp_path, UNUSED_BROKER, ORDERS_SQL.format(topic="explain-in", trigger="available_now"))
+
+    result = cli_in_process(
+        ["explain", "queries/q.sql", "--bootstrap-servers", kafka_bootstrap,
+         "--vars", _vars("explain-out", "explain-dlq")],
+        tmp_path,
+    )
+
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    headers = re.findall(r"^== Query (\S+) \((.+)\) ==$", text, re.MULTILINE)
+    assert [name for name, _ in headers] == ["orders_dlq", "orders_out"], text
+    assert headers[1][1].endswith("q.sql:14"), headers
+    for section in ("== Parsed Logical Plan ==", "== Analyzed Logical Plan ==",
+                    "== Optimized Logical Plan ==", "== Physical Plan =="):
+        assert text.count(section) == 2, (section, text)
+    assert "kafka" in text.lower() and "explain-in" in text
+    assert not spark.streams.active
+    assert not (tmp_path / "checkpoints").exists()
+
+
+REFUSED_SQL = """
+CREATE STREAM clicks (
+    user_id STRING KEY,
+    page    STRING,
+    ts      TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE
+) FROM KAFKA (topic = '{topic}', starting_offsets = 'earliest');
+
+INSERT INTO KAFKA TOPIC '{out}' KEY user_id
+SELECT user_id, page FROM clicks;
+
+-- A windowed aggregation on a watermarked stream: the planner's rule holds, but Spark has no
+-- streaming distinct aggregation.
+INSERT INTO KAFKA TOPIC '{out}-distinct'
+SELECT window.end AS window_end, count(DISTINCT user_id) AS users
+FROM clicks
+GROUP BY window(ts, '5 minutes');
+"""
+
+
+def test_cli_run_refuses_what_spark_refuses_before_any_query_starts(
+    kafka_bootstrap: str, spark: t.Any, cli_in_process: t.Any, tmp_path: Path
+) -> None:
+    topic, out = f"refused-in-{_uid()}", f"refused-out-{_uid()}"
+    kafkaclient.create_topic(kafka_bootstrap, topic)
+    kafkaclient.produce(
+        kafka_bootstrap, topic, [("u1", json.dumps({"page": "/", "ts": "2024-01-01T00:00:00Z"}))]
+    )
+    Pipeline.create(tmp_path, UNUSED_BROKER, REFUSED_SQL.format(topic=topic, out=out))
+    validated = _sqlstream(["validate"], cwd=tmp_path, timeout=60)
+    assert validated.returncode == 0, validated.stderr  # the planner lets it through
+
+    result = cli_in_process(
+        ["run", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap], tmp_path
+    )
+
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert re.search(r"q\.sql:14: query q_2: .*distinct aggregations", result.stderr, re.I | re.S), result.stderr
+    assert "started" not in result.stdout
+    assert not spark.streams.active
+    assert not (tmp_path / "checkpoints").exists()
+    assert _read(kafka_bootstrap, out) == []  # the valid query did not start either
+
+
+# --------------------------------------------------------------------------------------------
+# Part 3: the compiled script under spark-submit
+# --------------------------------------------------------------------------------------------
+
+
+def test_compiled_script_under_spark_submit_writes_what_run_writes(
+    kafka_bootstrap: str, orders_project: dict[str, t.Any], tmp_path: Path
+) -> None:
+    import pyspark
+
+    from sqlstream import jars
+
+    assert orders_project["proc"].returncode == 0, orders_project["proc"].stderr[-3000:]
+    root = orders_project["root"]
+    out, dlq = f"submit-out-{_uid()}", f"submit-dlq-{_uid()}"
+    target = tmp_path / "target"
+    compiled = _sqlstream(["compile", "--vars", _vars(out, dlq), "--target-dir", str(target)], cwd=root, timeout=60)
+    assert compiled.returncode == 0, compiled.stderr
+    script = target / "scripts" / "q.py"
+    text = script.read_text()
+    assert "trigger(availableNow=True)" in text
+    assert kafka_bootstrap not in text and UNUSED_BROKER in text
+
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    kafka_jars = ",".join(str(p) for p in jars.spark_kafka_jars(pyspark.__version__))
+    env = _env(
+        SQLSTREAM_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        SQLSTREAM_CHECKPOINT_ROOT=str(tmp_path / "checkpoints"),
+        SQLSTREAM_SPARK_MASTER="local[2]",
+    )
+    env.pop("SQLSTREAM_SPARK_JARS", None)
+    proc = subprocess.run(
+        [str(spark_submit), "--master", "local[2]", "--jars", kafka_jars,
+         "--conf", "spark.ui.enabled=false", str(script)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "checkpoints" / "e2e" / "orders_out").is_dir()
+    by_run = _content(_read(kafka_bootstrap, orders_project["out"]))
+    assert by_run == sorted(EXPECTED_ORDERS_OUT, key=repr)
+    assert _content(_read(kafka_bootstrap, out)) == by_run
+    dlq_by_run = _content(_read(kafka_bootstrap, orders_project["dlq"]))
+    assert len(dlq_by_run) == 1
+    assert _content(_read(kafka_bootstrap, dlq)) == dlq_by_run
