@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.errors import UserErrors
 from sqlstream.kafkaclient import consume_all, create_topic, produce
 
 from pipeline import Pipeline
