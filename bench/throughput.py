@@ -193,6 +193,8 @@ class Run:
     rows_in: int
     rows_out: int
     load: float
+    cpu_seconds: float | None = None
+    """CPU time (user + system) the Spark JVM spent during the run; None where /proc is absent."""
     compile_seconds: float = 0.0
     plan: str = ""
     """Spark's plans of the query's last micro-batch (``StreamingQuery.explain(True)``)."""
@@ -200,6 +202,19 @@ class Run:
     @property
     def rate(self) -> float:
         return self.rows_in / self.seconds
+
+    @property
+    def cpu_rate(self) -> float | None:
+        return self.rows_in / self.cpu_seconds if self.cpu_seconds else None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Bench:
@@ -209,6 +224,7 @@ class Bench:
         self.work = work
         self.expected_in = expected_in
         self.expected_out = expected_out
+        self.jvm_pid: int | None = None
         self.projects = {
             SQLSTREAM: self._project("fail"),
             SQLSTREAM_SKIP: self._project("skip"),
@@ -247,6 +263,9 @@ class Bench:
         topic, checkpoint = self._fresh()
         load = os.getloadavg()[0]
         compile_seconds = 0.0
+        if self.jvm_pid is None:
+            self.jvm_pid = int(self.spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+        cpu0 = cpu_seconds(self.jvm_pid)
         if variant == HAND:
             t0 = time.perf_counter()
             query = self.hand_written(topic, str(checkpoint)).start()
@@ -258,6 +277,8 @@ class Bench:
             (query,) = runtime.start(plan, self.spark, connection, trigger_override=Trigger("available_now"))
         query.awaitTermination()
         seconds = time.perf_counter() - t0
+        cpu1 = cpu_seconds(self.jvm_pid)
+        cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
         if query.exception() is not None:
             raise SystemExit(f"{variant}: the query failed: {query.exception()}")
         plan = str(query._jsq.explainInternal(True))  # what query.explain(True) prints
@@ -272,7 +293,7 @@ class Bench:
                 f"{variant}: read {rows_in} records (expected {self.expected_in}), wrote {rows_out}"
                 f" (expected {self.expected_out})"
             )
-        return Run(variant, seconds, batch_ms / 1000, batches, rows_in, rows_out, load, compile_seconds, plan)
+        return Run(variant, seconds, batch_ms / 1000, batches, rows_in, rows_out, load, cpu, compile_seconds, plan)
 
     def hand_written(self, topic: str, checkpoint: str) -> t.Any:
         """The job as the Spark Kafka integration guide writes it (a DataStreamWriter)."""
@@ -346,7 +367,7 @@ def fmt_rate(x: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000, help="input records (default 1,000,000)")
-    ap.add_argument("--runs", type=int, default=3, help="counted runs per Spark variant (default 3)")
+    ap.add_argument("--runs", type=int, default=5, help="counted runs per Spark variant (default 5)")
     ap.add_argument("--raw-runs", type=int, default=3, help="raw consumer runs (default 3)")
     ap.add_argument(
         "--variants", default="sqlstream,hand,skip",
@@ -406,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(r)
             print(
                 f"    run {i:2d} {v:28s} {r.seconds:6.2f} s  {fmt_rate(r.rate):>9s} records/s"
-                f"  (batches {r.batch_seconds:.2f} s in {r.batches}; load avg {r.load:.1f})",
+                f"  (batches {r.batch_seconds:.2f} s in {r.batches}; JVM CPU {r.cpu_seconds or 0:.2f} s;"
+                f" load avg {r.load:.1f})",
                 flush=True,
             )
     finally:
@@ -438,6 +460,8 @@ def report(
     by = {v: [r for r in runs if r.variant == v] for v in variants}
     med = {v: statistics.median(r.rate for r in rs) for v, rs in by.items()}
     med_batch = {v: statistics.median(r.rows_in / r.batch_seconds for r in rs) for v, rs in by.items()}
+    cpu_known = all(r.cpu_rate for r in runs)
+    med_cpu = {v: statistics.median(r.cpu_rate or 0 for r in rs) for v, rs in by.items()}
     raw_rates = [args.records / s for s in raw]
     lines = [
         f"Workload: {args.records:,} JSON records ({avg_size:.0f} bytes on average) in one topic of"
@@ -445,49 +469,64 @@ def report(
         f" KRaft); a stateless pipeline (decode 6 fields, `WHERE action = 'purchase' AND amount > 10`,"
         f" 4 columns as a JSON value, `KEY user_id`) keeps {kept:,} of them. Spark {pyspark.__version__},"
         f" `local[*]`, one SparkSession for every run (`runtime.session`, what `sqlstream run` uses),"
-        f" available-now trigger, one micro-batch."
+        " available-now trigger, one micro-batch.",
         "",
-        "Records/s = input records / (seconds from building the query's DataFrames to its"
-        " termination); \"batches\" uses the sum of the micro-batches' `triggerExecution` instead,"
-        " leaving out query start-up and shutdown. Each run reads the whole topic into a fresh output"
-        " topic with a fresh checkpoint; the variants alternate (A B C, C B A, ...), after one"
-        " uncounted warm-up run each.",
+        "- *records/s*: input records / seconds from building the query's DataFrames to its"
+        " termination (for sqlstream: `runtime.start` to the end; compiling the SQL, a few"
+        " milliseconds, is not included);",
+        "- *batches only*: the same over the sum of the micro-batches' `triggerExecution`"
+        " durations, leaving out query start-up and shutdown;",
+        "- *per JVM CPU second*: input records / CPU time (user + system) of the Spark JVM during"
+        " the run. Other processes on the machine slow the wall clock much more than they change"
+        " this, so it is the steadiest figure when the machine is busy.",
         "",
-        "| what | runs (records/s) | median records/s | median, batches only |",
-        "| --- | --- | --- | --- |",
+        "Each run reads the whole topic into a fresh output topic with a fresh checkpoint and checks"
+        " the record counts; the variants alternate (A B C, C B A, ...), after one uncounted warm-up"
+        " run each.",
+        "",
+        "| what | runs (records/s) | median records/s | median, batches only | median per JVM CPU second |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for v in variants:
         rates = ", ".join(fmt_rate(r.rate) for r in by[v])
-        lines.append(f"| {v} | {rates} | **{fmt_rate(med[v])}** | {fmt_rate(med_batch[v])} |")
+        cpu = fmt_rate(med_cpu[v]) if cpu_known else "n/a"
+        lines.append(f"| {v} | {rates} | **{fmt_rate(med[v])}** | {fmt_rate(med_batch[v])} | {cpu} |")
     lines.append(
         f"| raw consume (confluent-kafka consumer, librdkafka) | {', '.join(fmt_rate(x) for x in raw_rates)}"
-        f" | **{fmt_rate(statistics.median(raw_rates))}** | |"
+        f" | **{fmt_rate(statistics.median(raw_rates))}** | | |"
     )
-    lines.append(f"| produce the input (confluent-kafka producer, lz4) | {fmt_rate(produce_rate)} | | |")
+    lines.append(f"| produce the input (confluent-kafka producer, lz4) | {fmt_rate(produce_rate)} | | | |")
     lines.append("")
+
+    def ratios(v: str) -> str:
+        text = f"**{med[v] / med[HAND]:.3f}** (wall), {med_batch[v] / med_batch[HAND]:.3f} (batches only)"
+        if cpu_known:
+            text += f", {med_cpu[v] / med_cpu[HAND]:.3f} (per JVM CPU second)"
+        return text
+
     if SQLSTREAM in med and HAND in med:
-        lines.append(
-            f"sqlstream / hand-written: **{med[SQLSTREAM] / med[HAND]:.3f}** (wall), "
-            f"{med_batch[SQLSTREAM] / med_batch[HAND]:.3f} (batches only); goal >= 0.97."
-        )
+        lines.append(f"sqlstream / hand-written: {ratios(SQLSTREAM)}; goal >= 0.97.")
     if SQLSTREAM_SKIP in med and HAND in med:
-        lines.append(
-            f"sqlstream with `on_error = 'skip'` / hand-written: {med[SQLSTREAM_SKIP] / med[HAND]:.3f}"
-            f" (wall), {med_batch[SQLSTREAM_SKIP] / med_batch[HAND]:.3f} (batches only)."
-        )
+        lines.append("")
+        lines.append(f"sqlstream with `on_error = 'skip'` / hand-written: {ratios(SQLSTREAM_SKIP)}.")
     spreads = []
     for v in variants:
-        rates = [r.rate for r in by[v]]
-        if len(rates) > 1:
-            spreads.append(f"{v} {100 * (max(rates) - min(rates)) / statistics.median(rates):.0f} %")
+        wall = [r.rate for r in by[v]]
+        if len(wall) > 1:
+            spreads.append(f"{v} {100 * (max(wall) - min(wall)) / statistics.median(wall):.0f} %")
     spread = ", ".join(spreads) or "not measured (one run each)"
     loads = [r.load for r in runs]
+    cores = os.cpu_count() or 1
+    busy = (
+        "the machine was shared with other work while this ran"
+        if max(loads) > cores
+        else "the machine was otherwise quiet"
+    )
     lines += [
         "",
-        f"Noise: the machine was shared with other Spark jobs while this ran (1-minute load average"
-        f" {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores at the runs' starts); the"
-        f" spread (max - min) / median of the runs was {spread}. Differences smaller"
-        " than that spread are not meaningful; medians are what to compare.",
+        f"Noise: {busy} (1-minute load average {min(loads):.1f} to {max(loads):.1f} on {cores}"
+        f" cores at the runs' starts); the spread (max - min) / median of the wall-clock rates was"
+        f" {spread}. Differences smaller than that spread are not meaningful; compare medians.",
     ]
     return "\n".join(lines)
 

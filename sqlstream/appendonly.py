@@ -60,6 +60,15 @@ def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -
             "remove ORDER BY: records reach the topic in event order per partition; sort when you read it",
             via,
         )
+    for setop in q.query.find_all(exp.Union, exp.Intersect, exp.Except):
+        if isinstance(setop, exp.Union) and not setop.args.get("distinct"):
+            continue  # UNION ALL appends
+        op = type(setop).__name__.upper()
+        yield _error(
+            q, setop.expression, f"{op} removes duplicates, so its result changes as records arrive",
+            "use UNION ALL, or filter with WHERE ... IN / NOT IN on a windowed aggregate",
+            via,
+        )
     for limit in q.query.find_all(exp.Limit):
         yield _error(
             q, limit, "LIMIT on a stream would have to retract rows past the limit",

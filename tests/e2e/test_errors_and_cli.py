@@ -74,6 +74,7 @@ BAD = {
     "undecodable key": ("x", json.dumps({"id": "d", "amount": 4.0}), [("trace", "t-d")], 0),
 }
 TOMBSTONE = ("5", None, [("trace", "t-e")], 1)
+JSON_NULL = ("8", "null", None, 0)  # for format json, the JSON text null is a tombstone too
 
 EXPECTED_GOOD_VALUES = {
     b'{"k":1,"id":"a","amount":1.5}',
@@ -103,7 +104,7 @@ def malformed_input(kafka_bootstrap: str) -> dict[str, t.Any]:
     topic = f"malformed-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, topic, partitions=2)
     records = [*GOOD[:1], BAD["invalid json"], BAD["type mismatch"], TOMBSTONE,
-               BAD["undecodable key"], *GOOD[1:]]
+               BAD["undecodable key"], *GOOD[1:], JSON_NULL]
     kafkaclient.produce(kafka_bootstrap, topic, records)
     stored = kafkaclient.consume_all(kafka_bootstrap, topic)
     assert len(stored) == len(records)
@@ -143,8 +144,8 @@ def test_skip_drops_malformed_records_and_counts_them(
     assert [q.name for q in queries] == ["q_skip"]
     got = _read(kafka_bootstrap, out)
     assert {r.value for r in got} == EXPECTED_GOOD_VALUES
-    assert sorted(r.key for r in got) == [b"1", b"6", b"7"]
-    # invalid JSON, type mismatch, undecodable key; the tombstone is not malformed.
+    assert sorted(r.key or b"" for r in got) == [b"1", b"6", b"7"]
+    # invalid JSON, type mismatch, undecodable key; tombstones are not malformed.
     assert _malformed_counts(queries, "q_skip") == 3
     last = queries[0].lastProgress
     assert "src.malformed" in (last.observedMetrics or {})
@@ -164,8 +165,8 @@ def test_dlq_keeps_original_bytes_and_adds_error_headers(
     assert {r.value for r in good} == EXPECTED_GOOD_VALUES
     dead = _read(kafka_bootstrap, dlq)
     assert len(dead) == len(BAD)
-    # Nothing lost, nothing twice: good + DLQ = every record but the tombstone.
-    assert len(good) + len(dead) == len(malformed_input["stored"]) - 1
+    # Nothing lost, nothing twice: good + DLQ = every record but the two tombstones.
+    assert len(good) + len(dead) == len(malformed_input["stored"]) - 2
 
     by_value = {r.value: r for r in dead}
     expected_reason = {
