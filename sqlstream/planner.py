@@ -491,6 +491,13 @@ def _sink_expression(
 ) -> str | None:
     """Check an expression over the SELECT's output columns; its Spark SQL text, or None."""
     fields = q.fields
+    names = {f.name.lower() for f in fields}
+    if (
+        want != "integral"
+        and expr.find(exp.Lambda, exp.Star, exp.Subquery) is None
+        and all(not c.table and c.name.lower() in names for c in expr.find_all(exp.Column))
+    ):
+        return d.to_spark_sql(expr)  # plain output columns: nothing for sqlglot to resolve
     schema: dict[str, object] = {
         "__output": {f.name: f.type if f.type != "UNKNOWN" else "STRING" for f in fields}
     }

@@ -81,6 +81,6 @@ def line(progress: t.Any) -> str:
     if behind is not None:
         parts.append(f"{behind} behind")
     bad = malformed(p)
-    if bad is not None:
+    if bad:
         parts.append(f"{bad} malformed")
     return f"{p.get('name') or p.get('id')}  batch {p.get('batchId')}: {', '.join(parts)}"

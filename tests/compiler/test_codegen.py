@@ -266,10 +266,10 @@ def test_script_has_options_and_expressions_in_order(connection: Connection) -> 
         "# Query orders_1"
     )
     assert "payments_decoded\n    .where(" in text
-    # skip and dlq sources count malformed records before the filter; fail does not.
+    # Every source counts malformed records before its filter (fail too: see codegen.steps).
     assert 'observe("clicks.malformed", F.expr("count_if(' in text
     assert 'observe("payments.malformed"' in text
-    assert 'observe("orders.malformed"' not in text
+    assert 'observe("orders.malformed"' in text
 
 
 def test_one_query_script_holds_only_what_it_needs(connection: Connection) -> None:

@@ -10,6 +10,7 @@
 import os
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 BOOTSTRAP = os.environ.get("SQLSTREAM_BOOTSTRAP_SERVERS", "localhost:9092")
 CHECKPOINT_ROOT = os.environ.get("SQLSTREAM_CHECKPOINT_ROOT", ".sqlstream/checkpoints").rstrip("/")
@@ -37,6 +38,7 @@ transactions_decoded = (
 )
 transactions = (
     transactions_decoded
+    .observe("transactions.malformed", F.expr("count_if(NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND (`__sqlstream_value` IS NULL OR `__sqlstream_value`.`__sqlstream_corrupt` IS NOT NULL)))").alias("malformed"))
     .where("NOT `__sqlstream_is_tombstone` AND CASE WHEN NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND (`__sqlstream_value` IS NULL OR `__sqlstream_value`.`__sqlstream_corrupt` IS NOT NULL)) THEN raise_error(concat('malformed record in stream transactions at ', `topic`, '/', CAST(`partition` AS STRING), '@', CAST(`offset` AS STRING), ': ', CASE WHEN `value` IS NOT NULL AND (`__sqlstream_value` IS NULL OR `__sqlstream_value`.`__sqlstream_corrupt` IS NOT NULL) THEN CASE WHEN trim(CAST(`value` AS STRING)) = '' THEN 'value is empty' WHEN json_object_keys(CAST(`value` AS STRING)) IS NULL THEN 'value is not a JSON object' WHEN get_json_object(CAST(`value` AS STRING), '$[\\'amount\\']') IS NOT NULL AND `__sqlstream_value`.`amount` IS NULL THEN concat('value field amount: cannot convert ', concat('\"', left(get_json_object(CAST(`value` AS STRING), '$[\\'amount\\']'), 100), '\"'), ' to DOUBLE') WHEN get_json_object(CAST(`value` AS STRING), '$[\\'event_time\\']') IS NOT NULL AND `__sqlstream_value`.`event_time` IS NULL THEN concat('value field event_time: cannot convert ', concat('\"', left(get_json_object(CAST(`value` AS STRING), '$[\\'event_time\\']'), 100), '\"'), ' to TIMESTAMP') ELSE 'value is not valid json' END ELSE 'record cannot be decoded as json' END)) ELSE true END")
     .selectExpr(
         "`__sqlstream_value`.`user_id` AS `user_id`",
