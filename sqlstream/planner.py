@@ -510,13 +510,16 @@ def _sink_expression(
 
         m = re.search(r"Column '([^']+)' could not be resolved", str(e))
         col = m.group(1).strip('"`') if m else None
-        node = next((c for c in expr.find_all(exp.Column) if c.name == col), expr) if col else expr
-        names = [f.name for f in fields]
+        node = next((c for c in expr.find_all(exp.Column) if c.name.lower() == (col or "").lower()), expr)
+        if isinstance(node, exp.Column):
+            col = node.name
+        output = [f.name for f in fields]
         diags.error(
             f"{clause} uses '{col}', which is not a column of the SELECT's output" if col
             else f"cannot resolve the {clause} expression",
             q.stmt.locate(node),
-            did_you_mean(col or "", names) or f"{clause} is computed from the output columns: {', '.join(names)}",
+            did_you_mean(col or "", output)
+            or f"{clause} is computed from the output columns: {', '.join(output)}",
         )
         return None
     except SqlglotError as e:
