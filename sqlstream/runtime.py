@@ -55,12 +55,15 @@ def session(
     *,
     avro: bool = False,
     ui: bool = False,
+    kafka: bool = True,
 ) -> SparkSession:
     """A Spark session for ``connection``: ``local[*]``, the target's master, or Spark Connect.
 
     The Kafka connector (and spark-avro when ``avro``) comes from ``jars.spark_jars_conf`` at
     pyspark's own version; on Spark Connect the server must have it. Shuffle partitions default
-    to 4 (``SET`` overrides it); the UI is off unless ``ui``; the log level is quiet.
+    to 4 (``SET`` overrides it); the UI is off unless ``ui``; the log level is quiet. Without
+    ``kafka`` (``sqlstream test`` runs in batch, on DataFrames it builds) no connector jar is
+    fetched or loaded.
     """
     import pyspark
     from pyspark.sql import SparkSession
@@ -80,7 +83,7 @@ def session(
         log_config = Path(__file__).with_name("log4j2.properties")
         confs = {
             "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config.as_uri()}",
-            **jars.spark_jars_conf(pyspark.__version__, avro=avro),
+            **(jars.spark_jars_conf(pyspark.__version__, avro=avro) if kafka else {}),
             "spark.ui.enabled": "true" if ui else "false",
             "spark.ui.showConsoleProgress": "false",
             **confs,
@@ -325,11 +328,8 @@ def run(
                 if failed:
                     for q in queries:
                         _stop(q)
-                    raise RunFailure(
-                        connection.redact(
-                            "\n".join(f"query {q.name} failed: {reason(e)}" for q, e in failed)
-                        )
-                    )
+                    message = "\n".join(f"query {q.name} failed: {reason(e)}" for q, e in failed)
+                    raise RunFailure(connection.redact(message + _failure_hint(message)))
                 if not any(active):
                     return 0
                 stop.wait(poll_seconds)
@@ -337,6 +337,17 @@ def run(
             for q in queries:
                 _stop(q)
             return 0
+
+
+def _failure_hint(message: str) -> str:
+    """What to do about the failures users meet most."""
+    m = re.search(r"malformed record in stream (\S+) at", message)
+    if m:
+        return (
+            f"\nhint: fix the record, or set on_error = 'skip' or 'dlq' (with dlq_topic) on "
+            f"stream {m.group(1)} to keep running past malformed records"
+        )
+    return ""
 
 
 def _print_progress(

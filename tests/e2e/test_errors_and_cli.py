@@ -367,10 +367,11 @@ def test_cli_run_failure_exits_1_with_sparks_reason_and_no_traceback(
 
     assert proc.returncode == 1, (proc.stdout, proc.stderr[-3000:])
     assert f"malformed record in stream orders at {topic}/0@1" in proc.stderr, proc.stderr[-3000:]
-    # Spark logs the failed task (with its Java stack) on the way; sqlstream's own last word is
-    # the reason, on one line.
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: query orders_out failed: [USER_RAISED_EXCEPTION] malformed record"), last
+    # sqlstream's own last words: the reason on one line, then what to do about it; no Java stack.
+    error, hint = proc.stderr.strip().splitlines()[-2:]
+    assert error.startswith("error: query orders_out failed: [USER_RAISED_EXCEPTION] malformed record"), error
+    assert hint.startswith("hint: ") and "on_error" in hint, hint
+    assert "\tat org.apache" not in proc.stderr, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert "internal error" not in proc.stderr
 
