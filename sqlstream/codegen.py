@@ -24,6 +24,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 import sqlstream
+from sqlstream import lower
 from sqlstream.plan import Plan, SinkPlan, SourcePlan, Trigger
 
 ENV_BOOTSTRAP = "SQLSTREAM_BOOTSTRAP_SERVERS"
@@ -295,7 +296,7 @@ def steps(
                     *(Opt(k, v) for k, v in src.read_options.items()),
                 ),
                 parse_exprs=tuple(src.decoding.parse_exprs),
-                observe=(metric_name(src.name), f"count_if({src.decoding.error_expr})")
+                observe=(metric_name(src.name), lower.skipped_count_expr(src.decoding))
                 if metered
                 else None,
                 error_filter=src.error_filter,

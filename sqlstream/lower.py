@@ -509,9 +509,9 @@ def error_filter(decoding: Decoding, on_error: str, source_name: str) -> str | N
 
 
 def skipped_count_expr(decoding: Decoding) -> str:
-    """An aggregate for ``DataFrame.observe`` over ``parse_exprs``' output: how many malformed
-    records ``skip`` / ``dlq`` dropped (``observe`` works on streaming DataFrames; the count is in
-    each progress' ``observedMetrics``)."""
+    """An aggregate for ``DataFrame.observe`` over ``parse_exprs``' output: how many records were
+    malformed (``observe`` works on streaming DataFrames; the count is in each progress'
+    ``observedMetrics``). Every source is observed, ``fail`` included: see ``codegen.steps``."""
     return f"count_if({decoding.error_expr})"
 
 
