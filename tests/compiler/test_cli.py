@@ -24,6 +24,8 @@ import sqlstream
 from sqlstream.cli import cli
 from sqlstream.codegen import Connection
 
+pytestmark = pytest.mark.usefixtures("clean_machine")
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_FILES = {"queries/spend.sql": "spend", "queries/routing.sql": "routing"}
 
@@ -41,13 +43,8 @@ DIAGNOSTIC = re.compile(r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): err
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No profiles or secrets from the machine running the tests."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("SQLSTREAM_PROFILES_DIR", "KAFKA_PASSWORD", "KAFKA_USERNAME", "KAFKA_BOOTSTRAP_SERVERS"):
-        monkeypatch.delenv(name, raising=False)
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty directory (HOME and the environment: tests/compiler/conftest.py)."""
     monkeypatch.chdir(tmp_path)
 
 

@@ -27,18 +27,13 @@ from click.testing import CliRunner
 import sqlstream
 from sqlstream.cli import cli
 
+pytestmark = pytest.mark.usefixtures("clean_machine")
+
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("SQLSTREAM_UPDATE_GOLDEN") == "1"
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No profiles from the machine running the tests."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SQLSTREAM_PROFILES_DIR", raising=False)
 
 
 def normalise(data: bytes) -> bytes:

@@ -17,6 +17,8 @@ from sqlstream.project import (
 )
 from sqlstream.render import make_environment, render_file
 
+pytestmark = pytest.mark.usefixtures("clean_machine")
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,12 +27,8 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No profiles from the machine running the tests: HOME and the env var point nowhere."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SQLSTREAM_PROFILES_DIR", raising=False)
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty directory (HOME and the environment: tests/compiler/conftest.py)."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -378,7 +376,7 @@ def test_profiles_lookup_order(
     def servers(**kwargs: object) -> str:
         return load_project([project], **kwargs).target.bootstrap_servers  # type: ignore[arg-type]
 
-    profiles(tmp_path / "home" / ".sqlstream", "home:1")
+    profiles(Path.home() / ".sqlstream", "home:1")
     assert servers() == "home:1"
     profiles(project, "root:1")
     assert servers() == "root:1"
