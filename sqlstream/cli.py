@@ -189,6 +189,50 @@ def explain(paths: tuple[str, ...], target: str | None, vars_: str | None, selec
     click.echo(runtime.explain(compiled.plan, compiled.connection(bootstrap_servers)))
 
 
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@project_options
+@handle_errors
+def test_(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...], profiles_dir: str | None) -> None:
+    """Run the project's YAML unit tests (rows in -> rows out) on Spark in batch.
+
+    PATHS: test files or directories (default: the project's test-paths). Exit 0 when every
+    test passes, 1 when one fails, 2 for a mistake in a test file or a query.
+    """
+    from sqlstream import testing
+    from sqlstream.compiler import compile_project
+
+    compiled = compile_project(
+        (), target=target, vars_override=vars_, profiles_dir=profiles_dir,
+        project_dir=paths[0] if paths else None,
+    )
+    if compiled.project.is_bare:
+        raise UserErrors([UserError("no sqlstream.yml found for these tests", None,
+                                    "tests belong to a project: run `sqlstream test` in it")])
+    tests = testing.load_tests(compiled, paths, select)
+    if not tests:
+        if select:
+            raise UserErrors([UserError(
+                f"--select {' '.join(select)} matches no test", None,
+                "select by query name (spend_1), stream name, query file or test file",
+            )])
+        click.echo("no tests found (test files are *.yml under the project's test-paths, default tests/)")
+        return
+    spark = testing.session(compiled)
+    results = testing.run_tests(
+        tests, spark, compiled.plan.settings, on_result=lambda r: click.echo(testing.format_result(r))
+    )
+    click.echo(testing.summary(results))
+    errors = sorted(
+        (e for r in results for e in r.errors),
+        key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0),
+    )
+    if errors:
+        click.echo(UserErrors(errors).format(color=sys.stderr.isatty()), err=True)
+        sys.exit(2)
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
 @cli.group()
 def kafka() -> None:
     """A local single-node Kafka broker (KRaft, loopback), started from the Apache Kafka jars."""

@@ -31,6 +31,9 @@ class Compiled:
     plan: Plan
     """Every query of the project that the selection picked."""
     selected_files: list[str] = field(default_factory=list)
+    full_plan: Plan | None = None
+    """The plan of every file before the selection, derived streams no query reads included
+    (what ``sqlstream test`` resolves its targets in)."""
 
     def connection(self, bootstrap_override: str | None = None) -> Connection:
         """What ``run`` and ``explain`` connect with: the target's settings, and a relative
@@ -60,10 +63,15 @@ def compile_project(
     vars_override: str | dict[str, t.Any] | None = None,
     select: t.Sequence[str] = (),
     profiles_dir: str | None = None,
+    project_dir: str | Path | None = None,
 ) -> Compiled:
-    """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found."""
+    """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found.
+
+    ``project_dir``: where to look for the project when no ``paths`` are given (default: the
+    working directory); ``sqlstream test tests/spend.yml`` finds the project of its test file.
+    """
     project = load_project(
-        paths, target=target, vars_override=vars_override,
+        paths or ([project_dir] if project_dir is not None else []), target=target, vars_override=vars_override,
         profiles_dir=Path(profiles_dir) if profiles_dir else None,
     )
     selected = [_abs(p) for p in discover_files(project, paths)] if paths else None
@@ -81,26 +89,21 @@ def compile_project(
     except UserError as e:
         raise UserErrors([e]) from None
     for path in files:
-        try:
+        with diags.collecting():
             sf = render.render_file(path, display_path(path), env)
-        except UserError as e:
-            diags.add(e)
-            continue
-        except UserErrors as e:
-            diags.add_all(e.errors)
-            continue
-        sources.append(sf)
-        statements.extend(parse_file(sf, diags))
+            sources.append(sf)
+            statements.extend(parse_file(sf, diags))
     analysis = analyse(statements, diags)
     plan = build_plan(analysis, project.name, diags, project.defaults)
     # Report by file and line, as a compiler does, not in the order the stages found them.
     diags.errors.sort(key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
     diags.raise_if_any()
 
+    full_plan = plan
     selected_paths = {display_path(p) for p in (selected or files)}
     keep = [s for s in plan.sinks if s.file in selected_paths]
     if select:
-        keep = [s for s in keep if _matches(s, select)]
+        keep = [s for s in keep if matches(s, select)]
         if not keep:
             raise UserErrors([UserError(
                 f"--select {' '.join(select)} matches no query",
@@ -108,7 +111,9 @@ def compile_project(
                 "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)",
             )])
     plan = subset(plan, keep)
-    return Compiled(project, sources, statements, analysis, plan, sorted(selected_paths))
+    return Compiled(
+        project, sources, statements, analysis, plan, sorted(selected_paths), full_plan
+    )
 
 
 def _abs(path: Path) -> Path:
@@ -116,7 +121,8 @@ def _abs(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _matches(sink: t.Any, select: t.Sequence[str]) -> bool:
+def matches(sink: t.Any, select: t.Sequence[str]) -> bool:
+    """Whether ``--select`` picks ``sink``: by query name, a stream it reads, or its file."""
     for s in select:
         s_norm = s.rstrip("/")
         if sink.name == s or s.lower() in sink.sources or s.lower() in sink.views:

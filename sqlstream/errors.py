@@ -10,6 +10,7 @@ time (Spark or Kafka said no) is a ``RunFailure`` and exits 1.
 from __future__ import annotations
 
 import typing as t
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -116,6 +117,16 @@ class Diagnostics:
 
     def add_all(self, errors: t.Iterable[UserError]) -> None:
         self.errors.extend(errors)
+
+    @contextmanager
+    def collecting(self) -> t.Iterator[None]:
+        """Record a user error raised in the block and go on: the block is skipped from there."""
+        try:
+            yield
+        except UserError as e:
+            self.add(e)
+        except UserErrors as e:
+            self.add_all(e.errors)
 
     def __bool__(self) -> bool:
         return bool(self.errors)

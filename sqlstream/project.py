@@ -49,11 +49,13 @@ _PROJECT_KEYS = (
     "profile",
     "query-paths",
     "macro-paths",
+    "test-paths",
     "vars",
     "defaults",
     "target",
     "query_paths",
     "macro_paths",
+    "test_paths",
 )
 _PROFILE_KEYS = ("target", "outputs")
 _SPARK_KEYS = ("master", "remote", "conf")
@@ -130,6 +132,8 @@ class Project:
     """The directory holding sqlstream.yml (a bare file's directory); absolute."""
     query_paths: list[Path] = field(default_factory=list)
     macro_paths: list[Path] = field(default_factory=list)
+    test_paths: list[Path] = field(default_factory=list)
+    """Where ``sqlstream test`` looks for ``*.yml`` test files (default ``tests``)."""
     vars: dict[str, t.Any] = field(default_factory=dict)
     target: Target = field(default_factory=Target)
     defaults: dict[str, t.Any] = field(default_factory=dict)
@@ -150,7 +154,7 @@ class Project:
 
 
 @dataclass
-class _Doc:
+class YamlDoc:
     """A YAML file: its data and its node tree, so that every key and value has a position."""
 
     path: Path
@@ -170,7 +174,7 @@ class _Doc:
         return Location(self.shown, mark.line + 1, mark.column + 1, src, max(1, length))
 
 
-def _read_yaml(path: Path) -> _Doc:
+def read_yaml(path: Path) -> YamlDoc:
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -195,7 +199,7 @@ def _read_yaml(path: Path) -> _Doc:
         raise UserError(f"invalid YAML in {shown}: {e}") from None
     finally:
         loader.dispose()
-    return _Doc(path, shown, lines, node, data)
+    return YamlDoc(path, shown, lines, node, data)
 
 
 def _yaml_hint(problem: str) -> str:
@@ -206,7 +210,7 @@ def _yaml_hint(problem: str) -> str:
     return "check the indentation and the quoting on this line"
 
 
-def _entry(node: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
+def yaml_entry(node: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
     """The key node and value node of ``key`` in a mapping node (None, None when not found)."""
     if isinstance(node, yaml.MappingNode):
         for knode, vnode in node.value:
@@ -216,10 +220,10 @@ def _entry(node: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Nod
 
 
 def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    return _entry(node, key)[1] or node
+    return yaml_entry(node, key)[1] or node
 
 
-def _check_mapping(doc: _Doc, value: t.Any, node: yaml.Node | None, what: str) -> dict:
+def _check_mapping(doc: YamlDoc, value: t.Any, node: yaml.Node | None, what: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -227,8 +231,8 @@ def _check_mapping(doc: _Doc, value: t.Any, node: yaml.Node | None, what: str) -
     return value
 
 
-def _check_keys(
-    doc: _Doc, data: dict, node: yaml.Node | None, allowed: t.Sequence[str], what: str
+def check_keys(
+    doc: YamlDoc, data: dict, node: yaml.Node | None, allowed: t.Sequence[str], what: str
 ) -> None:
     """Unknown or repeated keys are mistakes: report them at the key, with a did-you-mean."""
     if isinstance(node, yaml.MappingNode):
@@ -246,7 +250,7 @@ def _check_keys(
     for key in data:
         if key in allowed:
             continue
-        knode = _entry(node, str(key))[0] or node
+        knode = yaml_entry(node, str(key))[0] or node
         close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.6)
         hint = (
             f"did you mean '{close[0]}'?"
@@ -256,7 +260,7 @@ def _check_keys(
         raise UserError(f"unknown key '{key}' in {what}", doc.loc(knode), hint)
 
 
-def _as_str(doc: _Doc, value: t.Any, node: yaml.Node | None, what: str) -> str:
+def _as_str(doc: YamlDoc, value: t.Any, node: yaml.Node | None, what: str) -> str:
     """A scalar setting as Spark and Kafka want it (``true``, not ``True``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -272,7 +276,7 @@ _CONFIG_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=
 _CONFIG_ENV.globals["env_var"] = env_var
 
 
-def _render_values(doc: _Doc, value: t.Any, node: yaml.Node | None) -> t.Any:
+def _render_values(doc: YamlDoc, value: t.Any, node: yaml.Node | None) -> t.Any:
     """Render every string in ``value`` with ``env_var()``; errors point at the value."""
     if isinstance(value, str):
         if "{" not in value:
@@ -429,13 +433,13 @@ def load_project(
         return project
 
     config_path = root / PROJECT_FILE
-    doc = _read_yaml(config_path)
+    doc = read_yaml(config_path)
     data = _check_mapping(doc, doc.data, doc.node, PROJECT_FILE)
-    _check_keys(doc, data, doc.node, _PROJECT_KEYS, PROJECT_FILE)
+    check_keys(doc, data, doc.node, _PROJECT_KEYS, PROJECT_FILE)
 
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        where = doc.loc(_entry(doc.node, "name")[1] or doc.node)
+        where = doc.loc(yaml_entry(doc.node, "name")[1] or doc.node)
         raise UserError(
             f"{PROJECT_FILE} needs a project name" if name is None else "name must be a string",
             where,
@@ -450,6 +454,7 @@ def load_project(
 
     query_paths = _paths_setting(doc, data, root, "query-paths", "query_paths", "queries")
     macro_paths = _paths_setting(doc, data, root, "macro-paths", "macro_paths", "macros")
+    test_paths = _paths_setting(doc, data, root, "test-paths", "test_paths", "tests")
 
     vars_node = _value_node(doc.node, "vars")
     project_vars = _check_mapping(doc, data.get("vars"), vars_node, "vars")
@@ -464,6 +469,7 @@ def load_project(
         root=root,
         query_paths=query_paths,
         macro_paths=macro_paths,
+        test_paths=test_paths,
         vars=project_vars,
         defaults=defaults,
         is_bare=False,
@@ -497,10 +503,10 @@ def _parse_vars_override(value: dict | str | None) -> dict[str, t.Any]:
 
 
 def _paths_setting(
-    doc: _Doc, data: dict, root: Path, dashed: str, underscored: str, default: str
+    doc: YamlDoc, data: dict, root: Path, dashed: str, underscored: str, default: str
 ) -> list[Path]:
     if dashed in data and underscored in data:
-        knode = _entry(doc.node, underscored)[0]
+        knode = yaml_entry(doc.node, underscored)[0]
         raise UserError(
             f"both {dashed} and {underscored} are set", doc.loc(knode), hint=f"keep {dashed}"
         )
@@ -542,7 +548,7 @@ def _load_target(
     path = _profiles_file(profiles_dir, project.root)
     if path is None:
         return _default_target(requested or project_default), None
-    doc = _read_yaml(path)
+    doc = read_yaml(path)
     profiles = _check_mapping(doc, doc.data, doc.node, PROFILES_FILE)
     if project.profile not in profiles:
         if bare:
@@ -556,9 +562,9 @@ def _load_target(
             + f"add a top-level '{project.profile}:' with its outputs"
             + (f"; profiles there: {', '.join(names)}" if names else ""),
         )
-    knode, pnode = _entry(doc.node, project.profile)
+    knode, pnode = yaml_entry(doc.node, project.profile)
     profile = _check_mapping(doc, profiles[project.profile], pnode, f"profile '{project.profile}'")
-    _check_keys(doc, profile, pnode, _PROFILE_KEYS, f"profile '{project.profile}'")
+    check_keys(doc, profile, pnode, _PROFILE_KEYS, f"profile '{project.profile}'")
     outputs_node = _value_node(pnode, "outputs")
     outputs = _check_mapping(doc, profile.get("outputs"), outputs_node, "outputs")
     if not outputs:
@@ -582,13 +588,13 @@ def _load_target(
         close = difflib.get_close_matches(name, [str(k) for k in outputs], n=1)
         raise UserError(
             f"unknown target '{name}' for profile '{project.profile}'",
-            doc.loc(_entry(outputs_node, name)[0] or outputs_node),
+            doc.loc(yaml_entry(outputs_node, name)[0] or outputs_node),
             hint=(f"did you mean '{close[0]}'? " if close else "")
             + f"available targets: {available}",
         )
     tnode = _value_node(outputs_node, name)
     raw = _check_mapping(doc, outputs[name], tnode, f"target '{name}'")
-    _check_keys(doc, raw, tnode, _TARGET_KEYS, f"target '{name}'")
+    check_keys(doc, raw, tnode, _TARGET_KEYS, f"target '{name}'")
     settings = _render_values(doc, raw, tnode)
     return _build_target(doc, name, settings, tnode), path
 
@@ -603,7 +609,7 @@ def _default_target(name: str | None) -> Target:
     return Target(name=DEFAULT_TARGET)
 
 
-def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | None) -> Target:
+def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node | None) -> Target:
     def value_node(key: str) -> yaml.Node | None:
         return _value_node(node, key)
 
@@ -643,7 +649,7 @@ def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | N
         )
         raise UserError(
             f"{present} is set but {missing} is not",
-            _loc(doc, _entry(node, present)[0]),
+            _loc(doc, yaml_entry(node, present)[0]),
             hint=f"set both, e.g. {missing}: \"{{{{ env_var('KAFKA_{missing[5:].upper()}') }}}}\"",
         )
     if username is not None and password is not None:
@@ -674,7 +680,7 @@ def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | N
     kafka_node = value_node("kafka")
     extra = _check_mapping(doc, s.get("kafka"), kafka_node, "kafka")
     for key, value in extra.items():
-        knode = _entry(kafka_node, str(key))[0] or kafka_node
+        knode = yaml_entry(kafka_node, str(key))[0] or kafka_node
         if not str(key).startswith("kafka."):
             raise UserError(
                 f"'{key}' under kafka: is not a Spark Kafka client option",
@@ -713,7 +719,7 @@ def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | N
 
     spark_node = value_node("spark")
     spark = _check_mapping(doc, s.get("spark"), spark_node, "spark")
-    _check_keys(doc, spark, spark_node, _SPARK_KEYS, f"spark settings of target '{name}'")
+    check_keys(doc, spark, spark_node, _SPARK_KEYS, f"spark settings of target '{name}'")
     master = (
         _as_str(doc, spark["master"], _value_node(spark_node, "master"), "master")
         if spark.get("master") is not None
@@ -727,7 +733,7 @@ def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | N
     if master and remote:
         raise UserError(
             "spark master and remote are both set",
-            _loc(doc, _entry(spark_node, "remote")[0]),
+            _loc(doc, yaml_entry(spark_node, "remote")[0]),
             hint="master runs Spark here (e.g. local[*]); remote is a Spark Connect server "
             "(sc://host:15002); keep one",
         )
@@ -765,7 +771,7 @@ def _build_target(doc: _Doc, name: str, s: dict[str, t.Any], node: yaml.Node | N
     )
 
 
-def _loc(doc: _Doc, node: yaml.Node | None) -> Location | None:
+def _loc(doc: YamlDoc, node: yaml.Node | None) -> Location | None:
     return doc.loc(node)
 
 

@@ -91,3 +91,20 @@ def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic name no other test (or earlier run against the same broker) uses."""
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80].strip("-._")
     return f"t-{base}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def spark_confs_restored(spark: t.Any) -> t.Iterator[None]:
+    """For tests that run a command in-process: its ``getOrCreate`` returns the session's
+    SparkSession and sets sqlstream's confs on it; put them back for the tests after."""
+    keys = ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone")
+    saved = {k: spark.conf.get(k, None) for k in keys}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+        spark.sparkContext.setLogLevel("WARN")

@@ -447,7 +447,7 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
 
 
 @pytest.fixture
-def cli_in_process(spark: t.Any, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[t.Any]:
+def cli_in_process(spark_confs_restored: None, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[t.Any]:
     """click's runner for commands that need Spark but no process of their own.
 
     ``sqlstream explain`` / ``run`` call ``SparkSession.builder.getOrCreate()``, which returns the
@@ -458,22 +458,13 @@ def cli_in_process(spark: t.Any, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[
 
     from sqlstream.cli import cli
 
-    saved = {k: spark.conf.get(k, None) for k in ("spark.sql.shuffle.partitions",)}
     runner = CliRunner()
 
     def invoke(args: t.Sequence[str], cwd: Path) -> t.Any:
         monkeypatch.chdir(cwd)
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
-    try:
-        yield invoke
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
-        spark.sparkContext.setLogLevel("WARN")
+    yield invoke
 
 
 def test_cli_explain_prints_sparks_plan_of_each_query(
