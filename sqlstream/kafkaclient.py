@@ -139,6 +139,9 @@ def produce(
         "queue.buffering.max.messages": 500000,
         "compression.type": "lz4",
         "enable.idempotence": True,  # keeps per-partition order across retries
+        # Errors only: retries right after a broker starts are expected and logged as warnings;
+        # a record that is not delivered is reported by the delivery callback below.
+        "log_level": 3,
     }
     conf.update(config or {})
     producer = ck.Producer(conf)
