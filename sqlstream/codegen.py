@@ -280,11 +280,11 @@ def steps(
         # Counting malformed records also matters for speed: observe() keeps Spark from pushing
         # the filter below the decoding projection, where it would parse each value again
         # (docs/benchmarks.md). Continuous and real-time modes have no observe().
-        metered = not any(
-            (trigger_override or s.trigger or Trigger("processing_time")).kind
-            in ("continuous", "real_time")
-            for s in readers
-        )
+        kinds = {(trigger_override or s.trigger or Trigger("processing_time")).kind for s in readers}
+        metered = not kinds & {"continuous", "real_time"}
+        # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
+        # stateful one (the planner refuses those), so a watermark there has nothing to do.
+        watermarked = "continuous" not in kinds
         decoded_var = namer.name(f"{src.name}_decoded")
         var = namer.name(src.name)
         out.append(
@@ -302,7 +302,7 @@ def steps(
                 error_filter=src.error_filter,
                 output_exprs=tuple(src.decoding.output_exprs),
                 watermark=(src.watermark_column, src.watermark_delay)
-                if src.watermark_column and src.watermark_delay
+                if src.watermark_column and src.watermark_delay and watermarked
                 else None,
                 decoded_var=decoded_var,
                 var=var,

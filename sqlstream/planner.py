@@ -17,7 +17,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream import appendonly, lower, options
 from sqlstream import dialect as d
 from sqlstream.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
-from sqlstream.errors import Diagnostics
+from sqlstream.errors import Diagnostics, UserError
 from sqlstream.parse import Statement
 from sqlstream.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
 
@@ -43,14 +43,18 @@ def build_plan(
         plan.views.append(ViewPlan(v.name, v.stmt.file.path, d.to_spark_sql(v.query), v.fields))
 
     checked_views: set[str] = set()
+    reported: set[int] = set()
     per_file: dict[str, int] = {}
     names: dict[str, Statement] = {}
     for q in analysis.sinks:
         per_file[q.stmt.file.path] = per_file.get(q.stmt.file.path, 0) + 1
-        diags.add_all(appendonly.check(q, analysis, checked_views))
+        not_append_only = appendonly.check(q, analysis, checked_views)
+        diags.add_all(not_append_only)
         sink = _plan_sink(q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults)
         if sink is None:
             continue
+        if sink.trigger is not None and sink.trigger.kind in _STATELESS_MODES and not not_append_only:
+            diags.add_all(_stateless_mode_errors(q, analysis, sink.trigger.kind, reported))
         if sink.name in names:
             diags.error(
                 f"two queries are named '{sink.name}'",
@@ -484,6 +488,83 @@ def _plan_sink(
         sources=sources,
         views=views,
     )
+
+
+# --- continuous and real-time modes ---------------------------------------------------------
+
+_STATELESS_MODES = {"continuous": "continuous mode", "real_time": "real-time mode"}
+_CURRENT_TIME = (
+    exp.CurrentTimestamp, exp.CurrentTimestampLTZ, exp.CurrentDate, exp.CurrentTime,
+    exp.CurrentDatetime, exp.Localtime, exp.Localtimestamp,
+)
+
+
+def _stateless_mode_errors(
+    q: QueryDef, analysis: Analysis, kind: str, reported: set[int]
+) -> list[UserError]:
+    """Continuous and real-time modes run stateless queries only (docs/lowering.md): refuse what
+    Spark would refuse at start, at the clause, for the sink ``q`` and the streams it reads.
+
+    Both: aggregations and joins of streams. Continuous mode also: UNION ALL and the current
+    time. (DISTINCT, ORDER BY, LIMIT... are not append-only: reported already.)
+    """
+    mode = _STATELESS_MODES[kind]
+    hint = (
+        f"{mode} runs stateless queries only (projections and filters"
+        f"{'' if kind == 'continuous' else ', UNION ALL'}); use a processing-time trigger for "
+        "this query, e.g. trigger = '10 seconds'"
+    )
+    _, view_names = analysis.upstream(q.reads)
+    errors = []
+    for query_def in [q, *(v for n in view_names if (v := analysis.view(n)) is not None)]:
+        via = (
+            ""
+            if query_def is q
+            else f" (stream '{query_def.name}' is read by the INSERT at {q.stmt.locate()})"
+        )
+        for node, what, fix in _stateful_parts(query_def.query, analysis, kind):
+            if id(node) in reported:
+                continue
+            reported.add(id(node))
+            errors.append(
+                UserError(f"{mode} cannot run {what}{via}", query_def.stmt.locate(node), fix or hint)
+            )
+    return errors
+
+
+def _stateful_parts(
+    query: exp.Expr, analysis: Analysis, kind: str
+) -> t.Iterator[tuple[exp.Expr, str, str | None]]:
+    streams = set(analysis.sources) | {v.name for v in analysis.views if v.name}
+    for select in query.find_all(exp.Select):
+        group = select.args.get("group")
+        aggs = [
+            a for e in select.expressions for a in e.find_all(exp.AggFunc)
+            if a.find_ancestor(exp.Select) is select
+        ]
+        if group is not None or aggs:
+            node = group.expressions[0] if group is not None and group.expressions else aggs[0]
+            yield node, "an aggregation: it keeps state", None
+        for join in select.args.get("joins") or []:
+            joined = {tbl.name.lower() for tbl in join.this.find_all(exp.Table)}
+            if joined & streams:
+                yield join, "a join of streams: it keeps state", None
+            elif kind == "continuous":
+                yield join, "a join (Spark's continuous processing has no join)", None
+    if kind == "continuous":
+        for union in query.find_all(exp.Union):
+            yield union.expression, "UNION ALL (Spark's continuous processing has no union)", None
+        calls = [
+            c for c in query.find_all(*_CURRENT_TIME, exp.Anonymous)
+            if not isinstance(c, exp.Anonymous) or c.name.lower() in ("now", "curdate")
+        ]
+        for call in calls:
+            yield (
+                call,
+                f"{call.sql(SPARK)} (Spark's continuous processing has no current-time operations)",
+                "use the record's event time or Kafka timestamp, or a processing-time trigger, "
+                "e.g. trigger = '10 seconds'",
+            )
 
 
 def _sink_expression(
