@@ -14,15 +14,42 @@ from sqlstream.codegen import METRIC_MALFORMED
 
 
 def as_dict(progress: t.Any) -> dict[str, t.Any]:
-    """A progress event as plain JSON data, whichever PySpark object or dict it came as."""
+    """A progress event as plain JSON data, whichever PySpark object or dict it came as.
+
+    Spark Connect sends another JSON than a local session's: no query-wide ``numInputRows`` /
+    ``inputRowsPerSecond`` / ``processedRowsPerSecond`` (only the sources'), and each observed
+    metric as ``{"values": [...], "schema": {...}}``; both are put in the local form.
+    """
     if isinstance(progress, str):
-        return t.cast("dict[str, t.Any]", json.loads(progress))
-    text = getattr(progress, "json", None)  # a property in PySpark 4, a method before
-    if callable(text):
-        text = text()
-    if isinstance(text, str):
-        return t.cast("dict[str, t.Any]", json.loads(text))
-    return dict(progress)
+        d = json.loads(progress)
+    else:
+        text = getattr(progress, "json", None)  # a property in PySpark 4, a method before
+        if callable(text):
+            text = text()
+        d = json.loads(text) if isinstance(text, str) else dict(progress)
+    return _normalised(t.cast("dict[str, t.Any]", d))
+
+
+def _normalised(d: dict[str, t.Any]) -> dict[str, t.Any]:
+    sources = [s for s in d.get("sources") or [] if isinstance(s, dict)]
+    for key in ("numInputRows", "inputRowsPerSecond", "processedRowsPerSecond"):
+        if d.get(key) is None and any(s.get(key) is not None for s in sources):
+            d[key] = sum(s.get(key) or 0 for s in sources)
+    metrics = d.get("observedMetrics")
+    if isinstance(metrics, dict):
+        d["observedMetrics"] = {name: _row(row) for name, row in metrics.items()}
+    return d
+
+
+def _row(row: t.Any) -> t.Any:
+    """``{"values": [1], "schema": {"fields": [{"name": "malformed"}]}}`` -> ``{"malformed": 1}``."""
+    if not (isinstance(row, dict) and set(row) == {"values", "schema"}):
+        return row
+    fields = (row.get("schema") or {}).get("fields") if isinstance(row.get("schema"), dict) else None
+    values = row.get("values")
+    if not isinstance(fields, list) or not isinstance(values, list) or len(fields) != len(values):
+        return row
+    return {str(f.get("name")) if isinstance(f, dict) else str(f): v for f, v in zip(fields, values)}
 
 
 def _offsets(value: t.Any) -> dict[str, dict[str, int]] | None:

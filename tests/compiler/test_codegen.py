@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import typing as t
 from dataclasses import dataclass, field
 
@@ -356,3 +357,49 @@ def test_progress_line() -> None:
     # Spark may give offsets as JSON text.
     event["sources"] = [{"endOffset": '{"t": {"0": 1}}', "latestOffset": '{"t": {"0": 4}}'}]
     assert progress.lag(event) == 3
+
+
+def test_progress_line_from_spark_connect() -> None:
+    """Spark Connect's progress JSON: no query-wide row counts, observed rows as values + schema."""
+    event = {
+        "id": "x",
+        "name": "orders_out",
+        "batchId": 0,
+        "timestamp": "2024-01-01T00:00:00.000Z",
+        "durationMs": {"triggerExecution": 1795},
+        "sources": [
+            {
+                "endOffset": '{"in":{"0":2,"1":2}}',
+                "latestOffset": '{"in":{"0":2,"1":3}}',
+                "numInputRows": 4,
+                "processedRowsPerSecond": 2.25,
+            }
+        ],
+        "observedMetrics": {
+            "orders.malformed": {
+                "values": [1],
+                "schema": {"type": "struct", "fields": [{"name": "malformed", "type": "long"}]},
+            }
+        },
+    }
+    assert progress.line(json.dumps(event)) == (
+        "orders_out  batch 0: 4 rows, 2.2 rows/s, 1795 ms, 1 behind, 1 malformed"
+    )
+
+
+def test_reason_of_a_spark_connect_error() -> None:
+    from sqlstream import runtime
+
+    class ConnectError(Exception):  # what pyspark's Spark Connect exceptions print
+        pass
+
+    text = (
+        "(STREAM_FAILED) [USER_RAISED_EXCEPTION] malformed record in stream orders at t/0@1"
+        " SQLSTATE: P0001\n=== Streaming Query ===\nIdentifier: q"
+    )
+    assert runtime.reason(ConnectError(text)) == (
+        "[USER_RAISED_EXCEPTION] malformed record in stream orders at t/0@1 SQLSTATE: P0001"
+    )
+    assert runtime.reason(ConnectError("(TABLE_OR_VIEW_NOT_FOUND) no table x")) == (
+        "[TABLE_OR_VIEW_NOT_FOUND] no table x"
+    )
