@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 E2E_DIR = Path(__file__).parent
+LOG_CONFIG = E2E_DIR.parents[1] / "sqlstream" / "log4j2.properties"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -58,8 +59,11 @@ def kafka_bootstrap(kafka_broker: t.Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def spark() -> t.Iterator[t.Any]:
-    """A local Spark session with the Kafka connector on its classpath."""
+def spark(kafka_bootstrap: str) -> t.Iterator[t.Any]:
+    """A local Spark session with the Kafka connector on its classpath.
+
+    It asks for the broker so that pytest stops Spark (and its cached Kafka producers) before
+    the broker, not after."""
     pyspark = pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
@@ -75,11 +79,12 @@ def spark() -> t.Iterator[t.Any]:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "1g")
+        # The driver logs as under `sqlstream run`: errors only (sqlstream/log4j2.properties).
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
     )
     for key, value in jars.spark_jars_conf(pyspark.__version__, avro=True).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
     try:
         yield session
     finally:
@@ -107,4 +112,4 @@ def spark_confs_restored(spark: t.Any) -> t.Iterator[None]:
                 spark.conf.unset(k)
             else:
                 spark.conf.set(k, v)
-        spark.sparkContext.setLogLevel("WARN")
+        spark.sparkContext.setLogLevel("ERROR")
