@@ -283,8 +283,11 @@ def steps(
         kinds = {(trigger_override or s.trigger or Trigger("processing_time")).kind for s in readers}
         metered = not kinds & {"continuous", "real_time"}
         # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
-        # stateful one (the planner refuses those), so a watermark there has nothing to do.
-        watermarked = "continuous" not in kinds
+        # stateful one (the planner refuses those), so a watermark there has nothing to do. When
+        # other queries of the run read the source too, they keep it: Spark then refuses the
+        # continuous query before anything starts, rather than a windowed query losing its
+        # watermark.
+        watermarked = kinds != {"continuous"}
         decoded_var = namer.name(f"{src.name}_decoded")
         var = namer.name(src.name)
         out.append(

@@ -277,7 +277,8 @@ def check(pending: t.Sequence[Pending], connection: Connection) -> None:
             place = f"{p.step.file}:{p.step.line}" if p.step.line else p.step.file
             errors.append(f"{place}: query {p.step.name}: {reason(exc)}")
     if errors:
-        raise RunFailure(connection.redact("\n".join(errors)))
+        message = "\n".join(errors)
+        raise RunFailure(connection.redact(message + _failure_hint(message)))
 
 
 # A line of an analysed plan: tree marks, then "~" on a streaming node ("+- ~Aggregate [...]").
@@ -402,6 +403,11 @@ def _failure_hint(message: str) -> str:
         return (
             f"\nhint: fix the record, or set on_error = 'skip' or 'dlq' (with dlq_topic) on "
             f"stream {m.group(1)} to keep running past malformed records"
+        )
+    if "does not support EventTimeWatermark" in message:
+        return (
+            "\nhint: a continuous query cannot read a stream with a WATERMARK that other "
+            "queries of the run need; run it on its own with --select"
         )
     return ""
 
