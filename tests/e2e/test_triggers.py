@@ -183,6 +183,29 @@ def test_real_time_refuses_a_stateful_query(
     assert consume_all(kafka_bootstrap, out) == []
 
 
+def test_continuous_beside_a_windowed_query_is_refused_before_anything_starts(
+    kafka_bootstrap: str, spark: t.Any, topic_name: str, tmp_path: Path
+) -> None:
+    """The windowed query keeps the source's watermark; Spark refuses the continuous one."""
+    src, out, agg = f"{topic_name}-in", f"{topic_name}-out", f"{topic_name}-agg"
+    topics(kafka_bootstrap, src, out, agg)
+    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, SOURCE.format(src=src) + f"""
+        INSERT INTO KAFKA TOPIC '{out}' WITH (trigger = 'continuous 1 second')
+        SELECT order_id FROM orders;
+
+        INSERT INTO KAFKA TOPIC '{agg}' WITH (trigger = '1 second')
+        SELECT window.start AS window_start, sum(amount) AS total
+        FROM orders
+        GROUP BY window(event_time, '5 seconds');
+        """)
+    compiled = pipeline.compile()
+    with pytest.raises(RunFailure, match="EventTimeWatermark") as info:
+        runtime.start(compiled.plan, spark, compiled.connection())
+    assert "run it on its own with --select" in str(info.value)
+    names = {s.name for s in compiled.plan.sinks}
+    assert not [q for q in spark.streams.active if q.name in names]
+
+
 # --------------------------------------------------------------------------------------------
 # Once: one batch, then the query ends by itself
 # --------------------------------------------------------------------------------------------
