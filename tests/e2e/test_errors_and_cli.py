@@ -11,11 +11,9 @@ process of its own (``explain``, a query refused before it starts). Part 3 runs 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import typing as t
 import uuid
@@ -26,12 +24,13 @@ import pytest
 from sqlstream import kafkaclient, runtime
 from sqlstream.kafkaclient import Record
 
+from cliproc import PROGRESS, SQLSTREAM, RunningCli
+from cliproc import env as cli_env
 from pipeline import AVAILABLE_NOW, Pipeline
 
 pytestmark = pytest.mark.e2e
 
 VENV_BIN = Path(sys.executable).parent
-SQLSTREAM = VENV_BIN / "sqlstream"
 ERROR_HEADERS = (
     "sqlstream.error.reason",
     "sqlstream.error.topic",
@@ -231,10 +230,6 @@ def test_fail_stops_the_query_naming_stream_topic_partition_offset(
 # The profile's broker is one nobody listens on: every run must use --bootstrap-servers (and the
 # script SQLSTREAM_BOOTSTRAP_SERVERS).
 UNUSED_BROKER = "127.0.0.1:1"
-PROGRESS = re.compile(
-    r"^(?P<name>\S+)  batch (?P<batch>\d+): (?P<rows>\d+) rows, \d+\.\d rows/s, \d+ ms, "
-    r"(?P<behind>\d+) behind(?:, (?P<malformed>\d+) malformed)?$"
-)
 
 ORDERS = [
     ("u1", json.dumps({"order_id": "o1", "amount": 10.0}), [("trace", "t1")]),
@@ -277,16 +272,10 @@ WHERE amount > 1;
 """
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    env.pop("SQLSTREAM_BOOTSTRAP_SERVERS", None)
-    env.update(extra)
-    return env
-
 
 def _sqlstream(args: t.Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), *args], cwd=cwd, env=_env(), capture_output=True, text=True,
+        [str(SQLSTREAM), *args], cwd=cwd, env=cli_env(), capture_output=True, text=True,
         timeout=timeout, check=False,
     )
 
@@ -404,38 +393,19 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
     Pipeline.create(tmp_path, UNUSED_BROKER, ORDERS_SQL.format(topic=topic, trigger="1 second"))
     out, dlq = f"cli-term-out-{_uid()}", f"cli-term-dlq-{_uid()}"
 
-    proc = subprocess.Popen(
-        [str(SQLSTREAM), "run", "--bootstrap-servers", kafka_bootstrap, "--vars", _vars(out, dlq)],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    cli = RunningCli.start(
+        ["run", "--bootstrap-servers", kafka_bootstrap, "--vars", _vars(out, dlq)],
+        tmp_path, query="orders_out",
     )
-    lines: list[str] = []
-    started = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-            m = PROGRESS.match(lines[-1])
-            if m and m["name"] == "orders_out" and int(m["rows"]) > 0:
-                started.set()
-        started.set()  # the end of its output: the process exited
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
     try:
-        started.wait(240)
-        assert proc.poll() is None, (proc.returncode, lines, proc.stderr.read() if proc.stderr else "")
+        cli.wait_for_rows(240)
+        lines = cli.lines
         assert any(PROGRESS.match(x) for x in lines), f"no progress: {lines}"
-        jvms = _children(proc.pid)
+        jvms = _children(cli.proc.pid)
         assert jvms, "no child process (the JVM)"
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(120)
+        rc, stderr = cli.stop(signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
-    stderr = proc.stderr.read() if proc.stderr else ""
+        cli.kill()
     assert rc == 0, (lines, stderr[-3000:])
     assert "stopping (SIGTERM)" in lines, lines
     assert "Traceback" not in stderr
@@ -561,7 +531,7 @@ def test_compiled_script_under_spark_submit_writes_what_run_writes(
 
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     kafka_jars = ",".join(str(p) for p in jars.spark_kafka_jars(pyspark.__version__))
-    env = _env(
+    env = cli_env(
         SQLSTREAM_BOOTSTRAP_SERVERS=kafka_bootstrap,
         SQLSTREAM_CHECKPOINT_ROOT=str(tmp_path / "checkpoints"),
         SQLSTREAM_SPARK_MASTER="local[2]",

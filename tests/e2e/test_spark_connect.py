@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import typing as t
 import uuid
@@ -31,17 +30,14 @@ import pytest
 
 from sqlstream import kafkaclient
 from sqlstream.kafkaclient import Record
+from cliproc import PROGRESS, SQLSTREAM, RunningCli
+from cliproc import env as cli_env
 
 pytestmark = pytest.mark.e2e
 
-SQLSTREAM = Path(sys.executable).parent / "sqlstream"
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 STARTUP_SECONDS = 240
 NAMES = ("orders_dlq", "orders_out")
-PROGRESS = re.compile(
-    r"^(?P<name>\S+)  batch (?P<batch>\d+): (?P<rows>\d+) rows, \d+\.\d rows/s, \d+ ms, "
-    r"(?P<behind>\d+) behind(?:, (?P<malformed>\d+) malformed)?$"
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,12 +206,6 @@ def _project(root: Path, remote: str, topic: str, out: str, dlq: str, trigger: s
     return root
 
 
-def _env() -> dict[str, str]:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    for key in ("SQLSTREAM_BOOTSTRAP_SERVERS", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
-        env.pop(key, None)
-    return env
-
 
 def _content(records: t.Iterable[Record]) -> list[tuple[t.Any, ...]]:
     return sorted(((r.key, r.value, tuple(r.headers)) for r in records), key=repr)
@@ -243,7 +233,7 @@ def test_run_available_now_on_spark_connect(
 
     proc = subprocess.run(
         [str(SQLSTREAM), "run", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap],
-        cwd=root, env=_env(), capture_output=True, text=True, timeout=300, check=False,
+        cwd=root, env=cli_env(), capture_output=True, text=True, timeout=300, check=False,
     )
 
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:], _log_tail(connect_server.log))
@@ -277,35 +267,13 @@ def test_sigterm_stops_the_query_on_the_server(
     root = _project(tmp_path / "p", connect_server.url, input_topic, out, dlq, "1 second")
 
     log_start = len(connect_server.log.read_bytes())
-    proc = subprocess.Popen(
-        [str(SQLSTREAM), "run", "--bootstrap-servers", kafka_bootstrap],
-        cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    lines: list[str] = []
-    wrote = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-            m = PROGRESS.match(lines[-1])
-            if m and m["name"] == "orders_out" and int(m["rows"]) > 0:
-                wrote.set()
-        wrote.set()  # the end of its output: the process exited
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    cli = RunningCli.start(["run", "--bootstrap-servers", kafka_bootstrap], root, query="orders_out")
     try:
-        wrote.wait(180)
-        assert proc.poll() is None, (lines, proc.stderr.read() if proc.stderr else "")
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(120)
+        cli.wait_for_rows(180)
+        rc, stderr = cli.stop(signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
-    stderr = proc.stderr.read() if proc.stderr else ""
+        cli.kill()
+    lines = cli.lines
     assert rc == 0, (lines, stderr[-3000:])
     assert lines[0] == "started 2 queries: orders_dlq, orders_out", lines
     assert "stopping (SIGTERM)" in lines, lines
