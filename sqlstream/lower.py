@@ -370,7 +370,7 @@ def _decode_value(
     # text: the whole value, UTF-8 decoded (invalid bytes become U+FFFD, as with Kafka's
     # StringDeserializer), cast to the column's type if it is not STRING
     return _single(
-        _text_to_type("CAST(`value` AS STRING)", "`value`", column.type, "value"), column.name
+        _text_to_type(utf8_text("`value`"), "`value`", column.type, "value"), column.name
     )
 
 
@@ -390,7 +390,14 @@ def _decode_key(columns: list[StreamColumn], key_format: str) -> _Part:
         if not _is_binary(column.type):
             raise ValueError(f"key_format 'raw' gives BINARY: declare {column.name} BINARY")
         return _Part(outputs={column.name: "`key`"})
-    return _single(_text_to_type("CAST(`key` AS STRING)", "`key`", column.type, "key"), column.name)
+    return _single(_text_to_type(utf8_text("`key`"), "`key`", column.type, "key"), column.name)
+
+
+def utf8_text(binary_sql: str) -> str:
+    """Bytes as text the way Kafka's StringDeserializer reads them: invalid UTF-8 becomes U+FFFD.
+    A plain ``CAST(... AS STRING)`` keeps invalid bytes as they are, and later string functions
+    then disagree about them."""
+    return f"make_valid_utf8(CAST({binary_sql} AS STRING))"
 
 
 def last_header_sql(header_key: str, headers_sql: str = "`headers`") -> str:
@@ -407,7 +414,7 @@ def _decode_header(column: StreamColumn, index: int) -> _Part:
     part = _Part(parse_exprs=[f"{last_header_sql(column.ref)} AS {raw}"])
     part.add(
         _single(
-            _text_to_type(f"CAST({raw} AS STRING)", raw, column.type, f"header {column.ref}"),
+            _text_to_type(utf8_text(raw), raw, column.type, f"header {column.ref}"),
             column.name,
         )
     )

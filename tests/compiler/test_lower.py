@@ -97,7 +97,7 @@ def test_decode_json_golden() -> None:
     ]
     assert d.output_exprs == [
         "`__sqlstream_value`.`order_id` AS `order_id`",
-        "CAST(`key` AS STRING) AS `user_id`",
+        "make_valid_utf8(CAST(`key` AS STRING)) AS `user_id`",
         "`__sqlstream_value`.`amount` AS `amount`",
         "`timestamp` AS `kafka_ts`",
     ]
@@ -139,16 +139,16 @@ def test_decode_text_key_and_typed_header_golden() -> None:
         "(`value` IS NULL) AS `__sqlstream_is_tombstone`",
     ]
     assert d.output_exprs == [
-        "CAST(`value` AS STRING) AS `line`",
-        "try_cast(CAST(`key` AS STRING) AS INT) AS `id`",
-        "try_cast(CAST(`__sqlstream_header_0` AS STRING) AS INT) AS `retries`",
+        "make_valid_utf8(CAST(`value` AS STRING)) AS `line`",
+        "try_cast(make_valid_utf8(CAST(`key` AS STRING)) AS INT) AS `id`",
+        "try_cast(make_valid_utf8(CAST(`__sqlstream_header_0` AS STRING)) AS INT) AS `retries`",
         "`headers` AS `value`",
     ]
     assert d.error_expr == (
         "NOT `__sqlstream_is_tombstone` AND ("
-        "(`key` IS NOT NULL AND try_cast(CAST(`key` AS STRING) AS INT) IS NULL) OR "
+        "(`key` IS NOT NULL AND try_cast(make_valid_utf8(CAST(`key` AS STRING)) AS INT) IS NULL) OR "
         "(`__sqlstream_header_0` IS NOT NULL AND "
-        "try_cast(CAST(`__sqlstream_header_0` AS STRING) AS INT) IS NULL))"
+        "try_cast(make_valid_utf8(CAST(`__sqlstream_header_0` AS STRING)) AS INT) IS NULL))"
     )
 
 
@@ -220,7 +220,7 @@ def test_decode_errors(
 
 def test_error_filters() -> None:
     d = decode([StreamColumn("n", "INT")], "text", "text", {})
-    err = "NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND try_cast(CAST(`value` AS STRING) AS INT) IS NULL)"
+    err = "NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND try_cast(make_valid_utf8(CAST(`value` AS STRING)) AS INT) IS NULL)"
     assert d.error_expr == err
     assert error_filter(d, "skip", "s") == f"NOT `__sqlstream_is_tombstone` AND NOT ({err})"
     assert error_filter(d, "dlq", "s") == error_filter(d, "skip", "s")
