@@ -209,7 +209,7 @@ def _pom(coordinates: t.Sequence[str]) -> str:
         )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+        "<project>\n"
         "  <modelVersion>4.0.0</modelVersion>\n"
         "  <groupId>sqlstream.local</groupId>\n"
         "  <artifactId>sqlstream-jars</artifactId>\n"
