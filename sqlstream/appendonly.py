@@ -122,11 +122,16 @@ def _check_select(
             "this aggregation is not grouped by an event-time window, so it emits an update "
             "for every record"
         )
-        sample = next(iter(watermarks), None)
+        sample = next(iter(sorted(watermarks)), None)
+        ts = next(
+            (f.name for r in q.reads for f in analysis.fields_of(r) if f.type.upper().startswith("TIMESTAMP")),
+            "event_time",
+        )
         hint = (
             f"group by window({sample}, '5 minutes') as well"
             if sample
-            else "add a WATERMARK to the source stream and group by window(event_time, '5 minutes')"
+            else f"add WATERMARK FOR {ts} AS {ts} - INTERVAL '10' MINUTES to the source "
+            f"stream's columns, and group by window({ts}, '5 minutes')"
         )
         yield _error(q, node, what, hint, via)
         return
@@ -139,8 +144,8 @@ def _check_select(
                 q, call,
                 f"the window over '{col.name}' never closes: no stream it reads has a WATERMARK "
                 f"on '{col.name}'",
-                f"add 'WATERMARK FOR {col.name} AS {col.name} - INTERVAL '10' MINUTES' to the "
-                "CREATE STREAM of the source",
+                f"add WATERMARK FOR {col.name} AS {col.name} - INTERVAL '10' MINUTES to the "
+                "columns of the source's CREATE STREAM",
                 via,
             )
     yield from _check_joins(q, select, watermarks, analysis, via)
