@@ -17,7 +17,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlstream import kafkaclient, localkafka
+from sqlstream.local import client as kafkaclient
+from sqlstream.local import broker as localkafka
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".sqlstream" / "kafka"

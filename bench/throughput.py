@@ -45,8 +45,8 @@ from report import write_section  # noqa: E402
 
 from sqlstream import localkafka, runtime  # noqa: E402
 from sqlstream import progress as progress_mod  # noqa: E402
-from sqlstream.compiler import compile_project  # noqa: E402
-from sqlstream.plan import Trigger  # noqa: E402
+from sqlstream.compiler.facade import compile_project  # noqa: E402
+from sqlstream.compiler.plan import Trigger  # noqa: E402
 
 INPUT_TOPIC = "bench-input"
 PARTITIONS = 4
@@ -243,7 +243,7 @@ class Bench:
         return root
 
     def _fresh(self) -> tuple[str, Path]:
-        from sqlstream import kafkaclient
+        from sqlstream.local import client as kafkaclient
 
         topic = f"bench-out-{uuid.uuid4().hex[:10]}"
         kafkaclient.create_topic(self.bootstrap, topic, partitions=PARTITIONS)
@@ -344,7 +344,7 @@ class Bench:
             consumer.close()
 
     def _drop(self, topic: str, checkpoint: Path) -> None:
-        from sqlstream import kafkaclient
+        from sqlstream.local import client as kafkaclient
 
         kafkaclient.delete_topic(self.bootstrap, topic)
         shutil.rmtree(checkpoint, ignore_errors=True)
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = localkafka.up(port=0, state_dir=state_dir, heap="1g")
     spark = None
     try:
-        from sqlstream import kafkaclient
+        from sqlstream.local import client as kafkaclient
 
         kafkaclient.create_topic(broker.bootstrap, INPUT_TOPIC, partitions=PARTITIONS)
         print(f"==> generating {args.records:,} JSON records", flush=True)

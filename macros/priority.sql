@@ -1,1 +1,1 @@
-../sqlstream/templates/project/macros/priority.sql
+../sqlstream/project/templates/project/macros/priority.sql

@@ -1,1 +1,1 @@
-../sqlstream/templates/project/queries/routing.sql
+../sqlstream/project/templates/project/queries/routing.sql

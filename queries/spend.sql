@@ -1,1 +1,1 @@
-../sqlstream/templates/project/queries/spend.sql
+../sqlstream/project/templates/project/queries/spend.sql

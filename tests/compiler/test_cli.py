@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import sqlstream
-from sqlstream.cli import cli
-from sqlstream.codegen import Connection
+from sqlstream.cli.main import cli
+from sqlstream.spark.steps import Connection
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 
@@ -382,7 +382,7 @@ def test_a_secret_from_the_environment_never_reaches_target_or_the_terminal(
 def test_compile_imports_no_pyspark_and_starts_no_jvm(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import sys
-        from sqlstream.cli import main
+        from sqlstream.cli.main import main
         sys.argv = ["sqlstream", "compile", "--target-dir", {str(tmp_path / "out")!r}]
         try:
             main()
@@ -428,9 +428,9 @@ def test_no_project_and_no_file_is_a_user_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.Any]]:
-    """``sqlstream.runtime`` replaced by a recorder, so that no JVM starts."""
+    """``sqlstream.spark.runtime`` replaced by a recorder, so that no JVM starts."""
     calls: list[tuple[str, t.Any, t.Any]] = []
-    fake = types.ModuleType("sqlstream.runtime")
+    fake = types.ModuleType("sqlstream.spark.runtime")
 
     def run(plan: t.Any, connection: t.Any, **kwargs: t.Any) -> int:
         calls.append(("run", plan, connection))
@@ -442,7 +442,7 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.An
 
     fake.run = run  # type: ignore[attr-defined]
     fake.explain = explain  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sqlstream.runtime", fake)
+    monkeypatch.setitem(sys.modules, "sqlstream.spark.runtime", fake)
     monkeypatch.setattr(sqlstream, "runtime", fake, raising=False)
     return calls
 

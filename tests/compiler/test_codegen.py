@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sqlstream import codegen, progress
-from sqlstream.codegen import Connection, ReadSource, StartQuery
-from sqlstream.plan import (
+from sqlstream.spark import steps as codegen
+from sqlstream.spark import progress
+from sqlstream.spark.steps import Connection, ReadSource, StartQuery
+from sqlstream.compiler.plan import (
     Decoding,
     Plan,
     SinkPlan,
@@ -30,7 +31,7 @@ ERROR = "(__v IS NULL OR __v.amount IS NULL)"
 
 @dataclass
 class FakeTarget:
-    """The shape of ``sqlstream.project.Target`` that ``Connection.from_target`` reads."""
+    """The shape of ``sqlstream.project.config.Target`` that ``Connection.from_target`` reads."""
 
     name: str = "prod"
     bootstrap_servers: str = "broker-1:9093,broker-2:9093"
@@ -388,7 +389,7 @@ def test_progress_line_from_spark_connect() -> None:
 
 
 def test_reason_of_a_spark_connect_error() -> None:
-    from sqlstream import runtime
+    from sqlstream.spark import runtime
 
     class ConnectError(Exception):  # what pyspark's Spark Connect exceptions print
         pass

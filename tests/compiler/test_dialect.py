@@ -11,7 +11,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
-from sqlstream.dialect import (
+from sqlstream.compiler.dialect import (
     CreateDerivedStream,
     CreateKafkaStream,
     HeaderPair,

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 import sqlstream
-from sqlstream.cli import cli
+from sqlstream.cli.main import cli
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.compiler import compile_project
+from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import UserErrors
 
 INVALID = Path(__file__).parent / "invalid"

@@ -1,4 +1,4 @@
-"""sqlstream.jars without Maven or a network: a fake ``mvn`` stands in for the real one."""
+"""sqlstream.spark.jars without Maven or a network: a fake ``mvn`` stands in for the real one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import jars
+from sqlstream.spark import jars
 from sqlstream.errors import RunFailure
 
 FAKE_MVN = """\
@@ -162,7 +162,7 @@ def test_bad_coordinates(bad: str) -> None:
 def test_importing_jars_does_not_import_pyspark() -> None:
     import subprocess
 
-    code = "import sys, sqlstream.jars; print('pyspark' in sys.modules)"
+    code = "import sys, sqlstream.spark.jars; print('pyspark' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlstream.lower import (
+from sqlstream.compiler.lower import (
     decode,
     dlq_exprs,
     encode,
@@ -16,7 +16,7 @@ from sqlstream.lower import (
     sql_string,
     watermark_delay,
 )
-from sqlstream.plan import Field, StreamColumn
+from sqlstream.compiler.plan import Field, StreamColumn
 
 # ---- watermark_delay -------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sqlstream.compiler import compile_project
+from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import UserErrors
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "sqlstream" / "templates" / "project"
+TEMPLATE = Path(__file__).resolve().parents[2] / "sqlstream" / "project" / "templates" / "project"
 VALID = (TEMPLATE / "queries" / "spend.sql").read_text() + "\n" + """
 CREATE STREAM tagged (
     id STRING KEY,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.compiler import compile_project
-from sqlstream.plan import Plan
+from sqlstream.compiler.facade import compile_project
+from sqlstream.compiler.plan import Plan
 
 EVENTS = """
 CREATE STREAM events (

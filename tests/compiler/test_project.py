@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from sqlstream.errors import UserError
-from sqlstream.project import (
+from sqlstream.project.config import (
     Target,
     discover_files,
     discover_macro_files,
     find_project_root,
     load_project,
 )
-from sqlstream.render import make_environment, render_file
+from sqlstream.compiler.render import make_environment, render_file
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 

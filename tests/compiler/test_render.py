@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlstream.errors import UserError
-from sqlstream.render import line_map, make_environment, render_file, render_text
+from sqlstream.compiler.render import line_map, make_environment, render_file, render_text
 
 
 def render(text: str, vars: dict | None = None, macros: list[Path] = ()) -> str:  # type: ignore[assignment]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sqlstream import testing
-from sqlstream.cli import cli
-from sqlstream.compiler import compile_project
+from sqlstream.unittests import suite as testing
+from sqlstream.cli.main import cli
+from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import UserError, UserErrors
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_a_query_through_a_derived_stream_creates_it_and_its_source_may_be_empty
 
 def test_loading_needs_no_pyspark() -> None:
     code = (
-        "import sys; from sqlstream.compiler import compile_project; from sqlstream import testing;"
+        "import sys; from sqlstream.compiler.facade import compile_project; from sqlstream.unittests import suite as testing;"
         "testing.load_tests(compile_project()); assert 'pyspark' not in sys.modules, 'pyspark'"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
@@ -110,7 +110,7 @@ def test_the_repo_root_links_the_template_tests() -> None:
     for name in ("spend.yml", "routing.yml"):
         link = REPO / "tests" / name
         assert link.is_symlink(), name
-        assert link.read_text() == (REPO / "sqlstream" / "templates" / "project" / "tests" / name).read_text()
+        assert link.read_text() == (REPO / "sqlstream" / "project" / "templates" / "project" / "tests" / name).read_text()
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,14 +3,14 @@
 Everything under ``tests/e2e`` is marked ``e2e`` (deselect with ``-m "not e2e"``).
 
 The broker: by default one single-node KRaft broker per test session, started from the Apache
-Kafka jars by ``sqlstream.localkafka`` on a free loopback port, in a temporary state directory,
+Kafka jars by ``sqlstream.local.broker`` on a free loopback port, in a temporary state directory,
 and stopped at the end. Set ``SQLSTREAM_TEST_BOOTSTRAP=host:port`` to use a broker you run
-yourself instead (``docker compose up``, ``python -m sqlstream.localkafka up``, a remote test
+yourself instead (``docker compose up``, ``python -m sqlstream.local.broker up``, a remote test
 cluster with PLAINTEXT access); it is left running. Topics get unique names, so a shared broker is
 safe.
 
 Spark: one ``local[2]`` session per test session with Spark's Kafka connector (and spark-avro)
-from ``sqlstream.jars``, which fetches them with Maven into the cache the first time.
+from ``sqlstream.spark.jars``, which fetches them with Maven into the cache the first time.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     if os.environ.get("SQLSTREAM_TEST_BOOTSTRAP"):
         yield None
         return
-    from sqlstream import localkafka
+    from sqlstream.local import broker as localkafka
 
     state_dir = tmp_path_factory.mktemp("kafka")
     broker = localkafka.up(port=0, state_dir=state_dir)
@@ -67,7 +67,7 @@ def spark(kafka_bootstrap: str) -> t.Iterator[t.Any]:
     pyspark = pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
-    from sqlstream import jars
+    from sqlstream.spark import jars
 
     # Workers must run this interpreter (the one that has pyspark), not whatever `python` is.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -13,9 +13,10 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream import kafkaclient, runtime
-from sqlstream.compiler import Compiled, compile_project
-from sqlstream.plan import Trigger
+from sqlstream.local import client as kafkaclient
+from sqlstream.spark import runtime
+from sqlstream.compiler.facade import Compiled, compile_project
+from sqlstream.compiler.plan import Trigger
 
 AVAILABLE_NOW = Trigger("available_now")
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import kafkaclient, runtime
-from sqlstream.kafkaclient import Record
+from sqlstream.local import client as kafkaclient
+from sqlstream.spark import runtime
+from sqlstream.local.client import Record
 
 from cliproc import PROGRESS, SQLSTREAM, RunningCli
 from cliproc import env as cli_env
@@ -426,7 +427,7 @@ def cli_in_process(spark_confs_restored: None, monkeypatch: pytest.MonkeyPatch) 
     """
     from click.testing import CliRunner
 
-    from sqlstream.cli import cli
+    from sqlstream.cli.main import cli
 
     runner = CliRunner()
 
@@ -516,7 +517,7 @@ def test_compiled_script_under_spark_submit_writes_what_run_writes(
 ) -> None:
     import pyspark
 
-    from sqlstream import jars
+    from sqlstream.spark import jars
 
     assert orders_project["proc"].returncode == 0, orders_project["proc"].stderr[-3000:]
     root = orders_project["root"]

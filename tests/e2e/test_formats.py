@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.kafkaclient import Record, consume_all, create_topic, produce
+from sqlstream.local.client import Record, consume_all, create_topic, produce
 
 from pipeline import Pipeline
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import localkafka
+from sqlstream.local import broker as localkafka
 from sqlstream.errors import RunFailure
-from sqlstream.kafkaclient import consume_all, create_topic, produce
+from sqlstream.local.client import consume_all, create_topic, produce
 
 N = 100
 

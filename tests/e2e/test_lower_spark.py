@@ -1,4 +1,4 @@
-"""Every lowering in ``sqlstream.lower`` run on real Spark.
+"""Every lowering in ``sqlstream.compiler.lower`` run on real Spark.
 
 The inputs are batch DataFrames shaped exactly like the rows of Spark's Kafka source (no broker
 needed), and the outputs are checked against what Spark's Kafka sink reads.
@@ -12,14 +12,14 @@ import typing as t
 
 import pytest
 
-from sqlstream.lower import (
+from sqlstream.compiler.lower import (
     decode,
     dlq_exprs,
     encode,
     error_filter,
     skipped_count_expr,
 )
-from sqlstream.plan import Decoding, Field, StreamColumn
+from sqlstream.compiler.plan import Decoding, Field, StreamColumn
 
 pytestmark = pytest.mark.e2e
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import codegen, kafkaclient, runtime
-from sqlstream.codegen import Connection
+from sqlstream.spark import steps as codegen
+from sqlstream.local import client as kafkaclient
+from sqlstream.spark import runtime
+from sqlstream.spark.steps import Connection
 from sqlstream.errors import RunFailure
-from sqlstream.plan import (
+from sqlstream.compiler.plan import (
     Decoding,
     Plan,
     SinkPlan,
@@ -224,7 +226,7 @@ def test_generated_script_writes_the_same_records(
     """``python script.py`` with the connection in the environment: same output as ``run``."""
     import pyspark
 
-    from sqlstream import jars
+    from sqlstream.spark import jars
 
     topics = {**orders_input, **{k: v + "-script" for k, v in orders_input.items() if k != "in"}}
     plan = orders_plan(topics, "script")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.kafkaclient import consume_all, create_topic, produce
+from sqlstream.local.client import consume_all, create_topic, produce
 
 from pipeline import Pipeline
 

@@ -2,7 +2,7 @@
 
 One server for the module, started from the pip-installed pyspark (``spark-submit --class
 ...SparkConnectServer``, what ``sbin/start-connect-server.sh`` of a Spark distribution runs) with
-Spark's Kafka connector from ``sqlstream.jars`` on its classpath, on a free loopback port; it is
+Spark's Kafka connector from ``sqlstream.spark.jars`` on its classpath, on a free loopback port; it is
 stopped at the end. Two runs of the CLI in a subprocess, as a user runs it: a finite run
 (``--trigger available-now``) whose records and progress lines are checked exactly, and a
 running query stopped with SIGTERM, which must stop the query on the server too.
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import kafkaclient
-from sqlstream.kafkaclient import Record
+from sqlstream.local import client as kafkaclient
+from sqlstream.local.client import Record
 from cliproc import PROGRESS, SQLSTREAM, RunningCli
 from cliproc import env as cli_env
 
@@ -83,7 +83,8 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Conne
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         pytest.skip("no Java: a Spark Connect server needs a JVM (JAVA_HOME or java on PATH)")
 
-    from sqlstream import jars, localkafka
+    from sqlstream.spark import jars
+    from sqlstream.local import broker as localkafka
 
     spark_home = Path(pyspark.__file__).parent
     submit = spark_home / "bin" / "spark-submit"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream import runtime
+from sqlstream.spark import runtime
 from sqlstream.errors import RunFailure, UserErrors
-from sqlstream.kafkaclient import Record, consume_all, create_topic, produce
-from sqlstream.plan import Trigger
+from sqlstream.local.client import Record, consume_all, create_topic, produce
+from sqlstream.compiler.plan import Trigger
 
 from pipeline import Pipeline
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sqlstream import testing
-from sqlstream.cli import cli
-from sqlstream.compiler import compile_project
-from sqlstream.scaffold import init_project
+from sqlstream.unittests import suite as testing
+from sqlstream.cli.main import cli
+from sqlstream.compiler.facade import compile_project
+from sqlstream.project.scaffold import init_project
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 

@@ -2,7 +2,7 @@
 
 Two sets of jars are needed: Spark's Kafka connector (``spark-sql-kafka-0-10``, plus
 ``spark-avro`` for Avro), which must match pyspark's version exactly, and the Apache Kafka broker
-that ``sqlstream.localkafka`` starts for the demo and the tests.
+that ``sqlstream.local.broker`` starts for the demo and the tests.
 
 Both are resolved with Maven (``mvn dependency:copy-dependencies`` on a throwaway pom) rather than
 with Spark's own ``spark.jars.packages``: Maven honours the user's ``~/.m2/settings.xml`` (mirrors,
@@ -365,7 +365,7 @@ def _locked(path: Path) -> t.Iterator[None]:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m sqlstream.jars [SPARK_VERSION]``: fetch every jar set now (for a Makefile/CI)."""
+    """``python -m sqlstream.spark.jars [SPARK_VERSION]``: fetch every jar set now (for a Makefile/CI)."""
     if argv:
         spark_version = argv[0]
     else:

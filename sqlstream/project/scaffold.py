@@ -10,7 +10,7 @@ from sqlstream.errors import UserError
 
 
 def template_dir() -> Path:
-    return Path(str(resources.files("sqlstream") / "templates" / "project"))
+    return Path(str(resources.files("sqlstream.project") / "templates" / "project"))
 
 
 def init_project(directory: Path) -> list[Path]:

@@ -2,7 +2,7 @@
 
 The demo and the end-to-end tests need a Kafka that behaves exactly like production, on machines
 without a container engine. ``up`` starts the Apache Kafka broker itself (``kafka.Kafka``, KRaft,
-one combined broker+controller node) in a JVM of its own, from the jars ``sqlstream.jars``
+one combined broker+controller node) in a JVM of its own, from the jars ``sqlstream.spark.jars``
 caches, and leaves it running detached, so a later ``up``/``status``/``down`` -- from another
 process too -- finds it again through its state directory::
 
@@ -42,7 +42,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream import jars
+from sqlstream.spark import jars
 from sqlstream.errors import RunFailure
 
 DEFAULT_PORT = 9092
@@ -292,7 +292,7 @@ def _write_config(state_dir: Path, port: int, controller_port: int) -> Path:
         "num.recovery.threads.per.data.dir": "1",
     }
     props = state_dir / "server.properties"
-    lines = ["# Written by sqlstream.localkafka on every start; edits are overwritten."]
+    lines = ["# Written by sqlstream.local.broker on every start; edits are overwritten."]
     lines += [f"{k}={_escape_prop(v)}" for k, v in settings.items()]
     props.write_text("\n".join(lines) + "\n")
     (state_dir / "log4j2.properties").write_text(_LOG4J2)
@@ -300,7 +300,7 @@ def _write_config(state_dir: Path, port: int, controller_port: int) -> Path:
 
 
 _LOG4J2 = """\
-# Written by sqlstream.localkafka: the broker logs to stdout, which is broker.log.
+# Written by sqlstream.local.broker: the broker logs to stdout, which is broker.log.
 status = warn
 name = sqlstream-localkafka
 appender.out.type = Console
@@ -580,7 +580,7 @@ def _tail(path: Path, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-# A manual convenience: python -m sqlstream.localkafka up|down|status
+# A manual convenience: python -m sqlstream.local.broker up|down|status
 if __name__ == "__main__":  # pragma: no cover
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     if command == "up":

@@ -24,8 +24,8 @@ import typing as t
 from dataclasses import dataclass, field
 
 import sqlstream
-from sqlstream import lower
-from sqlstream.plan import Plan, SinkPlan, SourcePlan, Trigger
+from sqlstream.compiler import lower
+from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 
 ENV_BOOTSTRAP = "SQLSTREAM_BOOTSTRAP_SERVERS"
 ENV_CHECKPOINT_ROOT = "SQLSTREAM_CHECKPOINT_ROOT"
@@ -73,7 +73,7 @@ class Connection:
 
     @classmethod
     def from_target(cls, target: t.Any, checkpoint_root: str | None = None) -> Connection:
-        """Build from a ``sqlstream.project.Target`` (``checkpoint_root``: the resolved one).
+        """Build from a ``sqlstream.project.config.Target`` (``checkpoint_root``: the resolved one).
 
         ``target.secrets`` holds secret values (option names are accepted too): an option is
         secret when its value holds a secret value, its name is listed, or its name says so

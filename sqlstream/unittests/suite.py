@@ -40,14 +40,14 @@ from pathlib import Path
 import yaml
 
 from sqlstream.errors import Diagnostics, Location, UserError, UserErrors
-from sqlstream.lower import quote_ident, sql_string
-from sqlstream.plan import Plan, SinkPlan, ViewPlan
-from sqlstream.project import check_keys, YamlDoc, yaml_entry, read_yaml
+from sqlstream.compiler.lower import quote_ident, sql_string
+from sqlstream.compiler.plan import Plan, SinkPlan, ViewPlan
+from sqlstream.project.config import check_keys, YamlDoc, yaml_entry, read_yaml
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
-    from sqlstream.compiler import Compiled
+    from sqlstream.compiler.facade import Compiled
 
 __all__ = [
     "Input",
@@ -532,7 +532,7 @@ def _stream_hint(name: str, resolver: _Resolver) -> str:
 
 
 def _selected(test: UnitTest, select: t.Sequence[str], resolver: _Resolver) -> bool:
-    from sqlstream.compiler import matches
+    from sqlstream.compiler.facade import matches
 
     for s in select:
         if s == test.target or s.lower() == test.target:
@@ -622,7 +622,7 @@ def rows_sql(columns: t.Sequence[tuple[str, str]], rows: t.Sequence[t.Mapping[st
 
 def session(compiled: Compiled) -> SparkSession:
     """A session for the target's Spark (local, cluster or Spark Connect) in UTC, no Kafka jars."""
-    from sqlstream import runtime
+    from sqlstream.spark import runtime
 
     conn = compiled.connection()
     conn = dataclasses.replace(
@@ -675,7 +675,7 @@ def _get_conf(spark: SparkSession, key: str) -> str | None:
 
 def run_test(test: UnitTest, spark: SparkSession) -> TestResult:
     """One test: its inputs as temporary views, its views, its SELECT, the comparison."""
-    from sqlstream.runtime import reason
+    from sqlstream.spark.runtime import reason
 
     created: list[str] = []
     try:

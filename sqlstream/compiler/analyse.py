@@ -17,10 +17,10 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sqlstream import dialect as d
+from sqlstream.compiler import dialect as d
 from sqlstream.errors import Diagnostics
-from sqlstream.parse import Statement
-from sqlstream.plan import Field, StreamColumn
+from sqlstream.compiler.parse import Statement
+from sqlstream.compiler.plan import Field, StreamColumn
 
 SPARK = "spark"
 

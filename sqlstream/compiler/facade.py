@@ -11,15 +11,15 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlstream import render
-from sqlstream.analyse import Analysis, analyse
-from sqlstream.codegen import Connection
+from sqlstream.compiler import render
+from sqlstream.compiler.analyse import Analysis, analyse
+from sqlstream.spark.steps import Connection
 from sqlstream.errors import Diagnostics, UserError, UserErrors
-from sqlstream.parse import Statement, parse_file
-from sqlstream.plan import Plan
-from sqlstream.planner import build_plan
-from sqlstream.project import Project, discover_files, load_project
-from sqlstream.source import SourceFile
+from sqlstream.compiler.parse import Statement, parse_file
+from sqlstream.compiler.plan import Plan
+from sqlstream.compiler.planner import build_plan
+from sqlstream.project.config import Project, discover_files, load_project
+from sqlstream.compiler.source import SourceFile
 
 
 @dataclass

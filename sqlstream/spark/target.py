@@ -8,13 +8,13 @@ import os
 import typing as t
 from pathlib import Path, PurePath
 
-from sqlstream.compiler import Compiled, subset
-from sqlstream.plan import Plan
+from sqlstream.compiler.facade import Compiled, subset
+from sqlstream.compiler.plan import Plan
 
 
 def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
     """Per query file: the rendered SQL and a standalone PySpark script; plus plan.json."""
-    from sqlstream import codegen
+    from sqlstream.spark import steps as codegen
 
     target = compiled.project.target
     connection = codegen.Connection.from_target(target)

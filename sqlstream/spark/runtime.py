@@ -21,8 +21,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream import progress as progress_mod
-from sqlstream.codegen import (
+from sqlstream.spark import progress as progress_mod
+from sqlstream.spark.steps import (
     Connection,
     CreateView,
     Opt,
@@ -36,7 +36,7 @@ from sqlstream.codegen import (
     trigger_kwargs,
 )
 from sqlstream.errors import RunFailure
-from sqlstream.plan import Plan, Trigger
+from sqlstream.compiler.plan import Plan, Trigger
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -73,7 +73,7 @@ def session(
     confs = spark_confs(connection)
     if connection.spark_remote:
         return _connect_session(connection, confs)
-    from sqlstream import jars
+    from sqlstream.spark import jars
 
     master = connection.spark_master or "local[*]"
     builder = SparkSession.builder.appName(app_name).master(master)

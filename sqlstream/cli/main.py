@@ -70,7 +70,7 @@ def project_options(fn: F) -> F:
 
 
 def _compile(paths: t.Sequence[str], target: str | None, vars_: str | None, select: t.Sequence[str], profiles_dir: str | None) -> t.Any:
-    from sqlstream.compiler import compile_project
+    from sqlstream.compiler.facade import compile_project
 
     return compile_project(paths, target=target, vars_override=vars_, select=select, profiles_dir=profiles_dir)
 
@@ -88,7 +88,7 @@ def cli(debug: bool) -> None:
 @handle_errors
 def init(directory: str) -> None:
     """Create a working example project in DIRECTORY."""
-    from sqlstream.scaffold import init_project
+    from sqlstream.project.scaffold import init_project
 
     created = init_project(Path(directory))
     for path in created:
@@ -103,7 +103,7 @@ def init(directory: str) -> None:
 @handle_errors
 def compile(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...], profiles_dir: str | None, target_dir: str) -> None:
     """Render, parse and plan; write rendered SQL and a PySpark script per file to target/."""
-    from sqlstream.output import write_target
+    from sqlstream.spark.target import write_target
 
     compiled = _compile(paths, target, vars_, select, profiles_dir)
     written = write_target(compiled, Path(target_dir))
@@ -133,7 +133,7 @@ def validate(paths: tuple[str, ...], target: str | None, vars_: str | None, sele
 @handle_errors
 def ls(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...], profiles_dir: str | None, output: str) -> None:
     """List streams, sinks and topics and how they depend on each other."""
-    from sqlstream.output import listing, listing_text
+    from sqlstream.spark.target import listing, listing_text
 
     compiled = _compile(paths, target, vars_, select, profiles_dir)
     data = listing(compiled)
@@ -148,9 +148,9 @@ def ls(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tu
 @handle_errors
 def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...], profiles_dir: str | None, trigger: str | None, bootstrap_servers: str | None) -> None:
     """Start every query; show progress; stop cleanly on Ctrl-C."""
-    from sqlstream import runtime
-    from sqlstream.options import parse_trigger
-    from sqlstream.plan import Trigger
+    from sqlstream.spark import runtime
+    from sqlstream.compiler.options import parse_trigger
+    from sqlstream.compiler.plan import Trigger
 
     compiled = _compile(paths, target, vars_, select, profiles_dir)
     if compiled.analysis.selects and not select:
@@ -183,7 +183,7 @@ def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: t
 @handle_errors
 def explain(paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...], profiles_dir: str | None, bootstrap_servers: str | None) -> None:
     """Print Spark's plan of each query (starts a JVM, starts no query)."""
-    from sqlstream import runtime
+    from sqlstream.spark import runtime
 
     compiled = _compile(paths, target, vars_, select, profiles_dir)
     click.echo(runtime.explain(compiled.plan, compiled.connection(bootstrap_servers)))
@@ -199,8 +199,8 @@ def test_(paths: tuple[str, ...], target: str | None, vars_: str | None, select:
     PATHS: test files or directories (default: the project's test-paths). Exit 0 when every
     test passes, 1 when one fails, 2 for a mistake in a test file or a query.
     """
-    from sqlstream import testing
-    from sqlstream.compiler import compile_project
+    from sqlstream.unittests import suite as testing
+    from sqlstream.compiler.facade import compile_project
 
     compiled = compile_project(
         (), target=target, vars_override=vars_, profiles_dir=profiles_dir,
@@ -244,7 +244,7 @@ def kafka() -> None:
 @handle_errors
 def kafka_up(port: int, state_dir: str) -> None:
     """Start the broker (fetching its jars once) and return when it is ready."""
-    from sqlstream import localkafka
+    from sqlstream.local import broker as localkafka
 
     broker = localkafka.up(port=port, state_dir=Path(state_dir))
     click.echo(f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid}, logs {broker.log})")
@@ -255,7 +255,7 @@ def kafka_up(port: int, state_dir: str) -> None:
 @handle_errors
 def kafka_down(state_dir: str) -> None:
     """Stop the broker."""
-    from sqlstream import localkafka
+    from sqlstream.local import broker as localkafka
 
     click.echo("kafka stopped" if localkafka.down(Path(state_dir)) else "kafka was not running")
 
@@ -265,7 +265,7 @@ def kafka_down(state_dir: str) -> None:
 @handle_errors
 def kafka_status(state_dir: str) -> None:
     """Say whether the broker runs, and where."""
-    from sqlstream import localkafka
+    from sqlstream.local import broker as localkafka
 
     broker = localkafka.status(Path(state_dir))
     if broker is None:

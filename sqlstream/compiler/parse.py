@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from sqlstream import dialect
+from sqlstream.compiler import dialect
 from sqlstream.errors import Diagnostics, Location
-from sqlstream.source import SourceFile
+from sqlstream.compiler.source import SourceFile
 
 
 @dataclass

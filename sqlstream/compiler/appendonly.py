@@ -12,7 +12,7 @@ import typing as t
 
 from sqlglot import exp
 
-from sqlstream.analyse import Analysis, QueryDef, is_window_call
+from sqlstream.compiler.analyse import Analysis, QueryDef, is_window_call
 from sqlstream.errors import UserError
 
 RULE = "append-only"

@@ -24,7 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-from sqlstream.plan import Decoding, Field, StreamColumn
+from sqlstream.compiler.plan import Decoding, Field, StreamColumn
 
 HIDDEN_PREFIX = "__sqlstream_"
 """Every helper column starts with this, so it cannot clash with a user column."""

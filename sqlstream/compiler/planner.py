@@ -14,12 +14,14 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sqlstream import appendonly, lower, options
-from sqlstream import dialect as d
-from sqlstream.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
+from sqlstream.compiler import appendonly
+from sqlstream.compiler import lower
+from sqlstream.compiler import options
+from sqlstream.compiler import dialect as d
+from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
-from sqlstream.parse import Statement
-from sqlstream.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
+from sqlstream.compiler.parse import Statement
+from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
 
 INTEGRAL = {"TINYINT", "SMALLINT", "INT", "BIGINT", "BYTE", "SHORT", "LONG", "INTEGER"}
 

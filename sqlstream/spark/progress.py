@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import typing as t
 
-from sqlstream.codegen import METRIC_MALFORMED
+from sqlstream.spark.steps import METRIC_MALFORMED
 
 
 def as_dict(progress: t.Any) -> dict[str, t.Any]:

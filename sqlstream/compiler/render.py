@@ -23,7 +23,7 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from sqlstream.errors import Location, UserError
-from sqlstream.source import SourceFile
+from sqlstream.compiler.source import SourceFile
 
 __all__ = [
     "display_path",
