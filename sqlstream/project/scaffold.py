@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -11,6 +12,20 @@ from sqlstream.errors import UserError
 
 def template_dir() -> Path:
     return Path(str(resources.files("sqlstream.project") / "templates" / "project"))
+
+
+_NAME_LINE = re.compile(r"^name: .*$", re.MULTILINE)
+_NOT_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def project_name(directory: Path) -> str:
+    """The project name ``init`` writes: the folder's name, as a safe identifier.
+
+    Checkpoints live under ``<root>/<project name>/``, so two projects made by ``init`` must not
+    share a name (they all were ``demo`` once, and their checkpoints collided).
+    """
+    name = _NOT_NAME.sub("_", directory.resolve().name.lower()).strip("_")
+    return name or "pipelines"
 
 
 def init_project(directory: Path) -> list[Path]:
@@ -29,4 +44,7 @@ def init_project(directory: Path) -> list[Path]:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
         created.append(dest)
+    config = directory / "sqlstream.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(_NAME_LINE.sub(f"name: {project_name(directory)}", text, count=1), "utf-8")
     return created

@@ -104,8 +104,19 @@ def test_init_creates_a_project_that_validates_and_compiles(tmp_path: Path, monk
 def test_init_is_the_example_at_the_repo_root(tmp_path: Path) -> None:
     """The repo's example project and the template `init` copies are the same files."""
     assert invoke("init", "copy").exit_code == 0
-    for name in ("sqlstream.yml", "profiles.yml", *EXAMPLE_FILES, "macros/priority.sql"):
+    for name in ("profiles.yml", *EXAMPLE_FILES, "macros/priority.sql"):
         assert (tmp_path / "copy" / name).read_text() == (REPO / name).read_text(), name
+    copied = (tmp_path / "copy" / "sqlstream.yml").read_text()
+    assert copied == (REPO / "sqlstream.yml").read_text().replace("name: demo", "name: copy")
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"), [("My Pipelines", "my_pipelines"), ("spend-2026", "spend_2026"), ("__", "pipelines")]
+)
+def test_init_names_the_project_after_its_folder(tmp_path: Path, folder: str, name: str) -> None:
+    """Two projects made by init must not share checkpoints, which live under the name."""
+    assert invoke("init", folder).exit_code == 0
+    assert f"\nname: {name}\n" in (tmp_path / folder / "sqlstream.yml").read_text()
 
 
 def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
