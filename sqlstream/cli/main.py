@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from sqlstream import __version__
+from sqlstream.cli.topics import topics
 from sqlstream.errors import SqlStreamError, UserError, UserErrors
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -272,6 +273,9 @@ def kafka_status(state_dir: str) -> None:
         click.echo("kafka is not running")
         sys.exit(1)
     click.echo(f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})")
+
+
+cli.add_command(topics)
 
 
 def main() -> None:
