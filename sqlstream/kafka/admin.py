@@ -103,7 +103,8 @@ class Cluster:
                 return {tp.partition: f.result(timeout=TIMEOUT).offset for tp, f in futures.items()}
             except ck().KafkaException as e:
                 err = error_of(e)
-                if err is None or not err.retriable() or time.monotonic() > deadline:
+                settling = err is not None and (err.retriable() or err.name() in _SETTLING)
+                if not settling or time.monotonic() > deadline:
                     return {
                         tp.partition: _await(f, name, self.cfg).offset for tp, f in futures.items()
                     }
@@ -186,6 +187,16 @@ def unknown_topic(name: str, known: t.Sequence[str], address: str) -> BrokerErro
         f"`sqlstream topics create {name} --partitions 1` makes it",
     )
 
+
+_SETTLING = frozenset(
+    {
+        "NOT_LEADER_FOR_PARTITION",
+        "LEADER_NOT_AVAILABLE",
+        "UNKNOWN_LEADER_EPOCH",
+        "FENCED_LEADER_EPOCH",
+    }
+)
+"""Errors of a topic whose partitions' leaders are still being elected: asking again helps."""
 
 _REFUSALS: dict[str, tuple[str, str]] = {
     # KafkaError code name -> (message, hint); {topic}, {detail} and {address} are filled in

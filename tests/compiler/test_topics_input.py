@@ -32,7 +32,10 @@ GOOD: list[tuple[str, dict[str, t.Any]]] = [
     ('{"value": 1, "timestamp": "2024-05-01T10:00:00Z"}', {"timestamp": 1714557600000}),
     ('{"value": 1, "timestamp": "2024-05-01T10:00:00"}', {"timestamp": 1714557600000}),
     ('{"value": 1, "timestamp": "2024-05-01T12:00:00.250+02:00"}', {"timestamp": 1714557600250}),
-    ('{"value_base64": "3q2+7w==", "key_base64": "AA=="}', {"value": b"\xde\xad\xbe\xef", "key": b"\0"}),
+    (
+        '{"value_base64": "3q2+7w==", "key_base64": "AA=="}',
+        {"value": b"\xde\xad\xbe\xef", "key": b"\0"},
+    ),
     ('{"value": 1, "offset": 17}', {"value": b"1"}),  # consume prints it; produce ignores it
 ]
 
@@ -55,7 +58,12 @@ BAD: list[tuple[str, int, str, str]] = [
     ('{"value": 1, "headers": {"n": 5}}', 14, "header 'n' must be a string", '"n": "5"'),
     ('{"value": 1, "partition": -1}', 14, "field 'partition'", '"partition": 0'),
     ('{"value": 1, "partition": "0"}', 14, "field 'partition'", '"partition": 0'),
-    ('{"value": 1, "timestamp": "yesterday"}', 14, "'yesterday' is not an ISO timestamp", "2024-05-01"),
+    (
+        '{"value": 1, "timestamp": "yesterday"}',
+        14,
+        "'yesterday' is not an ISO timestamp",
+        "2024-05-01",
+    ),
     ('{"value": 1, "timestamp": 1.5}', 14, "or an ISO timestamp", "1714557600000"),
     ('{"value": 1, "value_base64": "AA=="}', 14, "both value and value_base64", "keep one"),
     ('{"value_base64": "not base64!"}', 2, "field 'value_base64': is not base64", "base64"),
@@ -89,8 +97,17 @@ def test_value_only_writes_each_line_as_it_is() -> None:
     assert all(r.key is None for r in records)
 
 
-CSV_FIELDS = [("5", 5), ("-2.5", -2.5), ("1e3", 1000.0), ("007", "007"), ("true", True),
-              ("false", False), ("", None), ("x y", "x y"), ("True", "True")]
+CSV_FIELDS = [
+    ("5", 5),
+    ("-2.5", -2.5),
+    ("1e3", 1000.0),
+    ("007", "007"),
+    ("true", True),
+    ("false", False),
+    ("", None),
+    ("x y", "x y"),
+    ("True", "True"),
+]
 
 
 @pytest.mark.parametrize("text, value", CSV_FIELDS)
@@ -100,7 +117,10 @@ def test_a_csv_field_becomes_a_json_value(text: str, value: t.Any) -> None:
 
 def test_csv_rows_become_json_objects_and_a_short_row_is_located() -> None:
     records = produce.parse('user,amount\nu1,5\n\n"u,2",2.5\n', "t.csv", "csv")
-    assert [r.value for r in records] == [b'{"user":"u1","amount":5}', b'{"user":"u,2","amount":2.5}']
+    assert [r.value for r in records] == [
+        b'{"user":"u1","amount":5}',
+        b'{"user":"u,2","amount":2.5}',
+    ]
     assert [r.where.line for r in records if r.where] == [2, 4]
     with pytest.raises(UserErrors) as info:
         produce.parse("user,amount\nu1\nu2,1,2\nu3,3\n", "t.csv", "csv")
