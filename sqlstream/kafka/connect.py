@@ -12,6 +12,7 @@ down, authentication, TLS) and turns the collected events into a ``BrokerError``
 from __future__ import annotations
 
 import collections
+import os
 import re
 import time
 import typing as t
@@ -83,6 +84,7 @@ def make(kind: str, cfg: ClientConfig, **extra: t.Any) -> tuple[t.Any, Events]:
     events = Events()
     import confluent_kafka.admin
 
+    _check_files(cfg)
     factory = confluent_kafka.admin.AdminClient if kind == "AdminClient" else getattr(module, kind)
     try:
         return factory(settings(cfg, events, **extra)), events
@@ -91,6 +93,27 @@ def make(kind: str, cfg: ClientConfig, **extra: t.Any) -> tuple[t.Any, Events]:
             f"cannot make a Kafka client for target '{cfg.target_name}': {_error_text(e)}",
             "check the file paths and values of the target's Kafka settings in profiles.yml",
         ) from None
+
+
+_FILES: dict[str, str] = {
+    # a librdkafka setting naming a file -> the target's setting it came from
+    "ssl.ca.location": "ssl_truststore_location",
+    "ssl.keystore.location": "ssl_keystore_location",
+    "ssl.certificate.location": "ssl_keystore_location",
+    "ssl.key.location": "ssl_keystore_location",
+    "sasl.kerberos.keytab": "keyTab of kafka.sasl.jaas.config",
+}
+
+
+def _check_files(cfg: ClientConfig) -> None:
+    """A missing store file, said by the target's setting (librdkafka says "BIO lib")."""
+    for key, setting in _FILES.items():
+        path = cfg.conf.get(key)
+        if path and not os.path.isfile(path):
+            raise BrokerError(
+                f"{setting} of target '{cfg.target_name}' names {path}, which does not exist",
+                "fix the path in profiles.yml (a relative path is relative to the working directory)",
+            )
 
 
 def metadata(
@@ -148,6 +171,12 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
         "the TLS handshake with the Kafka broker at {address} failed: {detail}",
         "check ssl_truststore_location of target '{target}': a PEM file of the CA that signed "
         "the broker's certificate; and that security_protocol is SSL or SASL_SSL",
+    ),
+    (
+        r"SASL \S+ mechanism handshake failed|supported mechanisms",
+        "the Kafka broker at {address} refused the SASL handshake: {detail}",
+        "the broker's listener does not take sasl_mechanism of target '{target}' (a listener "
+        "without SASL supports none): check security_protocol and sasl_mechanism",
     ),
     (
         r"incorrect security\.protocol|might be caused by",

@@ -177,6 +177,15 @@ CAUSES = [
         "closed the connection",
         "security_protocol",
     ),
+    (
+        [
+            "sasl_plaintext://b:9/bootstrap: SASL PLAIN mechanism handshake failed: Broker: "
+            "Request not valid in current SASL state: broker's supported mechanisms:  (after 0ms "
+            "in state AUTH_HANDSHAKE)"
+        ],
+        "the Kafka broker at b:9 refused the SASL handshake: SASL PLAIN mechanism handshake",
+        "sasl_mechanism of target 'prod'",
+    ),
     ([], "cannot reach the Kafka broker at b:9 within 10s: no answer", "--bootstrap-servers"),
 ]
 

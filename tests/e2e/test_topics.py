@@ -339,3 +339,47 @@ def test_follow_shows_records_written_after_it_started(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+PROFILES = """\
+topics_test:
+  outputs:
+    sasl:
+      bootstrap_servers: '{bootstrap}'
+      security_protocol: SASL_PLAINTEXT
+      sasl_username: someone
+      sasl_password: not-their-password
+    tls:
+      bootstrap_servers: '{bootstrap}'
+      security_protocol: SSL
+      ssl_truststore_location: missing/ca.pem
+"""
+
+
+@pytest.mark.parametrize(
+    "target, message, hint",
+    [
+        ("sasl", "refused the SASL handshake", "check security_protocol and sasl_mechanism"),
+        (
+            "tls",
+            "ssl_truststore_location of target 'tls' names missing/ca.pem, which does not exist",
+            "fix the path",
+        ),
+    ],
+)
+def test_a_security_setting_the_broker_refuses_is_one_line(
+    topics: t.Callable[..., Result],
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    target: str,
+    message: str,
+    hint: str,
+) -> None:
+    (tmp_path / "sqlstream.yml").write_text("name: topics_test\n")
+    (tmp_path / "profiles.yml").write_text(PROFILES.format(bootstrap=kafka_bootstrap))
+    result = topics("list", "--target", target, broker=None)
+    assert result.exit_code == 1
+    first, second = result.stderr.splitlines()
+    assert first.startswith("error: ") and message in first
+    assert second.startswith("hint: ") and hint in second
+    assert "not-their-password" not in result.output
