@@ -131,7 +131,7 @@ def metadata(
             return client.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
         except ck().KafkaException as e:
             last = e.args[0]
-        client.poll(0) if hasattr(client, "poll") else None
+        client.poll(0)  # serves the error callback and the log into ``events``
         if events.hopeless() or time.monotonic() >= deadline:
             raise unreachable(cfg, events, last, timeout)
 
