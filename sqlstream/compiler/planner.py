@@ -17,6 +17,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
+from sqlstream.compiler import triggers
 from sqlstream.compiler import dialect as d
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
@@ -55,7 +56,7 @@ def build_plan(
         sink = _plan_sink(q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults)
         if sink is None:
             continue
-        if sink.trigger is not None and sink.trigger.kind in _STATELESS_MODES and not not_append_only:
+        if sink.trigger is not None and triggers.kind(sink.trigger.kind).stateless_mode and not not_append_only:
             diags.add_all(_stateless_mode_errors(q, analysis, sink.trigger.kind, reported))
         if sink.name in names:
             diags.error(
@@ -382,7 +383,7 @@ def _plan_sink(
             diags.error(
                 f"trigger '{values['trigger']}' is not a trigger",
                 stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
-                "use '10 seconds', 'once', 'available_now', 'continuous 1 second' or 'real_time'",
+                f"use {triggers.EXAMPLES}",
             )
         else:
             trigger = Trigger(parsed[0], parsed[1])
@@ -494,7 +495,6 @@ def _plan_sink(
 
 # --- continuous and real-time modes ---------------------------------------------------------
 
-_STATELESS_MODES = {"continuous": "continuous mode", "real_time": "real-time mode"}
 _CURRENT_TIME = (
     exp.CurrentTimestamp, exp.CurrentTimestampLTZ, exp.CurrentDate, exp.CurrentTime,
     exp.CurrentDatetime, exp.Localtime, exp.Localtimestamp,
@@ -510,10 +510,10 @@ def _stateless_mode_errors(
     Both: aggregations and joins of streams. Continuous mode also: UNION ALL and the current
     time. (DISTINCT, ORDER BY, LIMIT... are not append-only: reported already.)
     """
-    mode = _STATELESS_MODES[kind]
+    mode = triggers.kind(kind).stateless_mode
     hint = (
         f"{mode} runs stateless queries only (projections and filters"
-        f"{'' if kind == 'continuous' else ', UNION ALL'}); use a processing-time trigger for "
+        f"{', UNION ALL' if triggers.kind(kind).union else ''}); use a processing-time trigger for "
         "this query, e.g. trigger = '10 seconds'"
     )
     _, view_names = analysis.upstream(q.reads)
@@ -551,11 +551,12 @@ def _stateful_parts(
             joined = {tbl.name.lower() for tbl in join.this.find_all(exp.Table)}
             if joined & streams:
                 yield join, "a join of streams: it keeps state", None
-            elif kind == "continuous":
+            elif not triggers.kind(kind).joins:
                 yield join, "a join (Spark's continuous processing has no join)", None
-    if kind == "continuous":
+    if not triggers.kind(kind).union:
         for union in query.find_all(exp.Union):
             yield union.expression, "UNION ALL (Spark's continuous processing has no union)", None
+    if not triggers.kind(kind).current_time:
         calls = [
             c for c in query.find_all(*_CURRENT_TIME, exp.Anonymous)
             if not isinstance(c, exp.Anonymous) or c.name.lower() in ("now", "curdate")

@@ -18,6 +18,7 @@ import threading
 import typing as t
 from dataclasses import dataclass
 
+from sqlstream.compiler import triggers
 from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
 from sqlstream.project.connection import Connection
@@ -128,12 +129,12 @@ def _check_one(p: Pending, jdf: t.Any) -> None:
     checker = jvm.org.apache.spark.sql.catalyst.analysis.UnsupportedOperationChecker
     append = jvm.org.apache.spark.sql.streaming.OutputMode.Append()
     analysed = jdf.queryExecution().analyzed()
-    kind = p.step.trigger.kind if p.step.trigger else "processing_time"
-    if kind == "continuous":
+    kind = triggers.kind(p.step.trigger.kind if p.step.trigger else None)
+    if kind.checker == "continuous":
         checker.checkForContinuous(analysed, append)
         return
     checker.checkForStreaming(analysed, append)
-    if kind == "real_time":
+    if kind.output_mode == "update":
         # Real-time mode only has update mode: fine for a stateless query, whose updates are
         # its appends; a stateful one would emit non-final records.
         stateful = _STATEFUL.search(str(analysed.toString()))

@@ -24,7 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import lower
+from sqlstream.compiler import lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 from sqlstream.project.connection import Connection
 
@@ -186,27 +186,12 @@ def metric_name(source: str) -> str:
 
 def trigger_kwargs(trigger: Trigger | None) -> dict[str, t.Any]:
     """The keyword arguments of ``DataStreamWriter.trigger`` (empty: Spark's default)."""
-    if trigger is None:
-        return {}
-    if trigger.kind == "processing_time":
-        return {"processingTime": trigger.interval or "0 seconds"}
-    if trigger.kind == "once":
-        return {"once": True}
-    if trigger.kind == "available_now":
-        return {"availableNow": True}
-    if trigger.kind == "continuous":
-        return {"continuous": trigger.interval or "1 second"}
-    if trigger.kind == "real_time":
-        # Spark's own default batch duration for Trigger.RealTime().
-        return {"realTime": trigger.interval or "5 minutes"}
-    raise ValueError(f"unknown trigger {trigger.kind!r}")
+    return triggers.spark_kwargs(trigger.kind, trigger.interval) if trigger else {}
 
 
 def output_mode(trigger: Trigger | None) -> str:
-    """Spark's output mode for a query: append, except in real-time mode (update only), which
-    the runtime allows only for a query it proved append-only and stateless: update then emits
-    exactly the same records."""
-    return "update" if trigger is not None and trigger.kind == "real_time" else "append"
+    """Spark's output mode for a query (``TriggerKind.output_mode``)."""
+    return triggers.kind(trigger.kind if trigger else None).output_mode
 
 
 def selected_sinks(plan: Plan, query: SinkPlan | str | None) -> list[SinkPlan]:
@@ -248,7 +233,7 @@ def steps(
         if src.name not in needed_sources:
             continue
         readers = [s for s in sinks if src.name in s.sources]
-        kinds = {(trigger_override or s.trigger or Trigger("processing_time")).kind for s in readers}
+        kinds = {triggers.kind((trigger_override or s.trigger or _NO_TRIGGER).kind) for s in readers}
         read = _read_source(src, connection, kinds, namer)
         out.append(read)
         if src.on_error == "dlq" and src.dlq_topic:
@@ -268,18 +253,21 @@ def steps(
     return out
 
 
+_NO_TRIGGER = Trigger(triggers.DEFAULT.name)
+
+
 def _read_source(
-    src: SourcePlan, connection: Connection, kinds: t.Collection[str], namer: _Namer
+    src: SourcePlan, connection: Connection, kinds: t.Collection[triggers.TriggerKind], namer: _Namer
 ) -> ReadSource:
     # Counting malformed records also matters for speed: observe() keeps Spark from pushing the
     # filter below the decoding projection, where it would parse each value again
     # (docs/benchmarks.md). Continuous and real-time modes have no observe().
-    metered = not set(kinds) & {"continuous", "real_time"}
+    metered = all(k.observe for k in kinds)
     # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
     # stateful one (the planner refuses those), so a watermark there has nothing to do. When
     # other queries of the run read the source too, they keep it: Spark then refuses the
     # continuous query before anything starts, rather than a windowed query losing its watermark.
-    watermarked = set(kinds) != {"continuous"}
+    watermarked = not kinds or any(k.watermark for k in kinds)
     decoded, var = namer.name(f"{src.name}_decoded"), namer.name(src.name)
     read = (
         attr("readStream"),
