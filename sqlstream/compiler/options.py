@@ -13,13 +13,13 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import triggers
+from sqlstream.compiler import formats, triggers
 from sqlstream.compiler.triggers import parse_duration, parse_trigger
 
 __all__ = ["parse_duration", "parse_trigger"]  # their home is triggers; kept here for callers
 
-VALUE_FORMATS = ("json", "avro", "csv", "text", "raw")
-KEY_FORMATS = ("text", "json", "raw")
+VALUE_FORMATS = formats.VALUE_FORMATS
+KEY_FORMATS = formats.KEY_FORMATS
 ON_ERROR = ("fail", "skip", "dlq")
 TOPIC_SELECTORS = ("topic", "topics", "topic_pattern")
 

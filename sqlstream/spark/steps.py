@@ -24,7 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import lower, triggers
+from sqlstream.compiler import formats, lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 from sqlstream.project.connection import Connection
 
@@ -205,9 +205,8 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     """Whether the run needs spark-avro (an Avro source or sink among those it runs)."""
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
-    return any(s.value_format == "avro" for s in sinks) or any(
-        s.value_format == "avro" for s in plan.sources if s.name in names
-    )
+    used = [s.value_format for s in sinks] + [s.value_format for s in plan.sources if s.name in names]
+    return any(formats.FORMATS[f].spark_package == "spark-avro" for f in used if f in formats.FORMATS)
 
 
 def steps(
