@@ -1,7 +1,7 @@
 """Lowering: how each sqlstream construct is written in Spark SQL.
 
 The planner calls these functions and stores the text they return in the plan; the runtime applies
-it with ``selectExpr`` / ``where`` and ``codegen`` prints it into the standalone script, so both run
+it with ``selectExpr`` / ``where`` and ``spark.script`` prints it into the standalone script, so both run
 the very same expressions. Everything here is pure string building: no pyspark, no JVM. Every form
 is checked on real Spark in ``tests/e2e/test_lower_spark.py``; ``docs/lowering.md`` explains the
 choices (and the Spark behaviour they rest on) for users and contributors.
@@ -504,7 +504,7 @@ def error_filter(decoding: Decoding, on_error: str, source_name: str) -> str | N
 def skipped_count_expr(decoding: Decoding) -> str:
     """An aggregate for ``DataFrame.observe`` over ``parse_exprs``' output: how many records were
     malformed (``observe`` works on streaming DataFrames; the count is in each progress'
-    ``observedMetrics``). Every source is observed, ``fail`` included: see ``codegen.steps``."""
+    ``observedMetrics``). Every source is observed, ``fail`` included: see ``spark.steps``."""
     return f"count_if({decoding.error_expr})"
 
 
