@@ -5,7 +5,6 @@ render (Jinja) -> parse (sqlstream dialect) -> analyse (names, schemas) -> plan 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import typing as t
 from dataclasses import dataclass, field
@@ -13,12 +12,12 @@ from pathlib import Path
 
 from sqlstream.compiler import render
 from sqlstream.compiler.analyse import Analysis, analyse
-from sqlstream.spark.steps import Connection
 from sqlstream.errors import Diagnostics, UserError, UserErrors
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
 from sqlstream.project.config import Project, discover_files, load_project
+from sqlstream.project.connection import Connection
 from sqlstream.compiler.source import SourceFile
 
 
@@ -39,13 +38,9 @@ class Compiled:
         """What ``run`` and ``explain`` connect with: the target's settings, and a relative
         checkpoint root resolved against the project root, so that a query resumes from the
         same checkpoint whichever directory it is started from."""
-        conn = Connection.from_target(self.project.target)
-        root = conn.checkpoint_root
-        if "://" not in root and not os.path.isabs(root):
-            conn = dataclasses.replace(conn, checkpoint_root=str(self.project.root / root))
-        if bootstrap_override:
-            conn = dataclasses.replace(conn, bootstrap_servers=bootstrap_override)
-        return conn
+        return Connection.from_target(self.project.target).resolved(
+            self.project.root, bootstrap_override
+        )
 
 
 def display_path(path: Path) -> str:

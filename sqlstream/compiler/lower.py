@@ -1,8 +1,8 @@
 """Lowering: how each sqlstream construct is written in Spark SQL.
 
 The planner calls these functions and stores the text they return in the plan; the runtime applies
-it with ``selectExpr`` / ``where`` and ``codegen`` prints it into the standalone script, so both run
-the very same expressions. Everything here is pure string building: no pyspark, no JVM. Every form
+it with ``selectExpr`` / ``where`` and ``spark.script`` prints it into the standalone script, so
+both run the very same expressions. Everything here is pure string building: no pyspark, no JVM. Every form
 is checked on real Spark in ``tests/e2e/test_lower_spark.py``; ``docs/lowering.md`` explains the
 choices (and the Spark behaviour they rest on) for users and contributors.
 
@@ -24,6 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from sqlstream.compiler import formats
 from sqlstream.compiler.plan import Decoding, Field, StreamColumn
 
 HIDDEN_PREFIX = "__sqlstream_"
@@ -39,20 +40,9 @@ AVRO_OK_FIELD = HIDDEN_PREFIX + "ok"
 TOMBSTONE_COLUMN = HIDDEN_PREFIX + "is_tombstone"
 """True for a record that is not an event of the stream (a null value): always dropped."""
 
-VALUE_FORMATS = ("json", "csv", "text", "raw", "avro")
-KEY_FORMATS = ("text", "json", "raw")
 ON_ERROR = ("fail", "skip", "dlq")
-
-KAFKA_HEADERS_TYPE = "ARRAY<STRUCT<key: STRING, value: BINARY>>"
-
-# METADATA FROM '<name>' -> (raw Kafka column, its Spark type)
-METADATA_COLUMNS: dict[str, tuple[str, str]] = {
-    "topic": ("topic", "STRING"),
-    "partition": ("partition", "INT"),
-    "offset": ("offset", "BIGINT"),
-    "timestamp": ("timestamp", "TIMESTAMP"),
-    "timestamp_type": ("timestampType", "INT"),
-}
+KAFKA_HEADERS_TYPE = formats.HEADERS_TYPE
+METADATA_COLUMNS = formats.METADATA_FIELDS
 
 # The same bytes whatever the machine's time zone: timestamps in records are read and written in
 # UTC unless the text carries its own offset (written ones always do: ``...T10:00:00.000Z``).
@@ -351,6 +341,7 @@ def _decode_value(
 ) -> _Part:
     if not columns:
         return _Part()  # nothing to read from the value: it is not decoded at all
+    fmt = formats.value_format(value_format)
     if value_format == "json":
         return _json_struct(VALUE_COLUMN, "`value`", columns, "value", "json")
     if value_format == "csv":
@@ -363,9 +354,9 @@ def _decode_value(
             f"format '{value_format}' holds exactly one value column, not {len(columns)} ({names})"
         )
     (column,) = columns
-    if value_format == "raw":
+    if fmt.binary:
         if not _is_binary(column.type):
-            raise ValueError(f"format 'raw' gives BINARY: declare {column.name} BINARY")
+            raise ValueError(f"format '{value_format}' gives BINARY: declare {column.name} BINARY")
         return _Part(outputs={column.name: "`value`"})
     # text: the whole value, UTF-8 decoded (invalid bytes become U+FFFD, as with Kafka's
     # StringDeserializer), cast to the column's type if it is not STRING
@@ -377,6 +368,7 @@ def _decode_value(
 def _decode_key(columns: list[StreamColumn], key_format: str) -> _Part:
     if not columns:
         return _Part()
+    fmt = formats.key_format(key_format)
     if key_format == "json":
         return _json_struct(KEY_COLUMN, "`key`", columns, "key", "json")
     if len(columns) != 1:
@@ -386,9 +378,9 @@ def _decode_key(columns: list[StreamColumn], key_format: str) -> _Part:
             f"({names}); use key_format = 'json' for several"
         )
     (column,) = columns
-    if key_format == "raw":
+    if fmt.binary:
         if not _is_binary(column.type):
-            raise ValueError(f"key_format 'raw' gives BINARY: declare {column.name} BINARY")
+            raise ValueError(f"key_format '{key_format}' gives BINARY: declare {column.name} BINARY")
         return _Part(outputs={column.name: "`key`"})
     return _single(_text_to_type(utf8_text("`key`"), "`key`", column.type, "key"), column.name)
 
@@ -422,7 +414,7 @@ def _decode_header(column: StreamColumn, index: int) -> _Part:
 
 
 def _metadata(column: StreamColumn) -> str:
-    if column.ref not in METADATA_COLUMNS:
+    if column.ref is None or column.ref not in METADATA_COLUMNS:
         known = ", ".join(METADATA_COLUMNS)
         raise ValueError(f"METADATA FROM {column.ref!r}: expected one of {known}")
     raw, raw_type = METADATA_COLUMNS[column.ref]
@@ -448,14 +440,8 @@ def decode(
     Raises ValueError for what cannot be decoded (an unknown format, two value columns for
     ``text``, a hidden column name, ...): the planner reports it at the statement.
     """
-    if value_format not in VALUE_FORMATS:
-        raise ValueError(
-            f"unknown format {value_format!r}: expected one of {', '.join(VALUE_FORMATS)}"
-        )
-    if key_format not in KEY_FORMATS:
-        raise ValueError(
-            f"unknown key_format {key_format!r}: expected one of {', '.join(KEY_FORMATS)}"
-        )
+    fmt = formats.value_format(value_format)
+    formats.key_format(key_format)
     for c in columns:
         if c.name.lower().startswith(HIDDEN_PREFIX):
             raise ValueError(f"column names starting with {HIDDEN_PREFIX} are reserved: {c.name}")
@@ -473,7 +459,7 @@ def decode(
             decoded.outputs[c.name] = _metadata(c)
 
     tombstone = "`value` IS NULL"
-    if value_format == "json":
+    if fmt.null_text_is_tombstone:
         tombstone += " OR CAST(`value` AS STRING) = 'null'"
     parse_exprs = ["*", *decoded.parse_exprs, f"({tombstone}) AS {quote_ident(TOMBSTONE_COLUMN)}"]
     conditions = [cond for cond, _ in decoded.errors]
@@ -518,7 +504,7 @@ def error_filter(decoding: Decoding, on_error: str, source_name: str) -> str | N
 def skipped_count_expr(decoding: Decoding) -> str:
     """An aggregate for ``DataFrame.observe`` over ``parse_exprs``' output: how many records were
     malformed (``observe`` works on streaming DataFrames; the count is in each progress'
-    ``observedMetrics``). Every source is observed, ``fail`` included: see ``codegen.steps``."""
+    ``observedMetrics``). Every source is observed, ``fail`` included: see ``spark.steps``."""
     return f"count_if({decoding.error_expr})"
 
 
@@ -590,19 +576,19 @@ def _encode_value(fields: list[Field], value_format: str, format_options: dict[s
         if schema:
             return f"to_avro({_named_struct(names)}, {sql_string(schema)})"
         return f"to_avro({_named_struct(names)})"
-    if value_format not in ("text", "raw"):
-        raise ValueError(
-            f"unknown format {value_format!r}: expected one of {', '.join(VALUE_FORMATS)}"
-        )
+    if formats.value_format(value_format).many:
+        raise ValueError(f"format {value_format!r} has no encoder")  # pragma: no cover
     if len(fields) != 1:
         raise ValueError(
             f"format '{value_format}' writes exactly one column, not {len(fields)} "
             f"({', '.join(names)})"
         )
     (only,) = fields
-    if value_format == "raw":
+    if formats.FORMATS[value_format].binary:
         if not _is_binary(only.type):
-            raise ValueError(f"format 'raw' writes a BINARY column; {only.name} is {only.type}")
+            raise ValueError(
+                f"format '{value_format}' writes a BINARY column; {only.name} is {only.type}"
+            )
         return quote_ident(only.name)
     return f"CAST({quote_ident(only.name)} AS STRING)"
 

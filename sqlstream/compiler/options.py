@@ -13,8 +13,13 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-VALUE_FORMATS = ("json", "avro", "csv", "text", "raw")
-KEY_FORMATS = ("text", "json", "raw")
+from sqlstream.compiler import formats, triggers
+from sqlstream.compiler.triggers import parse_duration, parse_trigger
+
+__all__ = ["parse_duration", "parse_trigger"]  # their home is triggers; kept here for callers
+
+VALUE_FORMATS = formats.VALUE_FORMATS
+KEY_FORMATS = formats.KEY_FORMATS
 ON_ERROR = ("fail", "skip", "dlq")
 TOPIC_SELECTORS = ("topic", "topics", "topic_pattern")
 
@@ -62,7 +67,7 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
 SINK_OPTIONS: dict[str, OptionSpec] = {
     o.name: o
     for o in (
-        OptionSpec("trigger", "string", "'<n> seconds' | once | available_now | continuous '<n> seconds' | real_time"),
+        OptionSpec("trigger", "string", triggers.FORMS),
         OptionSpec("checkpoint", "string", "checkpoint directory, relative to the target's checkpoint root"),
         OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
@@ -83,48 +88,6 @@ REFUSED_SINK_KAFKA_OPTIONS = {
     "kafka.value.serializer": "Spark always writes values as bytes; use FORMAT or VALUE instead",
     "kafka.interceptor.classes": "Spark writes keys and values as bytes; interceptors would break it",
 }
-
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(ms|millisecond|milliseconds|s|sec|secs|second|seconds|"
-    r"min|mins|minute|minutes|h|hour|hours|d|day|days)\s*$",
-    re.IGNORECASE,
-)
-
-
-def parse_duration(text: str) -> str | None:
-    """``'10 seconds'`` -> ``'10 seconds'`` (normalised), or None when it is not a duration."""
-    m = _DURATION.match(text)
-    if not m:
-        return None
-    amount, unit = m.group(1), m.group(2).lower()
-    unit = {
-        "ms": "milliseconds", "millisecond": "milliseconds",
-        "s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds",
-        "min": "minutes", "mins": "minutes", "minute": "minutes",
-        "h": "hours", "hour": "hours", "d": "days", "day": "days",
-    }.get(unit, unit)
-    if amount == "1":
-        unit = unit[:-1]
-    return f"{amount} {unit}"
-
-
-TriggerKind = t.Literal["processing_time", "once", "available_now", "continuous", "real_time"]
-
-
-def parse_trigger(text: str) -> tuple[TriggerKind, str | None] | None:
-    """The forms DESIGN 2.3 allows, or None."""
-    norm = " ".join(text.strip().lower().replace("-", "_").split())
-    if norm in ("once", "available_now", "real_time"):
-        return t.cast(TriggerKind, norm), None
-    if norm.startswith("real_time "):
-        d = parse_duration(norm[len("real_time ") :].strip("'\" "))
-        return ("real_time", d) if d else None
-    if norm.startswith("continuous"):
-        d = parse_duration(norm[len("continuous") :].strip().strip("'\""))
-        return ("continuous", d) if d else None
-    d = parse_duration(norm)
-    return ("processing_time", d) if d else None
-
 
 def check_starting_offsets(value: str) -> str | None:
     """None when valid, else what is wrong."""

@@ -1,7 +1,7 @@
 """The plan: what a run will do, as plain data.
 
-The planner fills it from the analysed statements; ``codegen`` prints it as a PySpark script and
-``runtime`` executes it, so what ``compile`` shows is what ``run`` does. Every expression in here
+The planner fills it from the analysed statements; ``spark.steps`` turns it into the calls that
+``spark.script`` prints and ``spark.runtime`` executes, so what ``compile`` shows is what ``run`` does. Every expression in here
 is Spark SQL text, already lowered (see ``lower``); nothing here imports pyspark.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import asdict, dataclass, field
+
+from sqlstream.compiler.triggers import TriggerName
 
 ColumnRole = t.Literal["value", "key", "header", "headers", "metadata"]
 
@@ -81,7 +83,7 @@ class ViewPlan:
 
 @dataclass
 class Trigger:
-    kind: t.Literal["processing_time", "once", "available_now", "continuous", "real_time"]
+    kind: TriggerName
     interval: str | None = None
     """``10 seconds`` for processing_time and continuous (and real_time's batch duration)."""
 

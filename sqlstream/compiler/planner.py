@@ -17,6 +17,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
+from sqlstream.compiler import formats
+from sqlstream.compiler import triggers
 from sqlstream.compiler import dialect as d
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
@@ -55,7 +57,7 @@ def build_plan(
         sink = _plan_sink(q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults)
         if sink is None:
             continue
-        if sink.trigger is not None and sink.trigger.kind in _STATELESS_MODES and not not_append_only:
+        if sink.trigger is not None and triggers.kind(sink.trigger.kind).stateless_mode and not not_append_only:
             diags.add_all(_stateless_mode_errors(q, analysis, sink.trigger.kind, reported))
         if sink.name in names:
             diags.error(
@@ -247,7 +249,8 @@ def _plan_source(
             stmt.locate(nodes["dlq_topic"]),
             "add on_error = 'dlq', or remove dlq_topic",
         )
-    if value_format == "avro" and "avro_schema" not in values:
+    value_row = formats.FORMATS.get(value_format)  # an unknown one: reported by the lowering
+    if value_row is not None and value_row.schema_option and value_row.schema_option not in values:
         diags.error(
             f"stream '{src.name}' reads Avro but gives no schema",
             stmt.locate(nodes["format"]) if "format" in nodes else name_loc,
@@ -262,9 +265,7 @@ def _plan_source(
     if len(diags.errors) > before:
         return None
 
-    format_options: dict[str, str] = {
-        k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values
-    }
+    format_options: dict[str, str] = {k: values[k] for k in formats.FORMAT_OPTIONS if k in values}
     try:
         decoding = lower.decode(src.columns, value_format, key_format, format_options)
     except ValueError as e:
@@ -312,42 +313,45 @@ def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Di
     col_nodes = {c.this.name: c for c in src.node.args.get("columns") or []}
     keys = [c for c in src.columns if c.role == "key"]
     values = [c for c in src.columns if c.role == "value"]
-    if key_format in ("text", "raw") and len(keys) > 1:
+    # An unknown format is reported by the lowering; json's rules leave its columns alone here.
+    key_row = formats.FORMATS.get(key_format, formats.FORMATS["json"])
+    value_row = formats.FORMATS.get(value_format, formats.FORMATS["json"])
+    if not key_row.many and len(keys) > 1:
         diags.error(
             f"stream '{src.name}' declares {len(keys)} KEY columns but key_format = '{key_format}' holds one",
             stmt.locate(col_nodes[keys[1].name]),
             "use key_format = 'json' for a key that is an object of several columns",
         )
-    if key_format == "raw" and keys and keys[0].type.upper() != "BINARY":
+    if key_row.binary and keys and keys[0].type.upper() != "BINARY":
         diags.error(
             f"with key_format = 'raw' the KEY column '{keys[0].name}' must be BINARY",
             stmt.locate(col_nodes[keys[0].name]),
             f"declare it '{keys[0].name} BINARY KEY', or use key_format = 'text'",
         )
-    if value_format in ("text", "raw") and len(values) > 1:
+    if not value_row.many and len(values) > 1:
         diags.error(
             f"format = '{value_format}' gives one value column, but stream '{src.name}' declares {len(values)}",
             stmt.locate(col_nodes[values[1].name]),
             "use format = 'json' or 'csv' for several fields",
         )
-    if value_format == "raw" and values and values[0].type.upper() != "BINARY":
+    if value_row.binary and values and values[0].type.upper() != "BINARY":
         diags.error(
             f"with format = 'raw' the value column '{values[0].name}' must be BINARY",
             stmt.locate(col_nodes[values[0].name]),
             f"declare it '{values[0].name} BINARY', or use format = 'text'",
         )
     for c in src.columns:
-        if c.role == "metadata" and c.ref not in ("topic", "partition", "offset", "timestamp", "timestamp_type"):
+        if c.role == "metadata" and c.ref not in formats.METADATA_FIELDS:
             diags.error(
                 f"unknown metadata field '{c.ref}'",
                 stmt.locate(col_nodes[c.name].args.get("ref") or col_nodes[c.name]),
-                "METADATA FROM takes 'topic', 'partition', 'offset', 'timestamp' or 'timestamp_type'",
+                "METADATA FROM takes " + _one_of(list(formats.METADATA_FIELDS)),
             )
-        if c.role == "headers" and c.type.replace(" ", "").upper() != "ARRAY<STRUCT<KEY:STRING,VALUE:BINARY>>":
+        if c.role == "headers" and not formats.is_headers_type(c.type):
             diags.error(
-                f"a HEADERS column is ARRAY<STRUCT<key STRING, value BINARY>>, not {c.type}",
+                f"a HEADERS column is {formats.HEADERS_DECLARED}, not {c.type}",
                 stmt.locate(col_nodes[c.name]),
-                f"declare it '{c.name} ARRAY<STRUCT<key STRING, value BINARY>> HEADERS'",
+                f"declare it '{c.name} {formats.HEADERS_DECLARED} HEADERS'",
             )
 
 
@@ -382,7 +386,7 @@ def _plan_sink(
             diags.error(
                 f"trigger '{values['trigger']}' is not a trigger",
                 stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
-                "use '10 seconds', 'once', 'available_now', 'continuous 1 second' or 'real_time'",
+                f"use {triggers.EXAMPLES}",
             )
         else:
             trigger = Trigger(parsed[0], parsed[1])
@@ -396,7 +400,9 @@ def _plan_sink(
             did_you_mean(value_format, list(options.VALUE_FORMATS))
             or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
         )
-    if value_format == "avro" and "avro_schema" not in values and node.args.get("value") is None:
+    sink_row = formats.FORMATS.get(value_format)
+    schema_option = sink_row.schema_option if sink_row is not None else None
+    if schema_option and schema_option not in values and node.args.get("value") is None:
         diags.error(
             "FORMAT avro needs a schema",
             stmt.locate(fmt_node),
@@ -450,7 +456,7 @@ def _plan_sink(
     if node.args.get("value") is not None:
         value_sql = _sink_expression(q, node.args["value"], "VALUE", diags)
 
-    if value_format in ("text", "raw") and value_sql is None and len(q.fields) != 1:
+    if sink_row is not None and not sink_row.many and value_sql is None and len(q.fields) != 1:
         diags.error(
             f"FORMAT {value_format} writes one column, but the SELECT has {len(q.fields)}",
             stmt.locate(fmt_node),
@@ -458,9 +464,7 @@ def _plan_sink(
         )
     if len(diags.errors) > before:
         return None
-    format_options: dict[str, str] = {
-        k: values[k] for k in ("avro_schema", "csv_delimiter") if k in values
-    }
+    format_options: dict[str, str] = {k: values[k] for k in formats.FORMAT_OPTIONS if k in values}
     write_exprs = lower.encode(
         q.fields,
         value_format,
@@ -494,7 +498,6 @@ def _plan_sink(
 
 # --- continuous and real-time modes ---------------------------------------------------------
 
-_STATELESS_MODES = {"continuous": "continuous mode", "real_time": "real-time mode"}
 _CURRENT_TIME = (
     exp.CurrentTimestamp, exp.CurrentTimestampLTZ, exp.CurrentDate, exp.CurrentTime,
     exp.CurrentDatetime, exp.Localtime, exp.Localtimestamp,
@@ -510,10 +513,10 @@ def _stateless_mode_errors(
     Both: aggregations and joins of streams. Continuous mode also: UNION ALL and the current
     time. (DISTINCT, ORDER BY, LIMIT... are not append-only: reported already.)
     """
-    mode = _STATELESS_MODES[kind]
+    mode = triggers.kind(kind).stateless_mode
     hint = (
         f"{mode} runs stateless queries only (projections and filters"
-        f"{'' if kind == 'continuous' else ', UNION ALL'}); use a processing-time trigger for "
+        f"{', UNION ALL' if triggers.kind(kind).union else ''}); use a processing-time trigger for "
         "this query, e.g. trigger = '10 seconds'"
     )
     _, view_names = analysis.upstream(q.reads)
@@ -551,11 +554,12 @@ def _stateful_parts(
             joined = {tbl.name.lower() for tbl in join.this.find_all(exp.Table)}
             if joined & streams:
                 yield join, "a join of streams: it keeps state", None
-            elif kind == "continuous":
+            elif not triggers.kind(kind).joins:
                 yield join, "a join (Spark's continuous processing has no join)", None
-    if kind == "continuous":
+    if not triggers.kind(kind).union:
         for union in query.find_all(exp.Union):
             yield union.expression, "UNION ALL (Spark's continuous processing has no union)", None
+    if not triggers.kind(kind).current_time:
         calls = [
             c for c in query.find_all(*_CURRENT_TIME, exp.Anonymous)
             if not isinstance(c, exp.Anonymous) or c.name.lower() in ("now", "curdate")
@@ -619,6 +623,11 @@ def _sink_expression(
             )
             return None
     return d.to_spark_sql(expr)
+
+
+def _one_of(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
 
 
 def raise_if_errors(diags: Diagnostics) -> None:

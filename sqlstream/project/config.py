@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import typing as t
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +20,13 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from sqlstream.errors import Location, UserError
+from sqlstream.project import secrets as secret_policy
+from sqlstream.project.defaults import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_CHECKPOINT_ROOT,
+    DEFAULT_MASTER,
+    DEFAULT_TARGET,
+)
 from sqlstream.compiler.render import display_path, env_var
 
 __all__ = [
@@ -37,10 +43,6 @@ __all__ = [
 PROJECT_FILE = "sqlstream.yml"
 PROFILES_FILE = "profiles.yml"
 PROFILES_DIR_ENV = "SQLSTREAM_PROFILES_DIR"
-DEFAULT_TARGET = "dev"
-DEFAULT_BOOTSTRAP = "localhost:9092"
-DEFAULT_MASTER = "local[*]"
-DEFAULT_CHECKPOINT_ROOT = ".sqlstream/checkpoints"
 BARE_NAME = "sqlstream"
 
 # sqlstream.yml keys; the dbt spelling first, as shown in did-you-mean hints.
@@ -87,8 +89,6 @@ _LOGIN_MODULES = {
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
 }
-# Option names whose values are secrets, wherever they are given verbatim.
-_SECRET_NAME = re.compile(r"password|secret|jaas|token|credential", re.IGNORECASE)
 
 
 @dataclass(repr=False)
@@ -109,11 +109,8 @@ class Target:
     """Every secret value of the target, for ``redact``."""
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret value of this target replaced by ``****``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "****")
-        return text
+        """``text`` with every secret value of this target, as a whole token, replaced by ``****``."""
+        return secret_policy.redact(text, self.secrets)
 
     def __repr__(self) -> str:
         # A Target printed by mistake (a debugger, a log line) must not show a password.
@@ -626,7 +623,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
             continue
         if key in ("security_protocol", "sasl_mechanism"):
             value = value.upper()
-        if key.endswith("_password"):
+        if secret_policy.is_secret_name(option):
             secrets.add(value)
         options[option] = value
 
@@ -703,7 +700,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
                 hint="keep one of them",
             )
         text = _as_str(doc, value, _value_node(kafka_node, str(key)), str(key))
-        if _SECRET_NAME.search(str(key)):
+        if secret_policy.is_secret_name(str(key)):
             secrets.add(text)
         options[str(key)] = text
 
@@ -745,7 +742,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         )
     if remote is not None:
         # Spark Connect URLs may carry a bearer token: sc://host:443/;token=...
-        secrets.update(m.group(1) for m in re.finditer(r";token=([^;]+)", remote))
+        secrets.update(secret_policy.remote_secrets(remote))
     if master is None and remote is None:
         master = DEFAULT_MASTER
     conf_node = _value_node(spark_node, "conf")
@@ -753,7 +750,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
     conf: dict[str, str] = {}
     for key, value in conf_raw.items():
         text = _as_str(doc, value, _value_node(conf_node, str(key)), str(key))
-        if _SECRET_NAME.search(str(key)):
+        if secret_policy.is_secret_name(str(key)):
             secrets.add(text)
         conf[str(key)] = text
 

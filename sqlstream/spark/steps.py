@@ -1,150 +1,95 @@
-"""The plan as a standalone PySpark script, and the steps that ``runtime`` executes.
+"""The steps of a run, as DataFrame-API calls written down as data.
 
-One function, ``steps``, turns a ``Plan`` into a short list of plain step objects: the Spark
-confs, each Kafka source (read, decode, drop or fail malformed records, declared columns,
-watermark, temporary view), each derived stream (a temporary view), and each streaming query
-(the sinks, and the dead-letter queries of ``on_error = 'dlq'`` sources). ``script`` prints
-those steps as the PySpark a data engineer would write by hand from Spark's Kafka integration
-guide; ``runtime`` executes the very same steps. What ``compile`` shows is what ``run`` does,
-because both read one description.
+One function, ``steps``, turns a ``Plan`` into a short list of steps: the Spark confs, each Kafka
+source (read, decode, count and drop or fail malformed records, declared columns, watermark,
+temporary view), each derived stream (a temporary view) and each streaming query (the sinks,
+and the dead-letter queries of ``on_error = 'dlq'`` sources). A step holds *chains*: a start
+(``spark`` or a frame named by an earlier chain) and the calls made on it, in order
+(``readStream``, ``format("kafka")``, ``option(k, v)``, ``load()``, ``selectExpr(...)``, ...).
 
-Connection settings never become literals a reader has to edit: the script reads the bootstrap
-servers, the checkpoint root and the Spark master from environment variables, with the target's
-values as defaults, and reads every *secret* Kafka option (a SASL JAAS config, a password) from
-an environment variable with no default, so that no secret is ever written into a script.
+``runtime`` applies the calls with ``getattr`` on the real objects and ``script`` prints them as
+Python: both read this one description, so what ``compile`` shows is what ``run`` does by
+construction (``tests/compiler/test_codegen.py`` runs both against one recording stand-in).
+
+The few arguments the target supplies are not literals: ``FromTarget`` stands for the bootstrap
+servers, a checkpoint location or a secret option, which the runtime takes from the connection
+and a script reads from the environment, so that no secret is ever written into a script.
+This module imports no pyspark.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import keyword
 import re
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import sqlstream
-from sqlstream.compiler import lower
+from sqlstream.compiler import formats, lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
+from sqlstream.project.connection import Connection
 
-ENV_BOOTSTRAP = "SQLSTREAM_BOOTSTRAP_SERVERS"
-ENV_CHECKPOINT_ROOT = "SQLSTREAM_CHECKPOINT_ROOT"
-ENV_MASTER = "SQLSTREAM_SPARK_MASTER"
-ENV_REMOTE = "SQLSTREAM_SPARK_REMOTE"
-ENV_JARS = "SQLSTREAM_SPARK_JARS"
-
-DEFAULT_MASTER = "local[*]"
-DEFAULT_CHECKPOINT_ROOT = ".sqlstream/checkpoints"
-DEFAULT_SPARK_CONF: dict[str, str] = {
-    # A laptop has a few cores: 200 shuffle partitions would make every micro-batch slow. The
-    # value is fixed in a query's checkpoint on its first run, so the script and `run` agree.
-    "spark.sql.shuffle.partitions": "4",
-}
-KAFKA_CONNECTOR = "org.apache.spark:spark-sql-kafka-0-10_2.13"
-
-# Option names that hold a secret even when the target does not say so.
-_SECRET_NAME = re.compile(r"password|secret|jaas|token|credential|\.key$|apikey|api\.key", re.IGNORECASE)
+METRIC_MALFORMED = "malformed"
 
 
 # --------------------------------------------------------------------------------------------
-# The connection: what a run needs from the target, with the secrets told apart.
+# The vocabulary of a description: calls, chains, and the arguments the target supplies
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Connection:
-    """The target's connection settings, as the runtime and the script use them.
-
-    ``kafka_options`` are Spark Kafka options (``kafka.security.protocol``, ...) given to every
-    source and sink; the ones named in ``secret_options`` are never printed: a script reads them
-    from ``env_name(option)``.
-    """
-
-    bootstrap_servers: str
-    kafka_options: dict[str, str] = field(default_factory=dict)
-    secret_options: frozenset[str] = frozenset()
-    checkpoint_root: str = DEFAULT_CHECKPOINT_ROOT
-    spark_master: str | None = None
-    spark_remote: str | None = None
-    spark_conf: dict[str, str] = field(default_factory=dict)
-    target_name: str = "dev"
-    secret_values: frozenset[str] = frozenset()
-    """Every secret value, so that ``redact`` can hide it in any text (error messages...)."""
-
-    @classmethod
-    def from_target(cls, target: t.Any, checkpoint_root: str | None = None) -> Connection:
-        """Build from a ``sqlstream.project.config.Target`` (``checkpoint_root``: the resolved one).
-
-        ``target.secrets`` holds secret values (option names are accepted too): an option is
-        secret when its value holds a secret value, its name is listed, or its name says so
-        (``*password*``, ``*jaas*``, ...).
-        """
-        kafka_options = {str(k): str(v) for k, v in (getattr(target, "kafka_options", None) or {}).items()}
-        spark_conf = {str(k): str(v) for k, v in (getattr(target, "spark_conf", None) or {}).items()}
-        listed = _secret_listing(getattr(target, "secrets", None))
-        secret_names = {
-            k for k, v in {**kafka_options, **spark_conf}.items()
-            if k in listed or _SECRET_NAME.search(k) or any(x and x in v for x in listed)
-        }
-        values = {v for v in listed if v and v not in kafka_options and v not in spark_conf}
-        values |= {v for k, v in {**kafka_options, **spark_conf}.items() if k in secret_names and v}
-        return cls(
-            bootstrap_servers=str(getattr(target, "bootstrap_servers", "") or "localhost:9092"),
-            kafka_options=kafka_options,
-            secret_options=frozenset(secret_names),
-            checkpoint_root=str(
-                checkpoint_root or getattr(target, "checkpoint_root", None) or DEFAULT_CHECKPOINT_ROOT
-            ),
-            spark_master=getattr(target, "spark_master", None) or None,
-            spark_remote=getattr(target, "spark_remote", None) or None,
-            spark_conf=spark_conf,
-            target_name=str(getattr(target, "name", "dev") or "dev"),
-            secret_values=frozenset(values),
-        )
-
-    def redact(self, text: str) -> str:
-        """``text`` with every secret value replaced by ``****``."""
-        for value in sorted(self.secret_values, key=len, reverse=True):
-            if value:
-                text = text.replace(value, "****")
-        return text
-
-
-def _secret_listing(secrets: t.Any) -> set[str]:
-    if not secrets:
-        return set()
-    if isinstance(secrets, t.Mapping):
-        return {str(k) for k in secrets} | {str(v) for v in secrets.values() if v}
-    if isinstance(secrets, str):
-        return {secrets}
-    return {str(s) for s in secrets}
-
-
-def env_name(option: str) -> str:
-    """``kafka.sasl.jaas.config`` -> ``SQLSTREAM_KAFKA_SASL_JAAS_CONFIG``."""
-    return "SQLSTREAM_" + re.sub(r"[^A-Za-z0-9]+", "_", option).strip("_").upper()
-
-
-# --------------------------------------------------------------------------------------------
-# The steps: one description of a run, printed by `script`, executed by `runtime`.
-# --------------------------------------------------------------------------------------------
-
-OptionKind = t.Literal["literal", "bootstrap", "secret", "checkpoint"]
 
 
 @dataclass(frozen=True)
-class Opt:
-    """One ``.option(key, value)`` of a Kafka reader or writer.
+class FromTarget:
+    """An argument the target supplies: ``bootstrap`` (the servers), ``checkpoint`` (``value``
+    is a location relative to the checkpoint root) or ``secret`` (``value`` is the option name)."""
 
-    ``literal``: the value as is. ``bootstrap``: the target's bootstrap servers (a script reads
-    ``SQLSTREAM_BOOTSTRAP_SERVERS``). ``secret``: the value is the target's, never printed (a
-    script reads ``env``). ``checkpoint``: ``value`` is relative to the checkpoint root.
-    """
+    kind: t.Literal["bootstrap", "checkpoint", "secret"]
+    value: str = ""
 
-    key: str
-    value: str
-    kind: OptionKind = "literal"
-    env: str | None = None
+
+@dataclass(frozen=True)
+class Column:
+    """``F.expr(sql).alias(alias)``: a column argument (``observe`` takes columns, not text)."""
+
+    sql: str
+    alias: str
+
+
+Arg = t.Union[str, bool, int, FromTarget, Column]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of the DataFrame API, or an attribute read (``readStream``) when ``attr``."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+    kwargs: tuple[tuple[str, Arg], ...] = ()
+    attr: bool = False
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``target = start.call().call()...``; ``target`` None: a statement for its effect."""
+
+    start: str
+    calls: tuple[Call, ...]
+    target: str | None = None
+
+
+def attr(name: str) -> Call:
+    return Call(name, attr=True)
+
+
+def call(name: str, *args: Arg, **kwargs: Arg) -> Call:
+    return Call(name, args, tuple(kwargs.items()))
+
+
+SESSION = "spark"
+"""The start of chains on the session."""
+
+
+# --------------------------------------------------------------------------------------------
+# The steps
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -154,22 +99,29 @@ class SetConf:
     key: str
     value: str
 
+    @property
+    def chains(self) -> tuple[Chain, ...]:
+        return (Chain(SESSION, (attr("conf"), call("set", self.key, self.value))),)
+
+    @property
+    def title(self) -> str:
+        return f"SET {self.key}"
+
 
 @dataclass(frozen=True)
 class ReadSource:
-    """A Kafka source: read, decode, count and filter malformed records, select, watermark."""
+    """A Kafka source: read and decode (``decoded_var``, which a DLQ query reads), then count
+    and filter malformed records, select the declared columns, watermark (``var``), view."""
 
     name: str
     file: str
-    options: tuple[Opt, ...]
-    parse_exprs: tuple[str, ...]
-    observe: tuple[str, str] | None
-    """``(metric name, count_if(<error_expr>))`` on the decoded records, before the filter."""
-    error_filter: str | None
-    output_exprs: tuple[str, ...]
-    watermark: tuple[str, str] | None
+    chains: tuple[Chain, ...]
     decoded_var: str
     var: str
+
+    @property
+    def title(self) -> str:
+        return f"Source {self.name} ({self.file})"
 
 
 @dataclass(frozen=True)
@@ -178,35 +130,53 @@ class CreateView:
 
     name: str
     file: str
-    sql: str
+    chains: tuple[Chain, ...]
     var: str
+
+    @property
+    def title(self) -> str:
+        return f"Stream {self.name} ({self.file})"
 
 
 @dataclass(frozen=True)
 class StartQuery:
-    """A streaming query writing to Kafka: a sink, or a source's dead-letter query."""
+    """A streaming query writing to Kafka: a sink, or a source's dead-letter query.
+
+    ``frame`` builds the query's DataFrame (which the runtime checks before anything starts);
+    ``write`` are the calls on it that start it.
+    """
 
     name: str
     kind: t.Literal["sink", "dlq"]
     file: str
     line: int
-    sql: str | None
-    """The sink's SELECT; ``None`` for a DLQ query, which reads its source's decoded records."""
     source: str | None
     """For a DLQ query: the source whose decoded records it reads."""
-    where: str | None
-    select_exprs: tuple[str, ...]
-    options: tuple[Opt, ...]
+    frame: Chain
+    write: tuple[Call, ...]
     trigger: Trigger | None
-    var: str
-    output_mode: str = "append"
-    """``append``; ``update`` in real-time mode, which has no append mode: the runtime first
-    proves the query append-only and stateless, so update emits exactly the same records."""
+    """Also in ``write``; kept for the runtime's check, which depends on the trigger's kind."""
+
+    @property
+    def chains(self) -> tuple[Chain, ...]:
+        return (self.frame,)
+
+    @property
+    def var(self) -> str:
+        return self.frame.target or self.name
+
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
+    def title(self) -> str:
+        if self.kind == "dlq":
+            return f"Dead-letter query {self.name}: malformed records of {self.source}, unchanged"
+        return f"Query {self.name} ({self.place})"
 
 
-Step = SetConf | ReadSource | CreateView | StartQuery
-
-METRIC_MALFORMED = "malformed"
+Step = t.Union[SetConf, ReadSource, CreateView, StartQuery]
 
 
 def metric_name(source: str) -> str:
@@ -216,25 +186,12 @@ def metric_name(source: str) -> str:
 
 def trigger_kwargs(trigger: Trigger | None) -> dict[str, t.Any]:
     """The keyword arguments of ``DataStreamWriter.trigger`` (empty: Spark's default)."""
-    if trigger is None:
-        return {}
-    if trigger.kind == "processing_time":
-        return {"processingTime": trigger.interval or "0 seconds"}
-    if trigger.kind == "once":
-        return {"once": True}
-    if trigger.kind == "available_now":
-        return {"availableNow": True}
-    if trigger.kind == "continuous":
-        return {"continuous": trigger.interval or "1 second"}
-    if trigger.kind == "real_time":
-        # Spark's own default batch duration for Trigger.RealTime().
-        return {"realTime": trigger.interval or "5 minutes"}
-    raise ValueError(f"unknown trigger {trigger.kind!r}")
+    return triggers.spark_kwargs(trigger.kind, trigger.interval) if trigger else {}
 
 
 def output_mode(trigger: Trigger | None) -> str:
-    """Spark's output mode for a query: append, except in real-time mode (update only)."""
-    return "update" if trigger is not None and trigger.kind == "real_time" else "append"
+    """Spark's output mode for a query (``TriggerKind.output_mode``)."""
+    return triggers.kind(trigger.kind if trigger else None).output_mode
 
 
 def selected_sinks(plan: Plan, query: SinkPlan | str | None) -> list[SinkPlan]:
@@ -248,9 +205,8 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     """Whether the run needs spark-avro (an Avro source or sink among those it runs)."""
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
-    return any(s.value_format == "avro" for s in sinks) or any(
-        s.value_format == "avro" for s in plan.sources if s.name in names
-    )
+    used = [s.value_format for s in sinks] + [s.value_format for s in plan.sources if s.name in names]
+    return any(formats.FORMATS[f].spark_package == "spark-avro" for f in used if f in formats.FORMATS)
 
 
 def steps(
@@ -264,7 +220,7 @@ def steps(
 
     With ``query``, only what that sink needs (its sources, their DLQ queries, its views).
     Queries are listed last so that nothing starts before every query is defined (and, in the
-    runtime, checked).
+    runtime, checked); DLQ queries first.
     """
     sinks = selected_sinks(plan, query)
     needed_sources = {n for s in sinks for n in s.sources}
@@ -276,115 +232,137 @@ def steps(
         if src.name not in needed_sources:
             continue
         readers = [s for s in sinks if src.name in s.sources]
-        trigger = trigger_override or (readers[0].trigger if readers else None)
-        # Counting malformed records also matters for speed: observe() keeps Spark from pushing
-        # the filter below the decoding projection, where it would parse each value again
-        # (docs/benchmarks.md). Continuous and real-time modes have no observe().
-        kinds = {(trigger_override or s.trigger or Trigger("processing_time")).kind for s in readers}
-        metered = not kinds & {"continuous", "real_time"}
-        # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
-        # stateful one (the planner refuses those), so a watermark there has nothing to do. When
-        # other queries of the run read the source too, they keep it: Spark then refuses the
-        # continuous query before anything starts, rather than a windowed query losing its
-        # watermark.
-        watermarked = kinds != {"continuous"}
-        decoded_var = namer.name(f"{src.name}_decoded")
-        var = namer.name(src.name)
-        out.append(
-            ReadSource(
-                name=src.name,
-                file=src.file,
-                options=(
-                    *_connection_opts(connection, {}),
-                    *(Opt(k, v) for k, v in src.read_options.items()),
-                ),
-                parse_exprs=tuple(src.decoding.parse_exprs),
-                observe=(metric_name(src.name), lower.skipped_count_expr(src.decoding))
-                if metered
-                else None,
-                error_filter=src.error_filter,
-                output_exprs=tuple(src.decoding.output_exprs),
-                watermark=(src.watermark_column, src.watermark_delay)
-                if src.watermark_column and src.watermark_delay and watermarked
-                else None,
-                decoded_var=decoded_var,
-                var=var,
-            )
-        )
+        kinds = {triggers.kind((trigger_override or s.trigger or _NO_TRIGGER).kind) for s in readers}
+        read = _read_source(src, connection, kinds, namer)
+        out.append(read)
         if src.on_error == "dlq" and src.dlq_topic:
-            dlqs.append(_dlq_query(plan, src, connection, trigger, namer))
+            trigger = trigger_override or (readers[0].trigger if readers else None)
+            dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer))
     for view in plan.views:
         if view.name in needed_views:
-            out.append(CreateView(view.name, view.file, view.sql, namer.name(view.name)))
+            var = namer.name(view.name)
+            chains = (
+                Chain(SESSION, (call("sql", view.sql),), var),
+                Chain(var, (call("createOrReplaceTempView", view.name),)),
+            )
+            out.append(CreateView(view.name, view.file, chains, var))
     out.extend(dlqs)
     for sink in sinks:
-        write = dict(sink.write_options)
-        opts = [*_connection_opts(connection, write)]
-        opts += [Opt(k, v) for k, v in write.items()]
-        if sink.topic is not None:
-            opts.append(Opt("topic", sink.topic))
-        opts.append(Opt("checkpointLocation", sink.checkpoint, "checkpoint"))
-        out.append(
-            StartQuery(
-                name=sink.name,
-                kind="sink",
-                file=sink.file,
-                line=sink.line,
-                sql=sink.sql,
-                source=None,
-                where=None,
-                select_exprs=tuple(sink.write_exprs),
-                options=tuple(opts),
-                trigger=trigger_override or sink.trigger,
-                var=namer.name(f"{sink.name}_query"),
-                output_mode=output_mode(trigger_override or sink.trigger),
-            )
-        )
+        out.append(_sink_query(sink, connection, trigger_override or sink.trigger, namer))
     return out
 
 
-def _connection_opts(connection: Connection, overridden: t.Mapping[str, str]) -> list[Opt]:
-    opts = [Opt("kafka.bootstrap.servers", connection.bootstrap_servers, "bootstrap", ENV_BOOTSTRAP)]
-    for key, value in connection.kafka_options.items():
-        if key in overridden or key == "kafka.bootstrap.servers":
-            continue
-        if key in connection.secret_options:
-            opts.append(Opt(key, value, "secret", env_name(key)))
-        else:
-            opts.append(Opt(key, value))
-    return opts
+_NO_TRIGGER = Trigger(triggers.DEFAULT.name)
+
+
+def _read_source(
+    src: SourcePlan, connection: Connection, kinds: t.Collection[triggers.TriggerKind], namer: _Namer
+) -> ReadSource:
+    # Counting malformed records also matters for speed: observe() keeps Spark from pushing the
+    # filter below the decoding projection, where it would parse each value again
+    # (docs/benchmarks.md). Continuous and real-time modes have no observe().
+    metered = all(k.observe for k in kinds)
+    # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
+    # stateful one (the planner refuses those), so a watermark there has nothing to do. When
+    # other queries of the run read the source too, they keep it: Spark then refuses the
+    # continuous query before anything starts, rather than a windowed query losing its watermark.
+    watermarked = not kinds or any(k.watermark for k in kinds)
+    decoded, var = namer.name(f"{src.name}_decoded"), namer.name(src.name)
+    read = (
+        attr("readStream"),
+        call("format", "kafka"),
+        *_options(_connection_opts(connection, {}) + list(src.read_options.items())),
+        call("load"),
+        call("selectExpr", *src.decoding.parse_exprs),
+    )
+    select: list[Call] = []
+    if metered:
+        count = Column(lower.skipped_count_expr(src.decoding), METRIC_MALFORMED)
+        select.append(call("observe", metric_name(src.name), count))
+    if src.error_filter:
+        select.append(call("where", src.error_filter))
+    select.append(call("selectExpr", *src.decoding.output_exprs))
+    if src.watermark_column and src.watermark_delay and watermarked:
+        select.append(call("withWatermark", src.watermark_column, src.watermark_delay))
+    chains = (
+        Chain(SESSION, read, decoded),
+        Chain(decoded, tuple(select), var),
+        Chain(var, (call("createOrReplaceTempView", src.name),)),
+    )
+    return ReadSource(src.name, src.file, chains, decoded, var)
+
+
+def _sink_query(sink: SinkPlan, connection: Connection, trigger: Trigger | None, namer: _Namer) -> StartQuery:
+    write = dict(sink.write_options)
+    opts = [*_connection_opts(connection, write), *write.items()]
+    if sink.topic is not None:
+        opts.append(("topic", sink.topic))
+    opts.append(("checkpointLocation", FromTarget("checkpoint", sink.checkpoint)))
+    frame = Chain(
+        SESSION,
+        (call("sql", sink.sql), call("selectExpr", *sink.write_exprs)),
+        namer.name(f"{sink.name}_query"),
+    )
+    return StartQuery(
+        sink.name, "sink", sink.file, sink.line, None, frame, _write(opts, sink.name, trigger), trigger
+    )
 
 
 def _dlq_query(
-    plan: Plan, src: SourcePlan, connection: Connection, trigger: Trigger | None, namer: _Namer
+    plan: Plan,
+    src: SourcePlan,
+    decoded: str,
+    connection: Connection,
+    trigger: Trigger | None,
+    namer: _Namer,
 ) -> StartQuery:
+    """The malformed records of ``src`` (its ``decoded`` frame), unchanged, to its DLQ topic."""
     assert src.dlq_topic is not None
+    name = f"{src.name}_dlq"
     opts = [
         *_connection_opts(connection, {}),
-        Opt("topic", src.dlq_topic),
-        Opt("checkpointLocation", f"{plan.project}/{src.name}_dlq", "checkpoint"),
+        ("topic", src.dlq_topic),
+        ("checkpointLocation", FromTarget("checkpoint", f"{plan.project}/{name}")),
     ]
-    return StartQuery(
-        name=f"{src.name}_dlq",
-        kind="dlq",
-        file=src.file,
-        line=0,
-        sql=None,
-        source=src.name,
-        where=src.decoding.error_expr,
-        select_exprs=tuple(src.dlq_exprs),
-        options=tuple(opts),
-        trigger=trigger,
-        var=namer.name(f"{src.name}_dlq_query"),
-        output_mode=output_mode(trigger),
+    calls = (call("where", src.decoding.error_expr), call("selectExpr", *src.dlq_exprs))
+    frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
+    return StartQuery(name, "dlq", src.file, 0, src.name, frame, _write(opts, name, trigger), trigger)
+
+
+def _write(opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None) -> tuple[Call, ...]:
+    kwargs = trigger_kwargs(trigger)
+    return (
+        attr("writeStream"),
+        call("format", "kafka"),
+        *_options(opts),
+        call("outputMode", output_mode(trigger)),
+        *([call("trigger", **kwargs)] if kwargs else []),
+        call("queryName", name),
+        call("start"),
     )
+
+
+def _options(opts: t.Iterable[tuple[str, Arg]]) -> list[Call]:
+    return [call("option", key, value) for key, value in opts]
+
+
+def _connection_opts(connection: Connection, overridden: t.Mapping[str, str]) -> list[tuple[str, Arg]]:
+    """The target's Kafka options, secret ones as ``FromTarget``; the query's own win."""
+    opts: list[tuple[str, Arg]] = [("kafka.bootstrap.servers", FromTarget("bootstrap"))]
+    for key, value in connection.kafka_options.items():
+        if key in overridden or key == "kafka.bootstrap.servers":
+            continue
+        opts.append((key, FromTarget("secret", key) if key in connection.secret_options else value))
+    return opts
 
 
 class _Namer:
     """Unique, valid Python variable names for the script (stable: same plan, same names)."""
 
-    RESERVED: t.ClassVar[set[str]] = {"os", "F", "SparkSession", "spark", "builder", "queries", "query", "BOOTSTRAP",
-                "CHECKPOINT_ROOT", "SPARK_MASTER", "SPARK_REMOTE", "JARS"}
+    RESERVED: t.ClassVar[frozenset[str]] = frozenset({
+        "os", "F", "SparkSession", "spark", "builder", "queries", "query", "BOOTSTRAP",
+        "CHECKPOINT_ROOT", "SPARK_MASTER", "SPARK_REMOTE", "JARS",
+    })
 
     def __init__(self) -> None:
         self.used: set[str] = set(self.RESERVED)
@@ -402,209 +380,43 @@ class _Namer:
 
 
 # --------------------------------------------------------------------------------------------
-# The script.
+# Applying a description
 # --------------------------------------------------------------------------------------------
 
-
-def py_str(text: str) -> str:
-    """A Python literal for ``text``: readable when it can be, always exact."""
-    lit = json.dumps(text, ensure_ascii=not text.isprintable())
-    if ast.literal_eval(lit) == text:
-        return lit
-    return repr(text)  # pragma: no cover - json.dumps is a valid Python literal in practice
+Resolve = t.Callable[[Arg], t.Any]
 
 
-def py_sql(text: str) -> str:
-    """A Python literal for a SQL text: a triple-quoted block when that is exact, else ``py_str``.
+class CallFailed(Exception):
+    """A call of a chain raised: which call, and the exception."""
 
-    The block holds the text byte for byte (no re-indentation), so the script runs exactly the
-    SQL that ``run`` runs, even with a multi-line string literal inside.
+    def __init__(self, call: Call, error: Exception) -> None:
+        super().__init__(f"{call.name}: {error}")
+        self.call = call
+        self.error = error
+
+
+def apply(obj: t.Any, calls: t.Iterable[Call], resolve: Resolve) -> t.Any:
+    """Make ``calls`` on ``obj`` with ``getattr``, in order; the last result.
+
+    The method is looked up before its arguments are resolved, as Python evaluates
+    ``obj.method(args)``, so a recording stand-in sees a run and its script alike.
     """
-    if "\n" in text and all(c.isprintable() or c in "\n\t" for c in text):
-        lit = '"""' + text + '"""'
+    for c in calls:
         try:
-            if ast.literal_eval(lit) == text:
-                return lit
-        except (SyntaxError, ValueError):
-            pass
-    return py_str(text)
+            member = getattr(obj, c.name)
+            if c.attr:
+                obj = member
+            else:
+                args = [resolve(a) for a in c.args]
+                obj = member(*args, **{k: resolve(v) for k, v in c.kwargs})
+        except Exception as exc:  # noqa: BLE001 - the caller says which step failed and why
+            raise CallFailed(c, exc) from exc
+    return obj
 
 
-def _py_value(value: t.Any) -> str:
-    return py_str(value) if isinstance(value, str) else repr(value)
-
-
-def _opt_value(opt: Opt) -> str:
-    if opt.kind == "bootstrap":
-        return "BOOTSTRAP"
-    if opt.kind == "secret":
-        return f"os.environ[{py_str(opt.env or env_name(opt.key))}]"
-    if opt.kind == "checkpoint":
-        return f"CHECKPOINT_ROOT + {py_str('/' + opt.value)}"
-    return py_str(opt.value)
-
-
-def _exprs(exprs: t.Sequence[str], indent: str) -> list[str]:
-    return [f"{indent}{py_str(e)}," for e in exprs]
-
-
-def script(
-    plan: Plan,
-    query: SinkPlan | None = None,
-    *,
-    connection: Connection,
-    trigger_override: Trigger | None = None,
-) -> str:
-    """A standalone PySpark script doing what ``sqlstream run`` does for ``plan`` (or one query)."""
-    all_steps = steps(plan, query, connection=connection, trigger_override=trigger_override)
-    files = sorted({s.file for s in plan.sources + plan.views + plan.sinks if s.file})  # type: ignore[operator]
-    if query is not None:
-        files = [query.file]
-    what = f"query {query.name} of " if query is not None else ""
-    secrets = sorted({o.env for s in all_steps if isinstance(s, (ReadSource, StartQuery))
-                      for o in s.options if o.kind == "secret" and o.env})
-    avro = avro_needed(plan, query)
-    packages = KAFKA_CONNECTOR + ":<Spark version>"
-    if avro:
-        packages += ",org.apache.spark:spark-avro_2.13:<Spark version>"
-    L: list[str] = [
-        (
-            f"# Generated by sqlstream {sqlstream.__version__} from "
-            f"{what}{', '.join(files) or plan.project} (project {plan.project})."
-        ),
-        "# Do not edit: change the SQL and run `sqlstream compile` again.",
-        "#",
-        "# Run it with Spark's Kafka connector on the classpath, e.g.",
-        f"#   spark-submit --packages {packages} <this file>",
-        f"# or set {ENV_JARS} to a comma-separated list of jar files and run it with python.",
-        f"# Connection settings come from the environment (defaults: target {connection.target_name}):",
-        f"#   {ENV_BOOTSTRAP}, {ENV_CHECKPOINT_ROOT}, "
-        + (ENV_REMOTE if connection.spark_remote else ENV_MASTER),
-    ]
-    if secrets:
-        L.append(f"# Secrets, which must be set: {', '.join(secrets)}")
-    L += [
-        "",
-        "import os",
-        "",
-        "from pyspark.sql import SparkSession",
-    ]
-    if any(isinstance(s, ReadSource) and s.observe for s in all_steps):
-        L.append("from pyspark.sql import functions as F")
-    L += [
-        "",
-        f"BOOTSTRAP = os.environ.get({py_str(ENV_BOOTSTRAP)}, {py_str(connection.bootstrap_servers)})",
-        (
-            f"CHECKPOINT_ROOT = os.environ.get({py_str(ENV_CHECKPOINT_ROOT)}, "
-            f"{py_str(connection.checkpoint_root)}).rstrip(\"/\")"
-        ),
-    ]
-    if connection.spark_remote:
-        L.append(f"SPARK_REMOTE = os.environ.get({py_str(ENV_REMOTE)}, {py_str(connection.spark_remote)})")
-        L.append("")
-        L.append(f"builder = SparkSession.builder.appName({py_str('sqlstream-' + plan.project)}).remote(SPARK_REMOTE)")
-    else:
-        L.append(
-            f"SPARK_MASTER = os.environ.get({py_str(ENV_MASTER)}, "
-            f"{py_str(connection.spark_master or DEFAULT_MASTER)})"
-        )
-        L.append("")
-        L.append(f"builder = SparkSession.builder.appName({py_str('sqlstream-' + plan.project)}).master(SPARK_MASTER)")
-        L.append(f"if os.environ.get({py_str(ENV_JARS)}):")
-        L.append(f"    builder = builder.config(\"spark.jars\", os.environ[{py_str(ENV_JARS)}])")
-    for key, value in spark_confs(connection).items():
-        if key in connection.secret_options:
-            L.append(f"builder = builder.config({py_str(key)}, os.environ[{py_str(env_name(key))}])")
-        else:
-            L.append(f"builder = builder.config({py_str(key)}, {py_str(value)})")
-    L.append("spark = builder.getOrCreate()")
-    if not connection.spark_remote:
-        L.append('spark.sparkContext.setLogLevel("ERROR")')
-    for step in all_steps:
-        if isinstance(step, SetConf):
-            L.append(f"spark.conf.set({py_str(step.key)}, {py_str(step.value)})")
-    for step in all_steps:
-        if isinstance(step, ReadSource):
-            L += _source_lines(step)
-        elif isinstance(step, CreateView):
-            L += ["", f"# Stream {step.name} ({step.file})"]
-            L.append(f"{step.var} = spark.sql({py_sql(step.sql)})")
-            L.append(f"{step.var}.createOrReplaceTempView({py_str(step.name)})")
-    qvars: list[str] = []
-    for step in all_steps:
-        if isinstance(step, StartQuery):
-            L += _query_lines(step, {s.name: s.decoded_var for s in all_steps if isinstance(s, ReadSource)})
-            qvars.append(step.var)
-    L += [
-        "",
-        "# Wait for every query: a failure stops the script; finite triggers end it.",
-        f"queries = [{', '.join(qvars)}]",
-        "while any(query.isActive for query in queries):",
-        "    spark.streams.awaitAnyTermination()",
-        "    spark.streams.resetTerminated()",
-        "",
-    ]
-    return "\n".join(L)
-
-
-def spark_confs(connection: Connection) -> dict[str, str]:
-    """The Spark confs of a session: sqlstream's defaults, then the target's ``conf``."""
-    return {**DEFAULT_SPARK_CONF, **connection.spark_conf}
-
-
-def _options(opts: t.Sequence[Opt], indent: str) -> list[str]:
-    return [f"{indent}.option({py_str(o.key)}, {_opt_value(o)})" for o in opts]
-
-
-def _source_lines(step: ReadSource) -> list[str]:
-    i = "    "
-    L = ["", f"# Source {step.name} ({step.file})", f"{step.decoded_var} = ("]
-    L.append(f'{i}spark.readStream.format("kafka")')
-    L += _options(step.options, i)
-    L.append(f"{i}.load()")
-    L.append(f"{i}.selectExpr(")
-    L += _exprs(step.parse_exprs, i * 2)
-    L.append(f"{i})")
-    L.append(")")
-    L.append(f"{step.var} = (")
-    L.append(f"{i}{step.decoded_var}")
-    if step.observe:
-        name, expr = step.observe
-        L.append(f"{i}.observe({py_str(name)}, F.expr({py_str(expr)}).alias({py_str(METRIC_MALFORMED)}))")
-    if step.error_filter:
-        L.append(f"{i}.where({py_str(step.error_filter)})")
-    L.append(f"{i}.selectExpr(")
-    L += _exprs(step.output_exprs, i * 2)
-    L.append(f"{i})")
-    if step.watermark:
-        L.append(f"{i}.withWatermark({py_str(step.watermark[0])}, {py_str(step.watermark[1])})")
-    L.append(")")
-    L.append(f"{step.var}.createOrReplaceTempView({py_str(step.name)})")
-    return L
-
-
-def _query_lines(step: StartQuery, decoded: dict[str, str]) -> list[str]:
-    i = "    "
-    if step.kind == "dlq":
-        L = ["", f"# Dead-letter query {step.name}: malformed records of {step.source}, unchanged"]
-        L += [f"{step.var} = (", f"{i}{decoded[step.source or '']}"]
-        if step.where:
-            L.append(f"{i}.where({py_str(step.where)})")
-    else:
-        where = f"{step.file}:{step.line}" if step.line else step.file
-        L = ["", f"# Query {step.name} ({where})", f"{step.var} = ("]
-        L.append(f"{i}spark.sql({py_sql(step.sql or '')})")
-    L.append(f"{i}.selectExpr(")
-    L += _exprs(step.select_exprs, i * 2)
-    L.append(f"{i})")
-    L.append(f'{i}.writeStream.format("kafka")')
-    L += _options(step.options, i)
-    L.append(f"{i}.outputMode({py_str(step.output_mode)})")
-    kwargs = trigger_kwargs(step.trigger)
-    if kwargs:
-        args = ", ".join(f"{k}={_py_value(v)}" for k, v in kwargs.items())
-        L.append(f"{i}.trigger({args})")
-    L.append(f"{i}.queryName({py_str(step.name)})")
-    L.append(f"{i}.start()")
-    L.append(")")
-    return L
+def run_chains(chains: t.Iterable[Chain], frames: dict[str, t.Any], resolve: Resolve) -> None:
+    """Apply each chain to the frame it starts from; bind its result in ``frames``."""
+    for chain in chains:
+        result = apply(frames[chain.start], chain.calls, resolve)
+        if chain.target is not None:
+            frames[chain.target] = result

@@ -10,14 +10,13 @@ from pathlib import Path, PurePath
 
 from sqlstream.compiler.facade import Compiled, subset
 from sqlstream.compiler.plan import Plan
+from sqlstream.project.connection import Connection
+from sqlstream.spark import script
 
 
 def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
     """Per query file: the rendered SQL and a standalone PySpark script; plus plan.json."""
-    from sqlstream.spark import steps as codegen
-
-    target = compiled.project.target
-    connection = codegen.Connection.from_target(target)
+    connection = Connection.from_target(compiled.project.target)
     base = compiled.project.root / target_dir if not target_dir.is_absolute() else target_dir
     if compiled.project.is_bare:
         base = Path.cwd() / target_dir if not target_dir.is_absolute() else target_dir
@@ -32,18 +31,18 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
         stem = _target_name(sf.path, compiled)
         sql_path = base / "rendered" / f"{stem}.sql"
         sql_path.parent.mkdir(parents=True, exist_ok=True)
-        sql_path.write_text(target.redact(sf.rendered), encoding="utf-8", newline="\n")
+        sql_path.write_text(connection.redact(sf.rendered), encoding="utf-8", newline="\n")
         written.append(sql_path)
         sinks = by_file.get(_project_path(sf.path, compiled.project.root))
         if sinks:
             script_path = base / "scripts" / f"{stem}.py"
             script_path.parent.mkdir(parents=True, exist_ok=True)
-            text = codegen.script(subset(plan, sinks), connection=connection)
-            script_path.write_text(target.redact(text), encoding="utf-8", newline="\n")
+            text = script.script(subset(plan, sinks), connection=connection)
+            script_path.write_text(connection.redact(text), encoding="utf-8", newline="\n")
             written.append(script_path)
     plan_path = base / "plan.json"
     plan_path.write_text(
-        target.redact(json.dumps(plan.to_dict(), indent=2)) + "\n", encoding="utf-8", newline="\n"
+        connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n", encoding="utf-8", newline="\n"
     )
     written.append(plan_path)
     return [_rel(p) for p in written]

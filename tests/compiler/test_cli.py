@@ -21,8 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import sqlstream
+import sqlstream.spark
 from sqlstream.cli.main import cli
-from sqlstream.spark.steps import Connection
+from sqlstream.project.connection import Connection
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 
@@ -454,7 +455,7 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.An
     fake.run = run  # type: ignore[attr-defined]
     fake.explain = explain  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sqlstream.spark.runtime", fake)
-    monkeypatch.setattr(sqlstream, "runtime", fake, raising=False)
+    monkeypatch.setattr(sqlstream.spark, "runtime", fake, raising=False)
     return calls
 
 

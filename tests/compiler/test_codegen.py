@@ -1,17 +1,22 @@
-"""The generated PySpark script and the shared steps (no JVM)."""
+"""The generated PySpark script and the steps the runtime executes (no JVM)."""
 
 from __future__ import annotations
 
 import ast
 import json
+import sys
+import types
 import typing as t
-from dataclasses import dataclass, field
+from collections import Counter
 
 import pytest
 
-from sqlstream.spark import steps as codegen
-from sqlstream.spark import progress
-from sqlstream.spark.steps import Connection, ReadSource, StartQuery
+from sqlstream.project.config import Target
+from sqlstream.project.connection import Connection
+from sqlstream.spark import progress, runtime
+from sqlstream.spark import script as codegen
+from sqlstream.spark import steps as st
+from sqlstream.spark.steps import ReadSource, StartQuery
 from sqlstream.compiler.plan import (
     Decoding,
     Plan,
@@ -29,24 +34,23 @@ SECRET_JAAS = (
 ERROR = "(__v IS NULL OR __v.amount IS NULL)"
 
 
-@dataclass
-class FakeTarget:
-    """The shape of ``sqlstream.project.config.Target`` that ``Connection.from_target`` reads."""
-
-    name: str = "prod"
-    bootstrap_servers: str = "broker-1:9093,broker-2:9093"
-    kafka_options: dict[str, str] = field(
-        default_factory=lambda: {
+def FakeTarget(**changes: t.Any) -> Target:  # noqa: N802 - reads like the class it builds
+    """A production-like target: SASL over SSL, a JAAS config (a secret), a conf."""
+    settings: dict[str, t.Any] = {
+        "name": "prod",
+        "bootstrap_servers": "broker-1:9093,broker-2:9093",
+        "kafka_options": {
             "kafka.security.protocol": "SASL_SSL",
             "kafka.sasl.mechanism": "PLAIN",
             "kafka.sasl.jaas.config": SECRET_JAAS,
-        }
-    )
-    spark_master: str | None = None
-    spark_remote: str | None = None
-    spark_conf: dict[str, str] = field(default_factory=lambda: {"spark.executor.memory": "2g"})
-    checkpoint_root: str = "/var/lib/sqlstream/checkpoints"
-    secrets: t.Any = field(default_factory=lambda: {"kafka.sasl.jaas.config"})
+        },
+        "spark_master": None,
+        "spark_conf": {"spark.executor.memory": "2g"},
+        "checkpoint_root": "/var/lib/sqlstream/checkpoints",
+        "secrets": frozenset({SECRET_JAAS}),
+    }
+    settings.update(changes)
+    return Target(**settings)
 
 
 def _decoding(fields: str) -> Decoding:
@@ -217,7 +221,7 @@ def test_secret_inside_an_option_value() -> None:
     """A profile builds the JAAS config around ``{{ env_var('PW') }}``: the value holds the secret."""
     conn = Connection.from_target(
         FakeTarget(kafka_options={"kafka.sasl.jaas.config": SECRET_JAAS, "kafka.x": "y"},
-                   secrets=frozenset({"s3cr3t-Pa55"}))
+                   secrets=frozenset({"s3cr3t-Pa55"}), spark_conf={})
     )
     assert conn.secret_options == {"kafka.sasl.jaas.config"}
     assert "s3cr3t-Pa55" not in codegen.script(make_plan(), connection=conn)
@@ -226,7 +230,8 @@ def test_secret_inside_an_option_value() -> None:
 def test_secret_by_value_or_by_name() -> None:
     by_value = Connection.from_target(
         FakeTarget(
-            kafka_options={"kafka.sasl.password": "pw-123", "kafka.client.id": "x"}, secrets=["pw-123"]
+            kafka_options={"kafka.sasl.password": "pw-123", "kafka.client.id": "x"},
+            secrets=frozenset({"pw-123"}),
         )
     )
     assert by_value.secret_options == {"kafka.sasl.password"}
@@ -283,9 +288,9 @@ def test_one_query_script_holds_only_what_it_needs(connection: Connection) -> No
     assert "queries = [orders_1_query]" in text
 
 
-def test_steps_are_what_the_runtime_executes(connection: Connection) -> None:
+def test_steps_in_order(connection: Connection) -> None:
     plan = make_plan()
-    steps = codegen.steps(plan, connection=connection, trigger_override=Trigger("available_now"))
+    steps = st.steps(plan, connection=connection, trigger_override=Trigger("available_now"))
     kinds = [type(s).__name__ for s in steps]
     assert kinds == ["SetConf", "ReadSource", "ReadSource", "ReadSource", "CreateView",
                      "StartQuery", "StartQuery", "StartQuery"]
@@ -294,9 +299,117 @@ def test_steps_are_what_the_runtime_executes(connection: Connection) -> None:
         ("payments_dlq", "dlq"), ("orders_1", "sink"), ("clicks_1", "sink")
     ]
     assert all(q.trigger == Trigger("available_now") for q in queries)
+    assert all(st.call("trigger", availableNow=True) in q.write for q in queries)
     src = next(s for s in steps if isinstance(s, ReadSource) and s.name == "orders")
-    assert [o.kind for o in src.options][:2] == ["bootstrap", "literal"]
-    assert any(o.kind == "secret" and o.value == SECRET_JAAS for o in src.options)
+    options = [c.args for c in src.chains[0].calls if c.name == "option"]
+    assert options[0] == ("kafka.bootstrap.servers", st.FromTarget("bootstrap"))
+    assert ("kafka.sasl.jaas.config", st.FromTarget("secret", "kafka.sasl.jaas.config")) in options
+    assert SECRET_JAAS not in repr(steps)  # the description holds no secret, only its name
+
+
+# --- what compile shows is what run does ----------------------------------------------------
+
+
+class StandIn:
+    """A recording stand-in for PySpark's session, frames, writers and ``functions``.
+
+    Every attribute read and call is logged with the path of the object it was made on: its
+    whole history, every call with its arguments. The result is a new stand-in. It stands in for Spark in a test of *our* executor and printer
+    (do the runtime and the script make the same calls?), not in a test of Spark.
+    """
+
+    def __init__(self, log: list[tuple[t.Any, ...]], path: tuple[str, ...]) -> None:
+        self._log = log
+        self._path = path
+
+    def __getattr__(self, name: str) -> t.Any:
+        if name.startswith("_"):  # _jdf, _jvm: what the runtime reaches for on a local session
+            raise AttributeError(name)
+        if name == "isActive":  # the script's wait loop: the query has ended
+            return False
+        self._log.append((self._path, "." + name))
+        return StandIn(self._log, (*self._path, name))
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> StandIn:
+        def shown(value: t.Any) -> t.Any:
+            return value._path if isinstance(value, StandIn) else value
+
+        entry = (tuple(map(shown, args)), tuple(sorted((k, shown(v)) for k, v in kwargs.items())))
+        self._log.append((self._path, "()", *entry))
+        if self._path[-1] == "getOrCreate":
+            return StandIn(self._log, ("spark",))  # the session, as the runtime is given it
+        return StandIn(self._log, (*self._path, repr(entry)))
+
+
+def fake_pyspark(monkeypatch: pytest.MonkeyPatch, log: list[tuple[t.Any, ...]]) -> None:
+    """``pyspark.sql`` (``SparkSession``, ``functions``) as stand-ins, for the script and the
+    runtime alike."""
+    sql = types.ModuleType("pyspark.sql")
+    sql.SparkSession = StandIn(log, ("SparkSession",))  # type: ignore[attr-defined]
+    sql.functions = StandIn(log, ("F",))  # type: ignore[attr-defined]
+    pyspark = types.ModuleType("pyspark")
+    pyspark.sql = sql  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pyspark", pyspark)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", sql)
+    monkeypatch.setitem(sys.modules, "pyspark.sql.functions", sql.functions)  # type: ignore[attr-defined]
+
+
+def _run_log(
+    plan: Plan, connection: Connection, trigger: Trigger | None, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[t.Any, ...]]:
+    log: list[tuple[t.Any, ...]] = []
+    fake_pyspark(monkeypatch, log)
+    runtime.start(plan, t.cast(t.Any, StandIn(log, ("spark",))), connection, trigger_override=trigger)
+    return log
+
+
+def _script_log(
+    plan: Plan, connection: Connection, trigger: Trigger | None, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[t.Any, ...]]:
+    log: list[tuple[t.Any, ...]] = []
+    fake_pyspark(monkeypatch, log)
+    for key in connection.secret_options:  # what a user of the script exports
+        secret = connection.kafka_options.get(key) or connection.spark_conf[key]
+        monkeypatch.setenv(codegen.env_name(key), secret)
+    for name in (codegen.ENV_BOOTSTRAP, codegen.ENV_CHECKPOINT_ROOT, codegen.ENV_MASTER, codegen.ENV_JARS):
+        monkeypatch.delenv(name, raising=False)
+    exec(compile(codegen.script(plan, connection=connection, trigger_override=trigger), "s.py", "exec"), {})
+    # The session's own set-up and the wait loop are the script's, not steps of the run.
+    return [e for e in log if e[0][0] in ("spark", "F") and e[0][:2] not in (("spark", "sparkContext"), ("spark", "streams"))
+            and e[:2] not in ((("spark",), ".sparkContext"), (("spark",), ".streams"))]
+
+
+@pytest.mark.parametrize("trigger", [None, Trigger("available_now"), Trigger("continuous", "1 second")])
+def test_the_script_makes_the_calls_the_runtime_makes(
+    connection: Connection, trigger: Trigger | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same calls on the same objects. Only the order of the queries differs, on purpose:
+    the script starts each query as it defines it, the runtime starts none before every query
+    is built and checked. An object's path is its whole history, so the calls made on each
+    object are still compared in order."""
+    plan = make_plan()
+    ran = _run_log(plan, connection, trigger, monkeypatch)
+    printed = _script_log(plan, connection, trigger, monkeypatch)
+    assert Counter(map(repr, printed)) == Counter(map(repr, ran))
+    first_start = next(i for i, e in enumerate(ran) if e[1] == ".writeStream")
+    assert all(e[0] != ("spark",) for e in ran[first_start:])  # all built before any starts
+    calls = [e for e in ran if e[1] == "()"]
+    # Not an empty agreement: every source is read, every query started, the secret given.
+    assert sum(1 for e in ran if e[1] == ".readStream") == 3
+    assert sum(1 for e in ran if e[1] == ".start") == 3
+    assert any(("kafka.sasl.jaas.config", SECRET_JAAS) == e[2] for e in calls)
+    assert any(e[2] == ("checkpointLocation", "/var/lib/sqlstream/checkpoints/shop/orders_1") for e in calls)
+
+
+def test_the_stand_in_sees_a_difference(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison above would catch a script that drifted from the run."""
+    plan = make_plan()
+    ran = _run_log(plan, connection, None, monkeypatch)
+    drifted = codegen.script(plan, connection=connection).replace(
+        '.option("startingOffsets", "earliest")', '.option("startingOffsets", "latest")'
+    )
+    monkeypatch.setattr(codegen, "script", lambda *a, **k: drifted)
+    assert Counter(map(repr, _script_log(plan, connection, None, monkeypatch))) != Counter(map(repr, ran))
 
 
 @pytest.mark.parametrize(
@@ -389,8 +502,6 @@ def test_progress_line_from_spark_connect() -> None:
 
 
 def test_reason_of_a_spark_connect_error() -> None:
-    from sqlstream.spark import runtime
-
     class ConnectError(Exception):  # what pyspark's Spark Connect exceptions print
         pass
 

@@ -106,3 +106,26 @@ def test_compile_output_depends_on_neither_the_machine_nor_the_directory(tmp_pat
     blob = b"".join(at_repo.values())
     for machine_specific in (str(REPO), str(tmp_path)):
         assert machine_specific.encode() not in blob, machine_specific
+
+
+def test_a_short_or_common_password_mangles_no_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redaction hides whole secret values, never substrings: with the password ``e`` and the
+    user ``demo``, substring replacement would shred every file (``D****cimal``, ``****mo``),
+    and by its gaps show the password. What compile writes for the prod target: the plan and
+    the rendered SQL byte for byte as for dev, scripts that read the JAAS config from the
+    environment and hold neither the password nor a mask."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+    monkeypatch.setenv("KAFKA_USERNAME", "demo")
+    monkeypatch.setenv("KAFKA_PASSWORD", "e")
+    actual = compile_to(tmp_path / "target", REPO, "--target", "prod")
+    expected = golden_files()
+    for name in ("plan.json", "rendered/routing.sql", "rendered/spend.sql"):
+        assert actual[name] == expected[name], name
+    for name in ("scripts/routing.py", "scripts/spend.py"):
+        text = actual[name].decode()
+        compile(text, name, "exec")
+        assert "****" not in text and 'password="e"' not in text and "PlainLoginModule" not in text
+        assert '.option("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])' in text
+        assert "builder = SparkSession.builder" in text

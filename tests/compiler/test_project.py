@@ -16,6 +16,7 @@ from sqlstream.project.config import (
     load_project,
 )
 from sqlstream.compiler.render import make_environment, render_file
+from sqlstream.project.connection import Connection
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 
@@ -407,3 +408,30 @@ def test_bad_targets(project: Path, target: str, message: str) -> None:
     err = error(paths=[project])
     assert message in err.message
     assert err.location is not None and err.location.path.endswith("profiles.yml")
+
+
+def test_redaction_hides_whole_values_only(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-character and a common-word password: hidden wherever they stand alone, and the
+    text around them untouched (substring replacement printed ``Dou****leType``)."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "broker:9092")
+    monkeypatch.setenv("KAFKA_USER", "svc")
+    monkeypatch.setenv("KAFKA_PASSWORD", "b")
+    profiles = PROFILES.replace("      kafka:\n", "      ssl_truststore_password: admin\n      kafka:\n")
+    write(project / "profiles.yml", profiles)
+    t = load_project([project], target="prod").target
+    jaas = t.kafka_options["kafka.sasl.jaas.config"]
+    text = (
+        "Project [amount#1: DoubleType], SubqueryAlias orders, administrator admin_user b2b e.g. b.\n"
+        f"Map(kafka.sasl.jaas.config -> {jaas}, kafka.ssl.truststore.password -> admin)\n"
+        "login failed: password b, 'admin'"
+    )
+    assert t.redact(text) == (
+        "Project [amount#1: DoubleType], SubqueryAlias orders, administrator admin_user b2b e.g. ****.\n"
+        "Map(kafka.sasl.jaas.config -> ****, kafka.ssl.truststore.password -> ****)\n"
+        "login failed: password ****, '****'"
+    )
+    conn = Connection.from_target(t)
+    assert conn.redact(text) == t.redact(text)
+    assert conn.secret_options == {"kafka.sasl.jaas.config", "kafka.ssl.truststore.password"}
+    for shown in (repr(t), repr(conn)):
+        assert 'password="b"' not in shown and "admin'" not in shown

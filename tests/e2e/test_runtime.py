@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.spark import steps as codegen
+from sqlstream.spark import script as codegen
 from sqlstream.local import client as kafkaclient
 from sqlstream.spark import runtime
-from sqlstream.spark.steps import Connection
+from sqlstream.project.connection import Connection
 from sqlstream.errors import RunFailure
 from sqlstream.compiler.plan import (
     Decoding,

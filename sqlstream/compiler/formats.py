@@ -1,0 +1,97 @@
+"""The value and key formats, one row each, and the Kafka record's own vocabulary.
+
+The option checks, the planner's column rules, the lowering and the steps (which packages a run
+needs) read these rows, so that a format's name, arity and binary rule are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    value: bool
+    """Usable for a value (``format = ...``, ``FORMAT ...``)."""
+    key: bool
+    """Usable for a key (``key_format = ...``)."""
+    many: bool
+    """Holds several columns (an object, a record); else exactly one."""
+    binary: bool = False
+    """Its one column is BINARY: the bytes as they are."""
+    schema_option: str | None = None
+    """The option that must give its schema (``avro_schema``)."""
+    options: tuple[str, ...] = ()
+    """The format options it reads."""
+    spark_package: str | None = None
+    """The Spark package a run with it needs, beside the Kafka connector."""
+    null_text_is_tombstone: bool = False
+    """The text ``null`` is no event (as a null value is)."""
+    plain_columns: bool = False
+    """Holds plain columns only (no ARRAY, MAP or STRUCT)."""
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("json", value=True, key=True, many=True, null_text_is_tombstone=True),
+        Format("avro", value=True, key=False, many=True, schema_option="avro_schema",
+               options=("avro_schema",), spark_package="spark-avro"),
+        Format("csv", value=True, key=False, many=True, options=("csv_delimiter",),
+               plain_columns=True),
+        Format("text", value=True, key=True, many=False),
+        Format("raw", value=True, key=True, many=False, binary=True),
+    )
+}
+DEFAULT_VALUE_FORMAT = "json"
+DEFAULT_KEY_FORMAT = "text"
+
+
+def _default_first(names: list[str], default: str) -> tuple[str, ...]:
+    return tuple(sorted(names, key=lambda n: n != default))
+
+
+VALUE_FORMATS = _default_first([f.name for f in FORMATS.values() if f.value], DEFAULT_VALUE_FORMAT)
+KEY_FORMATS = _default_first([f.name for f in FORMATS.values() if f.key], DEFAULT_KEY_FORMAT)
+FORMAT_OPTIONS = tuple(dict.fromkeys(o for f in FORMATS.values() for o in f.options))
+"""Every format option (``avro_schema``, ``csv_delimiter``), as a source and a sink accept them."""
+
+
+def value_format(name: str) -> Format:
+    """The row of a value format; ValueError for an unknown one."""
+    if name not in VALUE_FORMATS:
+        raise ValueError(f"unknown format {name!r}: expected one of {', '.join(VALUE_FORMATS)}")
+    return FORMATS[name]
+
+
+def key_format(name: str) -> Format:
+    """The row of a key format; ValueError for an unknown one."""
+    if name not in KEY_FORMATS:
+        raise ValueError(f"unknown key_format {name!r}: expected one of {', '.join(KEY_FORMATS)}")
+    return FORMATS[name]
+
+
+# --- the Kafka record -------------------------------------------------------------------------
+
+HEADERS_TYPE = "ARRAY<STRUCT<key: STRING, value: BINARY>>"
+"""The type of Kafka's headers in Spark (``includeHeaders``), and of a HEADERS column."""
+HEADERS_DECLARED = "ARRAY<STRUCT<key STRING, value BINARY>>"
+"""The same type as a user declares it."""
+
+METADATA_FIELDS: dict[str, tuple[str, str]] = {
+    "topic": ("topic", "STRING"),
+    "partition": ("partition", "INT"),
+    "offset": ("offset", "BIGINT"),
+    "timestamp": ("timestamp", "TIMESTAMP"),
+    "timestamp_type": ("timestampType", "INT"),
+}
+"""``METADATA FROM '<name>'`` -> (the raw Kafka column, its Spark type)."""
+
+
+def is_headers_type(type_: str) -> bool:
+    return _compact(type_) == _compact(HEADERS_TYPE)
+
+
+def _compact(type_: str) -> str:
+    return type_.replace(" ", "").replace(":", "").upper()
