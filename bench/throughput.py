@@ -43,8 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section  # noqa: E402
 
-from sqlstream import localkafka, runtime  # noqa: E402
-from sqlstream import progress as progress_mod  # noqa: E402
+from sqlstream.local import broker as localkafka  # noqa: E402
+from sqlstream.spark import runtime  # noqa: E402
+from sqlstream.spark import progress as progress_mod  # noqa: E402
 from sqlstream.compiler.facade import compile_project  # noqa: E402
 from sqlstream.compiler.plan import Trigger  # noqa: E402
 
