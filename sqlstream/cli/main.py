@@ -274,6 +274,11 @@ def kafka_status(state_dir: str) -> None:
     click.echo(f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})")
 
 
+from sqlstream.cli.state import state as state_group  # noqa: E402 - it uses the helpers above
+
+cli.add_command(state_group)
+
+
 def main() -> None:
     cli(prog_name="sqlstream")
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlstream.spark import progress as progress_mod
+from sqlstream.spark import state
 from sqlstream.spark.steps import (
     Connection,
     CreateView,
@@ -307,6 +308,7 @@ def start(
         query=query,
     )
     check(pending, connection)
+    state.check_and_record(plan, connection, query)  # a changed stateful query starts nothing
     started: list[StreamingQuery] = []
     try:
         for p in pending:
