@@ -96,6 +96,11 @@ def list_(
         click.echo(list_text(rows, root))
 
 
+def on_a_terminal() -> bool:
+    """Whether a person can answer a question: deleting state is asked, not assumed."""
+    return sys.stdin.isatty()
+
+
 def _pick(rows: t.Sequence[Checkpoint], names: t.Sequence[str], every: bool) -> list[Checkpoint]:
     """The checkpoints to reset: the named ones (a did-you-mean for an unknown name), or all."""
     if every == bool(names):
@@ -140,7 +145,7 @@ def reset(
     if not present:
         return
     if not yes:
-        if not sys.stdin.isatty():
+        if not on_a_terminal():
             raise UserErrors([UserError(
                 "state reset deletes checkpoints and asks first, but this is not a terminal", None,
                 "add --yes to reset without asking",

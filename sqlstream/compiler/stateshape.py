@@ -40,7 +40,7 @@ _MORE_AGGREGATES = frozenset({
     "kll_sketch_agg_bigint", "kll_sketch_agg_double", "kll_sketch_agg_float",
 })
 _WINDOW_FUNCTIONS = frozenset({"window", "session_window"})
-_INTERVAL = re.compile(r"^\s*(?:interval\s+)?'?\s*(\d+)\s*([a-z]+?)s?\s*'?\s*$", re.IGNORECASE)
+_INTERVAL = re.compile(r"^\s*(?:interval\s+)?'?\s*(\d+)\s*'?\s*([a-z]+?)s?\s*'?\s*$", re.IGNORECASE)
 _UNITS: dict[str, int] = {  # microseconds per unit, largest first: how a duration is printed
     "week": 604_800_000_000, "day": 86_400_000_000, "hour": 3_600_000_000,
     "minute": 60_000_000, "second": 1_000_000, "millisecond": 1_000, "microsecond": 1,
