@@ -357,6 +357,7 @@ def run(
     Returns 0 when every query ended (finite triggers) or Ctrl-C / SIGTERM stopped them. A query
     that fails stops the others and raises ``RunFailure`` with Spark's reason (exit code 1).
     """
+    state.check(plan, connection, query)  # before Spark starts: a changed stateful query
     if spark is None:
         spark = session(connection, f"sqlstream-{plan.project}", avro=avro_needed(plan, query))
     queries = start(

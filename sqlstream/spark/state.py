@@ -205,24 +205,31 @@ def recorded_shape(path: Path) -> StateShape | None:
         return None
 
 
+def check(plan: Plan, connection: Connection, query: SinkPlan | str | None = None) -> None:
+    """Refuse the run when a query's state shape differs from the one its checkpoint's state was
+    written with. Reads only: ``run`` calls it before Spark starts, to fail in a second."""
+    root = local_root(connection)
+    if root is None:
+        return
+    errors = [e for q in queries(plan, query) if (e := _changed(q, root / q.checkpoint)) is not None]
+    if errors:
+        raise UserErrors(errors)
+
+
 def check_and_record(
     plan: Plan, connection: Connection, query: SinkPlan | str | None = None
 ) -> None:
-    """Refuse the run when a query's state shape differs from the one its checkpoint holds;
-    otherwise write the shape of every query whose checkpoint has no state yet.
+    """``check``, then write the shape of every query whose checkpoint has no state yet.
 
     Only a checkpoint with a committed batch binds: before that Spark has written no state, so a
     query changed after a failed first start is a new query, and its shape replaces the old.
     A checkpoint written before sqlstream kept shapes gets the current one.
     """
+    check(plan, connection, query)
     root = local_root(connection)
     if root is None:
         return
-    todo = queries(plan, query)
-    errors = [e for q in todo if (e := _changed(q, root / q.checkpoint)) is not None]
-    if errors:
-        raise UserErrors(errors)
-    for q in todo:
+    for q in queries(plan, query):
         path = root / q.checkpoint
         if not batches(path / "commits") or recorded_shape(path) is None:
             path.mkdir(parents=True, exist_ok=True)
@@ -240,12 +247,13 @@ def _changed(q: Query, path: Path) -> UserError | None:
     return UserError(
         f"query {q.name} cannot resume from its checkpoint: {'; '.join(what)}",
         _location(q),
-        f"its checkpoint ({path}, last batch {committed[-1]}) holds state of the query as it "
-        "was, which Spark cannot read for the query as it is now. Choose one: give the query a "
-        f"new checkpoint with a new name, WITH (name = '{q.name}_v2'); or drop its state with "
-        f"`sqlstream state reset {q.name}` (it then starts again from its starting_offsets); or "
-        "reprocess the history with a bounded run (`sqlstream run --from ... --until ...`), "
-        "then start the new query from where that run ended",
+        f"the state in its checkpoint ({path}, last batch {committed[-1]}) was written by the "
+        "query as it was, and Spark cannot read it for the query as it is now. Choose one:\n"
+        f"  - a new checkpoint: give the query a new name, WITH (name = '{q.name}_v2')\n"
+        f"  - start over: `sqlstream state reset {q.name}` (it reads again from its "
+        "starting_offsets)\n"
+        "  - a bounded run over the history (`sqlstream run --from ... --until ...`), then the "
+        "new query from where that run ended",
     )
 
 

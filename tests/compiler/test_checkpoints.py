@@ -244,3 +244,9 @@ def test_a_remote_checkpoint_root_is_not_read(project: Path) -> None:
     assert not (project / ".sqlstream").exists()
     result = invoke("state", "list")
     assert result.exit_code == 2 and "not a local folder" in result.output
+
+
+def test_the_early_check_writes_nothing(project: Path) -> None:
+    c = compiled()
+    state.check(c.plan, c.connection())  # `run` calls it before Spark starts
+    assert not (project / ".sqlstream").exists()
