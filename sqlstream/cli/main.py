@@ -277,6 +277,10 @@ def kafka_status(state_dir: str) -> None:
 
 cli.add_command(topics)
 
+from sqlstream.cli.state import state as state_group  # noqa: E402 - it uses the helpers above
+
+cli.add_command(state_group)
+
 
 def main() -> None:
     cli(prog_name="sqlstream")

@@ -23,6 +23,7 @@ from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
 from sqlstream.project.connection import Connection
 from sqlstream.spark import progress as progress_mod
+from sqlstream.spark import state
 from sqlstream.spark import steps as st
 from sqlstream.spark.reason import reason
 from sqlstream.spark.session import session
@@ -173,6 +174,7 @@ def start(
         query=query,
     )
     check(pending, connection)
+    state.check_and_record(plan, connection, query)  # a changed stateful query starts nothing
     resolve = resolver(connection, bootstrap_override)
     started: list[StreamingQuery] = []
     try:
@@ -219,6 +221,7 @@ def run(
     Returns 0 when every query ended (finite triggers) or Ctrl-C / SIGTERM stopped them. A query
     that fails stops the others and raises ``RunFailure`` with Spark's reason (exit code 1).
     """
+    state.check(plan, connection, query)  # before Spark starts: a changed stateful query
     if spark is None:
         spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
     queries = start(

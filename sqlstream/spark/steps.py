@@ -170,6 +170,16 @@ class StartQuery:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     @property
+    def checkpoint(self) -> str:
+        """Where the query checkpoints, relative to the checkpoint root."""
+        return next(
+            a.value
+            for c in self.write
+            for a in c.args
+            if isinstance(a, FromTarget) and a.kind == "checkpoint"
+        )
+
+    @property
     def title(self) -> str:
         if self.kind == "dlq":
             return f"Dead-letter query {self.name}: malformed records of {self.source}, unchanged"
