@@ -19,6 +19,7 @@ from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
 from sqlstream.project.config import Project, discover_files, load_project
+from sqlstream.project.env import display_path
 from sqlstream.compiler.source import SourceFile
 
 
@@ -46,14 +47,6 @@ class Compiled:
         if bootstrap_override:
             conn = dataclasses.replace(conn, bootstrap_servers=bootstrap_override)
         return conn
-
-
-def display_path(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def compile_project(

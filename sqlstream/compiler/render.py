@@ -13,7 +13,6 @@ Nothing here logs or prints values: ``env_var()`` is how secrets reach a query.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import typing as t
 from pathlib import Path
@@ -22,26 +21,16 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from sqlstream.errors import Location, UserError
 from sqlstream.compiler.source import SourceFile
+from sqlstream.errors import Location, UserError
+from sqlstream.project.env import MISSING, display_path, env_var
 
 __all__ = [
-    "display_path",
-    "env_var",
     "make_environment",
     "render_file",
     "render_text",
 ]
 
-
-class _Missing:
-    """The default of ``var()`` and ``env_var()`` when the caller gave none."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING: t.Any = _Missing()
 
 # A file can only contain Jinja if it contains one of the three opening delimiters.
 _JINJA_START = re.compile(r"\{[{%#]")
@@ -50,15 +39,6 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 _UNEXPECTED_TOKEN = re.compile(r"unexpected '([^']+)'")
 _BUILTINS = ("var", "env_var")
-
-
-def display_path(path: Path | str) -> str:
-    """The path as shown in messages: relative to the current directory when it is below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 class MacroEnvironment(SandboxedEnvironment):
@@ -73,24 +53,6 @@ class MacroEnvironment(SandboxedEnvironment):
 
 # --------------------------------------------------------------------------------------------
 # Globals
-
-
-def env_var(name: str, default: t.Any = MISSING) -> t.Any:
-    """``{{ env_var('NAME', default) }}``: a variable of the process environment.
-
-    Raises a ``UserError`` without a location; the renderer locates it at the line of the call.
-    """
-    value = os.environ.get(str(name))
-    if value is not None:
-        return value
-    if default is not MISSING:
-        return default
-    err = UserError(
-        f"environment variable '{name}' is not set",
-        hint=f"set it (export {name}=...) or give a default: env_var('{name}', 'value')",
-    )
-    err.jinja_call = ("env_var", str(name))  # type: ignore[attr-defined]
-    raise err
 
 
 def _make_var(project_vars: dict[str, t.Any]) -> t.Callable[..., t.Any]:

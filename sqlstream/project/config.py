@@ -21,7 +21,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from sqlstream.errors import Location, UserError
-from sqlstream.compiler.render import display_path, env_var
+from sqlstream.project.env import display_path, env_var
 
 __all__ = [
     "PROFILES_FILE",
