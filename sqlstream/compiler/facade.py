@@ -78,7 +78,7 @@ def compile_project(
     sources: list[SourceFile] = []
     statements: list[Statement] = []
     try:
-        env = render.make_environment(project.vars, macro_files)
+        env = render.make_environment(project.vars, macro_files, project.macro_paths)
     except UserError as e:
         raise UserErrors([e]) from None
     for path in files:
