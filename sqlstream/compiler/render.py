@@ -387,14 +387,14 @@ class _Where(t.NamedTuple):
 def _where(exc: BaseException, sources: dict[str, str], path: str) -> _Where:
     frames = _template_frames(exc, sources)
     inner = frames[-1] if frames else _Frame(path, 1, True)
-    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.filename in sources:
-        # A syntax error in an included file: found when the include loads it.
-        inner = _Frame(exc.filename, exc.lineno or 1, True)
+    loading = isinstance(exc, jinja2.TemplateSyntaxError) and exc.filename in sources
+    if loading:  # a syntax error in an included file: found when the include loads it
+        inner = _Frame(str(exc.filename), exc.lineno or 1, True)
     via = ""
     if inner.file != path:
         outer = [f for f in frames if f.file == path]
         first_inner = next((f for f in frames if f.file == inner.file), inner)
-        how = "included from" if first_inner.top_level else "called from"
+        how = "included from" if loading or first_inner.top_level else "called from"
         if outer:
             via = f"{how} {path}:{outer[-1].line}"
     return _Where(inner.file, sources[inner.file], inner.line, via)
