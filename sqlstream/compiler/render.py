@@ -389,7 +389,8 @@ def _where(exc: BaseException, sources: dict[str, str], path: str) -> _Where:
     inner = frames[-1] if frames else _Frame(path, 1, True)
     loading = isinstance(exc, jinja2.TemplateSyntaxError) and exc.filename in sources
     if loading:  # a syntax error in an included file: found when the include loads it
-        inner = _Frame(str(exc.filename), exc.lineno or 1, True)
+        syntax = t.cast(jinja2.TemplateSyntaxError, exc)
+        inner = _Frame(str(syntax.filename), syntax.lineno or 1, True)
     via = ""
     if inner.file != path:
         outer = [f for f in frames if f.file == path]
