@@ -92,15 +92,42 @@ def format_diagnostic(
     else:
         lines = [f"{location}: {head} {message}"]
         if location.source_line is not None:
-            src = location.source_line.rstrip("\n").expandtabs(1)
+            src, caret = _quote_line(location.source_line, location.col, location.length)
             gutter = f"{location.line:>4} | "
             lines.append(f"{gutter}{src}")
-            width = max(1, min(location.length, max(1, len(src) - location.col + 1)))
-            caret = " " * (location.col - 1) + "^" + "~" * (width - 1)
             lines.append(" " * (len(gutter) - 2) + "| " + _style(caret, "1;32", color))
     if hint:
         lines.append(f"{_style('hint:', '1;36', color)} {hint}")
     return "\n".join(lines)
+
+
+SHOWN_LINE = 200
+"""The most characters of a source line an error quotes: a minified or generated file of one
+5 MB line must give a message of one screen, not 10 MB of output."""
+_CUT = "..."
+
+
+def _quote_line(line: str, col: int, length: int) -> tuple[str, str]:
+    """The part of ``line`` an error shows, and the caret line under it.
+
+    A tab counts as one column, as in ``col``; a line longer than ``SHOWN_LINE`` is cut to a
+    window around the caret, with ``...`` on each side that was cut.
+    """
+    src = line.rstrip("\n").expandtabs(1)
+    start0 = max(0, col - 1)
+    width = max(1, min(length, max(1, len(src) - start0)))
+    lo, hi = 0, len(src)
+    if len(src) > SHOWN_LINE:
+        start0 = min(start0, len(src))
+        # The caret's start a third of the way in: some context before, more after.
+        lo = max(0, min(start0 - SHOWN_LINE // 3, len(src) - SHOWN_LINE))
+        hi = lo + SHOWN_LINE
+        width = max(1, min(width, hi - start0))
+    left = _CUT if lo > 0 else ""
+    right = _CUT if hi < len(src) else ""
+    shown = left + src[lo:hi] + right
+    caret = " " * (len(left) + start0 - lo) + "^" + "~" * (width - 1)
+    return shown, caret
 
 
 class Diagnostics:

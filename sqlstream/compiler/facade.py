@@ -18,6 +18,7 @@ from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
 from sqlstream.project.config import Project, discover_files, load_project
 from sqlstream.project.connection import Connection
+from sqlstream.project.env import display_path
 from sqlstream.compiler.source import SourceFile
 
 
@@ -41,14 +42,6 @@ class Compiled:
         return Connection.from_target(self.project.target).resolved(
             self.project.root, bootstrap_override
         )
-
-
-def display_path(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def compile_project(
@@ -80,7 +73,7 @@ def compile_project(
     sources: list[SourceFile] = []
     statements: list[Statement] = []
     try:
-        env = render.make_environment(project.vars, macro_files)
+        env = render.make_environment(project.vars, macro_files, project.macro_paths)
     except UserError as e:
         raise UserErrors([e]) from None
     for path in files:

@@ -2,10 +2,13 @@
 
 A query file is rendered before it is parsed, in a sandboxed environment with strict undefined
 names. Its globals are ``var()`` (project vars), ``env_var()`` (the process environment) and every
-macro of the project's macro files. Every Jinja failure becomes a ``UserError`` located in the file
-the user wrote (a query file or a macro file), never a traceback and never a position in rendered
-text. The rendered text comes back as a ``SourceFile`` whose ``line_map`` leads every rendered line
-back to the source line that produced it, so later stages can report positions the same way.
+macro of the project's macro files; ``{% include %}`` and ``{% import %}`` load files of the macro
+folders. Every Jinja failure becomes a ``UserError`` located in the file the user wrote (a query
+file, a macro file, an included file), never a traceback and never a position in rendered text:
+that includes what Jinja itself cannot survive (a RecursionError, a MemoryError), which a guard on
+its tokens mostly refuses before it starts (``jinja_input``). The rendered text comes back as a
+``SourceFile`` whose ``line_map`` leads every rendered line back to the source line that produced
+it, so later stages can report positions the same way.
 
 Nothing here logs or prints values: ``env_var()`` is how secrets reach a query.
 """
@@ -13,7 +16,6 @@ Nothing here logs or prints values: ``env_var()`` is how secrets reach a query.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import typing as t
 from pathlib import Path
@@ -22,26 +24,23 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from sqlstream.errors import Location, UserError
+from sqlstream.compiler import jinja_input
+from sqlstream.compiler.jinja_input import MARK_END, MARK_START, MacroLoader, Refused, TokenGuard
 from sqlstream.compiler.source import SourceFile
+from sqlstream.errors import Location, UserError
+from sqlstream.project.env import MISSING, display_path, env_var
 
 __all__ = [
-    "display_path",
-    "env_var",
+    "MAX_FILE_BYTES",
     "make_environment",
     "render_file",
     "render_text",
 ]
 
-
-class _Missing:
-    """The default of ``var()`` and ``env_var()`` when the caller gave none."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING: t.Any = _Missing()
+MAX_FILE_BYTES = 1 << 20
+"""A query, macro or included file over 1 MiB, or a query that renders to more, is refused
+before anything is parsed: it is generated or pasted, not written, and every later stage is
+at least linear in it."""
 
 # A file can only contain Jinja if it contains one of the three opening delimiters.
 _JINJA_START = re.compile(r"\{[{%#]")
@@ -49,16 +48,9 @@ _JINJA_START = re.compile(r"\{[{%#]")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 _UNEXPECTED_TOKEN = re.compile(r"unexpected '([^']+)'")
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _BUILTINS = ("var", "env_var")
-
-
-def display_path(path: Path | str) -> str:
-    """The path as shown in messages: relative to the current directory when it is below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+_SIZE_HINT = "split the file; a file of sqlstream is at most 1 MiB, before and after Jinja"
 
 
 class MacroEnvironment(SandboxedEnvironment):
@@ -68,29 +60,36 @@ class MacroEnvironment(SandboxedEnvironment):
     macro_names: dict[str, str]
     """Macro name -> the display path of the macro file that defines it."""
     sources: dict[str, str]
-    """Display path -> text of every macro file, to quote its lines in errors."""
+    """Display path -> text of every macro or included file, to quote its lines in errors."""
+    marking: str | None = None
+    """The query file being compiled, whose text the token guard marks with its line numbers."""
+
+    # A sandbox stops a template reading what it should not; these stop it from allocating
+    # gigabytes (``'x' * 10**10``) or computing for ever (``9 ** 9 ** 9``) on the way.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: t.Any, operator: str, left: t.Any, right: t.Any) -> t.Any:
+        if operator == "*" and _repeat_size(left, right) > MAX_FILE_BYTES:
+            raise jinja2.exceptions.SecurityError("the result of * would be too large")
+        if operator == "**" and _big_power(left, right):
+            raise jinja2.exceptions.SecurityError("the result of ** would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def _repeat_size(left: t.Any, right: t.Any) -> int:
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+            return len(seq) * n
+    return 0
+
+
+def _big_power(base: t.Any, exponent: t.Any) -> bool:
+    numbers = isinstance(base, int) and isinstance(exponent, int)
+    return numbers and abs(base) > 1 and exponent > 4096
 
 
 # --------------------------------------------------------------------------------------------
 # Globals
-
-
-def env_var(name: str, default: t.Any = MISSING) -> t.Any:
-    """``{{ env_var('NAME', default) }}``: a variable of the process environment.
-
-    Raises a ``UserError`` without a location; the renderer locates it at the line of the call.
-    """
-    value = os.environ.get(str(name))
-    if value is not None:
-        return value
-    if default is not MISSING:
-        return default
-    err = UserError(
-        f"environment variable '{name}' is not set",
-        hint=f"set it (export {name}=...) or give a default: env_var('{name}', 'value')",
-    )
-    err.jinja_call = ("env_var", str(name))  # type: ignore[attr-defined]
-    raise err
 
 
 def _make_var(project_vars: dict[str, t.Any]) -> t.Callable[..., t.Any]:
@@ -116,22 +115,29 @@ def _make_var(project_vars: dict[str, t.Any]) -> t.Callable[..., t.Any]:
 
 
 def make_environment(
-    project_vars: dict[str, t.Any], macro_files: t.Sequence[Path]
+    project_vars: dict[str, t.Any],
+    macro_files: t.Sequence[Path],
+    macro_dirs: t.Sequence[Path] = (),
 ) -> SandboxedEnvironment:
     """The environment every query file of a run is rendered in.
 
     Each macro file is loaded as a template module; its macros become globals. Macro modules are
     created with the environment's globals as their live namespace, so a macro may call a macro
-    of another file whatever order the files load in.
+    of another file whatever order the files load in. ``macro_dirs`` are the folders that
+    ``{% include %}`` and ``{% import %}`` load from.
     """
     env = MacroEnvironment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        extensions=[TokenGuard],
     )
     env.project_vars = dict(project_vars)
     env.macro_names = {}
     env.sources = {}
+    env.loader = MacroLoader(
+        macro_dirs, lambda path, shown: _read(Path(path), shown), env.sources
+    )
     env.globals["var"] = _make_var(env.project_vars)
     env.globals["env_var"] = env_var
     for path in macro_files:
@@ -140,10 +146,14 @@ def make_environment(
 
 
 def _read(path: Path, shown: str) -> str:
+    """The text of a file the user wrote, at most ``MAX_FILE_BYTES`` of UTF-8, newlines as ``\\n``."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise UserError(f"cannot read {shown}: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(shown, data[:MAX_FILE_BYTES], "is larger than 1 MiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -155,6 +165,15 @@ def _read(path: Path, shown: str) -> str:
         ) from None
     # Universal newlines, as Jinja sees them: line numbers agree everywhere.
     return _NEWLINE.sub("\n", text)
+
+
+def _too_big(shown: str, head: bytes, what: str) -> UserError:
+    """The size error, located where the file passes the limit."""
+    start = head.rfind(b"\n") + 1
+    line = head.decode("utf-8", "replace").count("\n") + 1
+    col = len(head[start:].decode("utf-8", "replace")) + 1
+    quoted = head[start:].decode("utf-8", "replace")
+    return UserError(f"{shown} {what}", Location(shown, line, col, quoted), _SIZE_HINT)
 
 
 def _load_macro_file(env: MacroEnvironment, path: Path) -> None:
@@ -207,118 +226,53 @@ def render_file(path: Path, display_path: str, env: SandboxedEnvironment) -> Sou
 
 def render_text(text: str, display_path: str, env: SandboxedEnvironment) -> SourceFile:
     """Render ``text`` as the file ``display_path``."""
+    if len(text) > MAX_FILE_BYTES // 4 and len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise _too_big(display_path, text.encode("utf-8")[:MAX_FILE_BYTES], "is larger than 1 MiB")
     if not _JINJA_START.search(text):
         # No Jinja at all: the file is its own rendering (and compiling 500 of them is free).
         return SourceFile(path=display_path, text=text, rendered=text)
+    marks = MARK_START not in text and MARK_END not in text
+    template = _compile(text, display_path, env, marks)
     try:
-        code = env.compile(text, name=display_path, filename=display_path)
+        marked = _generate(template, display_path, text)
+    except Exception as e:  # a RecursionError or a MemoryError too: located, never a crash
+        raise _render_error(e, env, display_path, text) from None
+    rendered, line_map = jinja_input.unmark(marked)
+    if not marks:  # the file uses our marks' characters itself: lines one to one
+        line_map = list(range(1, rendered.count("\n") + 3))
+    if len(rendered) > MAX_FILE_BYTES:
+        last = SourceFile(display_path, text, rendered, line_map).locate(MAX_FILE_BYTES)
+        raise UserError(f"{display_path} renders to more than 1 MiB", last, _SIZE_HINT)
+    return SourceFile(path=display_path, text=text, rendered=rendered, line_map=line_map)
+
+
+def _compile(text: str, path: str, env: SandboxedEnvironment, marks: bool) -> jinja2.Template:
+    """The template of a query file, its literal text marked with its line numbers."""
+    env.marking = path if marks else None  # type: ignore[attr-defined]
+    try:
+        code = env.compile(text, name=path, filename=path)
     except jinja2.TemplateSyntaxError as e:
-        raise _syntax_error(e, display_path, text) from None
-    template = env.template_class.from_code(env, code, env.make_globals(None))
-    try:
-        rendered = template.render()
-    except Exception as e:
-        raise _render_error(e, env, display_path, text) from e
-    return SourceFile(
-        path=display_path, text=text, rendered=rendered, line_map=line_map(text, rendered)
-    )
+        raise _syntax_error(e, path, text) from None
+    except Exception as e:  # Jinja's or Python's compiler gave up: RecursionError, SyntaxError
+        raise _compile_error(e, path, text) from None
+    finally:
+        env.marking = None  # type: ignore[attr-defined]
+    return env.template_class.from_code(env, code, env.make_globals(None))
 
 
-def line_map(text: str, rendered: str) -> list[int]:
-    """For each line of ``rendered`` (0-based), the 1-based line of ``text`` it came from.
-
-    Lines Jinja left alone are matched exactly (``difflib.SequenceMatcher``) and map one to one.
-    Inside a block that Jinja changed, each source line is read as a pattern (its Jinja tags match
-    anything) and every rendered line goes to the source line whose pattern it matches most
-    specifically, in order; lines no pattern explains (a multi-line macro output, a ``{% for %}``
-    expansion) stay with the line before them, so they map to the line that produced them, and a
-    block nothing explains maps to its first source line. One extra entry covers the end of text.
-    """
-    src = _NEWLINE.split(text)
-    out = rendered.split("\n")
-    if src == out:
-        return list(range(1, len(out) + 2))
-    result: list[int] = []
-    matcher = difflib.SequenceMatcher(None, src, out, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            result.extend(range(i1 + 1, i2 + 1))
-        elif tag == "replace":
-            result.extend(_align_block(src, i1, i2, out[j1:j2]))
-        elif tag == "insert":
-            # Lines with no source counterpart come from the line before them.
-            result.extend([max(1, i1)] * (j2 - j1))
-    result.append(result[-1] if result else 1)
-    return result
-
-
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
-_ALIGN_LIMIT = 250_000  # source lines x rendered lines of one block; beyond it, the simple rule
-
-
-def _line_pattern(line: str) -> tuple[re.Pattern[str] | None, int]:
-    """A source line as a pattern over rendered lines, and how specific a match with it is.
-
-    ``None`` means the line has no Jinja and must match exactly. Specificity is one plus the
-    number of literal non-blank characters, so ``FROM {{ t }}`` beats a bare ``{{ m() }}``.
-    """
-    if not _JINJA_START.search(line):
-        return None, 1 + len(line.replace(" ", "").replace("\t", ""))
-    parts: list[str] = []
-    pos = 0
-    literal = 0
-    for m in _TAG.finditer(line):
-        chunk = line[pos : m.start()]
-        literal += len(chunk.strip())
-        parts.append(r"\s*".join(re.escape(w) for w in chunk.split()) if chunk.strip() else "")
-        parts.append("" if m.group(0).startswith("{#") else ".*?")
-        pos = m.end()
-    rest = line[pos:]
-    if _JINJA_START.search(rest):  # a tag that goes on to the next line
-        parts.append(".*")
-    else:
-        literal += len(rest.strip())
-        parts.append(r"\s*".join(re.escape(w) for w in rest.split()) if rest.strip() else "")
-    return re.compile(r"\s*" + r"\s*".join(p for p in parts if p) + r"\s*"), 1 + literal
-
-
-def _align_block(src: list[str], i1: int, i2: int, out: list[str]) -> list[int]:
-    """Map the rendered lines ``out`` to source lines ``i1..i2-1`` (0-based), in order."""
-    a, b = i2 - i1, len(out)
-    if a * b > _ALIGN_LIMIT:
-        return [i1 + 1] * b
-    patterns = [_line_pattern(src[i]) for i in range(i1, i2)]
-
-    def score(i: int, line: str) -> int:
-        # Doubled, so that a real match always outweighs the +1 of moving on by one line.
-        pattern, weight = patterns[i]
-        if pattern is None:
-            return 2 * weight if src[i1 + i] == line else 0
-        return 2 * weight if pattern.fullmatch(line) else 0
-
-    # best[i]: the best total for the lines so far with the last one mapped to source i.
-    back: list[list[int]] = []
-    best = [score(i, out[0]) for i in range(a)]
-    for j in range(1, b):
-        prefix_best, prefix_arg = -1, 0
-        row, new = [0] * a, [0] * a
-        for i in range(a):
-            if best[i] > prefix_best:
-                prefix_best, prefix_arg = best[i], i
-            # Moving on by exactly one line wins a tie: ``{{ x }}`` / ``{{ y }}`` map 1:1.
-            if i > 0 and best[i - 1] + 1 > prefix_best:
-                row[i], new[i] = i - 1, best[i - 1] + 1 + score(i, out[j])
-            else:
-                row[i], new[i] = prefix_arg, prefix_best + score(i, out[j])
-        back.append(row)
-        best = new
-    i = max(range(a), key=lambda k: (best[k], -k))
-    mapped = [i]
-    for row in reversed(back):
-        i = row[i]
-        mapped.append(i)
-    mapped.reverse()
-    return [i1 + 1 + i for i in mapped]
+def _generate(template: jinja2.Template, path: str, text: str) -> str:
+    """Render, but stop as soon as the output passes the limit (a loop can make gigabytes)."""
+    chunks: list[str] = []
+    size = 0
+    for chunk in template.generate():
+        chunks.append(chunk)
+        # At most this much of the chunk is marks: the exact check is on the unmarked text.
+        size += len(chunk) - jinja_input.MAX_MARK * chunk.count(MARK_START)
+        if size > MAX_FILE_BYTES:
+            line = jinja_input.last_line("".join(chunks[-100:])) or 1
+            where = _locate_word(path, text, line, None)
+            raise UserError(f"{path} renders to more than 1 MiB", where, _SIZE_HINT)
+    return "".join(chunks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,6 +309,8 @@ def _locate_word(path: str, text: str, line: int, word: str | None) -> Location:
 
 def _syntax_error(e: jinja2.TemplateSyntaxError, path: str, text: str) -> UserError:
     line = e.lineno or 1
+    if isinstance(e, Refused):  # the token guard's refusals say what to point at, and why
+        return UserError(e.message or "", _locate_word(path, text, line, e.word), e.hint)
     src = _source_line(text, line)
     message = e.message or "invalid Jinja syntax"
     token = _UNEXPECTED_TOKEN.search(message)
@@ -373,69 +329,129 @@ def _syntax_error(e: jinja2.TemplateSyntaxError, path: str, text: str) -> UserEr
     return UserError(f"Jinja syntax error: {message}", loc, hint)
 
 
-def _template_frames(exc: BaseException, files: t.Collection[str]) -> list[tuple[str, int]]:
-    """The (file, line) of each template frame of the traceback, outermost first.
+def _compile_error(exc: BaseException, path: str, text: str) -> UserError:
+    """Jinja's or Python's compiler died on what the token guard let through.
+
+    There is no line in the exception; the longest tag of the file is the likeliest culprit.
+    """
+    longest = max(_TAG.finditer(text), key=lambda m: len(m.group(0)), default=None)
+    line = text.count("\n", 0, longest.start()) + 1 if longest else 1
+    detail = type(exc).__name__
+    return UserError(
+        f"Jinja nested too deeply: the template is too complex to compile ({detail})",
+        _locate_word(path, text, line, None),
+        "split it: move a part into a macro of macros/, or compute it with {% set %} first",
+    )
+
+
+class _Frame(t.NamedTuple):
+    file: str
+    line: int
+    top_level: bool
+    """The frame runs a template's top level (an include), not a macro."""
+
+
+def _template_frames(exc: BaseException, files: t.Collection[str]) -> list[_Frame]:
+    """The template frames of the traceback, outermost first.
 
     Jinja rewrites the traceback of a rendering error so that each template frame carries the
-    template's filename and line; we compiled every template with its display path as filename.
+    template's filename and line (and calls the frame of a top level "top-level template
+    code"); we compiled every template with its display path as filename.
     """
     frames = []
     tb = exc.__traceback__
     while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename in files:
-            frames.append((filename, tb.tb_lineno))
+        code = tb.tb_frame.f_code
+        if code.co_filename in files:
+            top = code.co_name == "top-level template code"
+            frames.append(_Frame(code.co_filename, tb.tb_lineno, top))
         tb = tb.tb_next
     return frames
+
+
+class _Where(t.NamedTuple):
+    """Where a rendering error happened: the file and line, and how the query got there."""
+
+    file: str
+    text: str
+    line: int
+    via: str
+
+    def hint(self, hint: str | None) -> str | None:
+        return "; ".join(p for p in (hint, self.via) if p) or None
+
+    def at(self, word: str | None = None) -> Location:
+        return _locate_word(self.file, self.text, self.line, word)
+
+
+def _where(exc: BaseException, sources: dict[str, str], path: str) -> _Where:
+    frames = _template_frames(exc, sources)
+    inner = frames[-1] if frames else _Frame(path, 1, True)
+    loading = isinstance(exc, jinja2.TemplateSyntaxError) and exc.filename in sources
+    if loading:  # a syntax error in an included file: found when the include loads it
+        syntax = t.cast(jinja2.TemplateSyntaxError, exc)
+        inner = _Frame(str(syntax.filename), syntax.lineno or 1, True)
+    via = ""
+    if inner.file != path:
+        outer = [f for f in frames if f.file == path]
+        first_inner = next((f for f in frames if f.file == inner.file), inner)
+        how = "included from" if loading or first_inner.top_level else "called from"
+        if outer:
+            via = f"{how} {path}:{outer[-1].line}"
+    return _Where(inner.file, sources[inner.file], inner.line, via)
 
 
 def _render_error(exc: BaseException, env: SandboxedEnvironment, path: str, text: str) -> UserError:
     sources: dict[str, str] = dict(getattr(env, "sources", {}))
     sources[path] = text
-    frames = _template_frames(exc, sources)
-    file, line = frames[-1] if frames else (path, 1)
-    file_text = sources[file]
-    called_from = ""
-    if file != path:
-        outer = [f for f in frames if f[0] == path]
-        if outer:
-            called_from = f"called from {path}:{outer[-1][1]}"
-
-    def hint_with_call(hint: str | None) -> str | None:
-        parts = [p for p in (hint, called_from) if p]
-        return "; ".join(parts) or None
-
+    where = _where(exc, sources, path)
     if isinstance(exc, UserError):
-        if exc.location is not None:
-            return exc
-        call = getattr(exc, "jinja_call", None)
-        loc = (
-            _locate_call(file, file_text, line, call)
-            if call
-            else _locate_word(file, file_text, line, None)
-        )
-        return UserError(exc.message, loc, hint_with_call(exc.hint))
-
+        return _located_user_error(exc, where)
     if isinstance(exc, jinja2.UndefinedError):
-        message = exc.message or "undefined value"
-        m = _UNDEFINED_NAME.match(message)
-        if m:
-            name = m.group(1)
-            loc = _locate_word(file, file_text, line, name)
-            return UserError(
-                f"undefined name '{name}'", loc, hint_with_call(_undefined_hint(env, name))
-            )
-        loc = _locate_word(file, file_text, line, None)
-        return UserError(f"undefined value: {message}", loc, hint_with_call(None))
-
-    if isinstance(exc, jinja2.TemplateSyntaxError):  # raised while rendering, e.g. by a filter
-        return _syntax_error(exc, file, file_text)
-
-    loc = _locate_word(file, file_text, line, None)
-    if isinstance(exc, jinja2.exceptions.SecurityError):
-        return UserError(f"unsafe operation in template: {exc}", loc, hint_with_call(None))
+        return _undefined_error(exc, env, where)
+    if isinstance(exc, jinja2.TemplateSyntaxError):  # an included file, or raised by a filter
+        err = _syntax_error(exc, where.file, where.text)
+        return UserError(err.message, err.location, where.hint(err.hint))
+    for kind, message, hint in _RENDER_FAILURES:
+        if isinstance(exc, kind):
+            return UserError(message.format(exc=exc), where.at(), where.hint(hint))
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return UserError(f"error while rendering: {detail}", loc, hint_with_call(None))
+    return UserError(f"error while rendering: {detail}", where.at(), where.hint(None))
+
+
+_RENDER_FAILURES: list[tuple[type[BaseException], str, str | None]] = [
+    (jinja2.exceptions.SecurityError, "unsafe operation in template: {exc}", None),
+    (
+        RecursionError,
+        "Jinja nested too deeply: macros call one another without end",
+        "a macro that calls itself needs a condition that stops it",
+    ),
+    (MemoryError, "out of memory while rendering", _SIZE_HINT),
+]
+"""What a failure of rendering means to the user, by the exception's type."""
+
+
+def _located_user_error(exc: UserError, where: _Where) -> UserError:
+    if exc.location is not None:
+        return exc
+    call = getattr(exc, "jinja_call", None)
+    if call:
+        loc = _locate_call(where.file, where.text, where.line, call)
+    else:
+        loc = where.at(getattr(exc, "jinja_word", None))
+    return UserError(exc.message, loc, where.hint(exc.hint))
+
+
+def _undefined_error(
+    exc: jinja2.UndefinedError, env: SandboxedEnvironment, where: _Where
+) -> UserError:
+    message = exc.message or "undefined value"
+    m = _UNDEFINED_NAME.match(message)
+    if m:
+        name = m.group(1)
+        hint = where.hint(_undefined_hint(env, name))
+        return UserError(f"undefined name '{name}'", where.at(name), hint)
+    return UserError(f"undefined value: {message}", where.at(), where.hint(None))
 
 
 def _locate_call(path: str, text: str, line: int, call: tuple[str, str]) -> Location:

@@ -27,7 +27,7 @@ from sqlstream.project.defaults import (
     DEFAULT_MASTER,
     DEFAULT_TARGET,
 )
-from sqlstream.compiler.render import display_path, env_var
+from sqlstream.project.env import display_path, env_var
 
 __all__ = [
     "PROFILES_FILE",

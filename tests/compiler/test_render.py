@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlstream.errors import UserError
-from sqlstream.compiler.render import line_map, make_environment, render_file, render_text
+from sqlstream.compiler.render import MAX_FILE_BYTES, make_environment, render_file, render_text
 
 
 def render(text: str, vars: dict | None = None, macros: list[Path] = ()) -> str:  # type: ignore[assignment]
@@ -241,29 +243,42 @@ def test_line_map_after_macro_if_and_for(macro_dir: Path) -> None:
 @pytest.mark.parametrize(
     "text, rendered, expected",
     [
-        ("a\nb\n", "a\nb\n", [1, 2, 3, 4]),
+        ("a\n{{ 'b' }}\n", "a\nb\n", [1, 2, 3, 3]),
         # every line substituted in place: one to one
-        ("{{ x }}\n{{ y }}\nc", "1\n2\nc", [1, 2, 3, 3]),
+        ("{{ 1 }}\n{{ 2 }}\nc", "1\n2\nc", [1, 2, 3, 3]),
         # an if that removes lines
-        ("a\n{% if f %}\nb\n{% endif %}\nc", "a\n\nc", [1, 2, 5, 5]),
-        # nothing explains the block: its first source line
-        ("a\n{{ m() }}\nz", "a\nx\ny\nz", [1, 2, 2, 3, 3]),
+        ("a\n{% if false %}\nb\n{% endif %}\nc", "a\n\nc", [1, 2, 5, 5]),
+        # a value with newlines: its lines stay with the line that wrote it
+        ("a\n{{ 'x\\ny' }}\nz", "a\nx\ny\nz", [1, 2, 2, 3, 3]),
+        # a loop: every expansion maps to the body line
+        ("{% for i in [1, 2] %}\n  c{{ i }}\n{% endfor %}\nz", "\n  c1\n\n  c2\n\nz",
+         [1, 2, 3, 2, 3, 4, 4]),
+        # a comment across lines: the line after it is where it is
+        ("{# one\ntwo #}x\ny", "x\ny", [2, 3, 3]),
+        # a captured block keeps its text (and maps to the line of its use)
+        ("{% set b %}\nq\n{% endset %}{{ b | trim }}\nz", "q\nz", [3, 4, 4]),
     ],
 )
 def test_line_map_table(text: str, rendered: str, expected: list[int]) -> None:
-    assert line_map(text, rendered) == expected
+    sf = render_text(text, "q.sql", make_environment({}, []))
+    assert (sf.rendered, sf.line_map) == (rendered, expected)
+
+
+LINES = ["a", "", "{{ x }}", "{% if y %}", "{% endif %}", "{% for i in [1, 2] %}", "{% endfor %}",
+         "  , c{{ i }}", "{# c #}", "{{ 'p\\nq' }}"]  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.sampled_from(["a", "b", "", "{{ x }}", "{% if y %}", "  , c{{ i }}"]), max_size=12),
-    st.lists(st.sampled_from(["a", "b", "", "1", "  , c0", "zz"]), max_size=12),
-)
-def test_line_map_is_total_and_in_range(src: list[str], out: list[str]) -> None:
-    text, rendered = "\n".join(src), "\n".join(out)
-    m = line_map(text, rendered)
-    assert len(m) == len(rendered.split("\n")) + 1
-    assert all(1 <= n <= len(text.split("\n")) + 1 for n in m)
+@given(st.lists(st.sampled_from(LINES), max_size=14))
+def test_line_map_is_total_and_in_range(src: list[str]) -> None:
+    text = "\n".join(src)
+    try:
+        sf = render_text(text, "q.sql", make_environment({}, []))
+    except UserError:  # an unbalanced if or for: a located error, tested elsewhere
+        return
+    assert len(sf.line_map) == len(sf.rendered.split("\n")) + 1
+    assert all(1 <= n <= len(text.split("\n")) + 1 for n in sf.line_map)
+    assert all(a <= b for a, b in zip(sf.line_map, sf.line_map[1:]) if "for" not in text)
 
 
 def test_rendering_500_statements_is_fast() -> None:
@@ -277,3 +292,156 @@ def test_rendering_500_statements_is_fast() -> None:
         render_text(plain, f"p{n}.sql", env)
         render_text(jinja, f"j{n}.sql", env)
     assert time.perf_counter() - start < 1.0
+
+
+# --- include and import from macros/ -----------------------------------------------------------
+
+
+def env_with(macro_dir: Path) -> t.Any:
+    return make_environment({}, [], [macro_dir])
+
+
+def test_include_and_import_load_files_of_macros(macro_dir: Path) -> None:
+    (macro_dir / "common").mkdir()
+    (macro_dir / "common" / "select.sql").write_text("SELECT a, b\n")
+    (macro_dir / "cols.sql").write_text("{% macro cols(p) %}{{ p }}.a, {{ p }}.b{% endmacro %}")
+    env = env_with(macro_dir)
+    cases = {
+        "{% include 'common/select.sql' %}FROM t": "SELECT a, b\nFROM t",
+        "{% import 'cols.sql' as c %}SELECT {{ c.cols('o') }}": "SELECT o.a, o.b",
+        "{% from 'cols.sql' import cols %}SELECT {{ cols('x') }}": "SELECT x.a, x.b",
+    }
+    for text, expected in cases.items():
+        assert render_text(text, "q.sql", env).rendered == expected
+
+
+def test_an_included_file_maps_to_the_line_that_included_it(macro_dir: Path) -> None:
+    (macro_dir / "two.sql").write_text("x\ny\n")
+    sf = render_text("a\n{% include 'two.sql' %}z\nw", "q.sql", env_with(macro_dir))
+    assert sf.rendered == "a\nx\ny\nz\nw"
+    assert sf.line_map == [1, 2, 2, 2, 3, 3]
+
+
+INCLUDE_ERRORS = [
+    # (included file, query, expected location, message part, hint part)
+    ("SELECT\n  {{ nope }}\n", "SELECT 1\n{% include 'inc.sql' %}",
+     "macros/inc.sql:2:6", "undefined name 'nope'", "included from q.sql:2"),
+    ("SELECT\n  {{ 1 + }}\n", "\n\n{% include 'inc.sql' %}",
+     "macros/inc.sql:2:3", "Jinja syntax error", "included from q.sql:3"),
+    ("{% macro m() %}{{ 1 / 0 }}{% endmacro %}", "{% import 'inc.sql' as i %}\n{{ i.m() }}",
+     "macros/inc.sql:1:1", "ZeroDivisionError", "called from q.sql:2"),
+    ("", "SELECT\n  {% include 'missing.sql' %}",
+     "q.sql:2:15", "template 'missing.sql' not found in macros/", "path under macros/"),
+    ("", "{% include '../secret.sql' %}", "q.sql:1:13", "is outside macros/", "only files of macros/"),
+    ("", "{% include '/etc/passwd' %}", "q.sql:1:13", "is outside macros/", "only files of macros/"),
+    ("", "{% from '../x.sql' import m %}", "q.sql:1:10", "is outside macros/", "only files of macros/"),
+    ("", "SELECT 1\n  {% extends 'base.sql' %}", "q.sql:2:6", "{% extends %} is not supported",
+     "{% include 'file.sql' %}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("included, query, location, message, hint", INCLUDE_ERRORS)
+def test_include_errors(
+    macro_dir: Path, included: str, query: str, location: str, message: str, hint: str
+) -> None:
+    (macro_dir / "inc.sql").write_text(included)
+    (macro_dir.parent / "secret.sql").write_text("SELECT 'secret'")
+    with pytest.raises(UserError) as info:
+        render_text(query, "q.sql", env_with(macro_dir))
+    err = info.value
+    assert where(err) == location.replace("/", os.sep, 1)
+    assert message in err.message
+    assert hint in (err.hint or "")
+    assert "secret" not in err.format().replace("secret.sql", "")
+
+
+def test_a_link_out_of_macros_is_refused(macro_dir: Path) -> None:
+    (macro_dir.parent / "outside.sql").write_text("SELECT 'outside'")
+    (macro_dir / "link.sql").symlink_to(macro_dir.parent / "outside.sql")
+    err = error_of("{% include 'link.sql' %}", macros=[])  # no macro folders at all
+    assert "not found" in err.message
+    with pytest.raises(UserError) as info:
+        render_text("{% include 'link.sql' %}", "q.sql", env_with(macro_dir))
+    assert "outside macros/" in info.value.message
+    assert where(info.value) == "q.sql:1:13"
+
+
+# --- what Jinja cannot survive: located errors, never a crash -----------------------------------
+
+NESTING = [
+    ("if", "{% if true %}" * 2000 + "x" + "{% endif %}" * 2000),
+    ("for", "{% for i in [1] %}" * 30 + "x" + "{% endfor %}" * 30),
+    ("macro", "{% macro m() %}" * 100 + "{% endmacro %}" * 100),
+    ("filter", "{% filter upper %}" * 400 + "{% endfilter %}" * 400),
+    ("parentheses", "{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}"),
+    ("lists", "{{ " + "[" * 2000 + "1" + "]" * 2000 + " }}"),
+    ("dicts", "{{ " + "{'a': " * 500 + "1" + "}" * 500 + " }}"),
+    ("calls", "{{ " + "f(" * 500 + "1" + ")" * 500 + " }}"),
+    ("not", "{{ " + "not " * 3000 + "1 }}"),
+    ("minus", "{{ " + "-" * 3000 + "1 }}"),
+    ("attributes", "{{ x" + ".a" * 500 + " }}"),
+    ("items", "{{ x" + "[0]" * 500 + " }}"),
+    ("filters", "{{ 'a'" + " | lower" * 500 + " }}"),
+    ("and", "{{ 1" + " and 1" * 3000 + " }}"),
+    ("conditionals", "{{ 1" + " if 1 else 2" * 3000 + " }}"),
+    ("elif", "{% if a %}" + "{% elif a %}" * 3000 + "{% endif %}"),
+]
+
+
+@pytest.mark.parametrize("what, text", NESTING, ids=[n[0] for n in NESTING])
+def test_deep_nesting_is_a_located_error(what: str, text: str) -> None:
+    err = error_of("SELECT 1\n" + text)
+    assert err.message.startswith("Jinja nested too deeply"), err.message
+    assert where(err).startswith("q.sql:2:")
+    assert err.hint
+
+
+def test_nesting_within_the_limits_renders() -> None:
+    text = "{% if true %}" * 15 + "{{ " + "(" * 40 + "1" + ")" * 40 + " }}" + "{% endif %}" * 15
+    assert render(text) == "1"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{% macro m() %}{{ m() }}{% endmacro %}\n{{ m() }}", "macros call one another without end"),
+        ("SELECT {{ 'x' * 10 ** 8 }}", "the result of * would be too large"),
+        ("SELECT {{ 9 ** 99999 }}", "the result of ** would be too large"),
+        ("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", "renders to more than 1 MiB"),
+        ("{{ 'SELECT 1\n' * 30000 }}\n{{ x" + " ~ x" * 200 + " }}", "more than 100 operators"),
+        ("SELECT 1;\n" * 20 + "{{ 1 }} " * 8000, "more than 20000 tokens"),
+    ],
+)
+def test_runaway_templates_are_located_errors(text: str, message: str) -> None:
+    start = time.perf_counter()
+    err = error_of(text)
+    assert message in err.message
+    assert err.location is not None and err.location.path == "q.sql"
+    assert time.perf_counter() - start < 3
+
+
+def test_a_file_over_1_mib_is_refused_where_it_passes_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.sql"
+    line = "SELECT a, b, c FROM t WHERE x = 1;\n"
+    path.write_text(line * (5_000_000 // len(line)))
+    start = time.perf_counter()
+    with pytest.raises(UserError) as info:
+        render_file(path, "big.sql", make_environment({}, []))
+    assert time.perf_counter() - start < 1
+    err = info.value
+    assert err.message == "big.sql is larger than 1 MiB"
+    assert err.location and err.location.line == MAX_FILE_BYTES // len(line) + 1
+    assert err.location.col == MAX_FILE_BYTES % len(line) + 1
+    assert len(err.format()) < 600
+    with pytest.raises(UserError) as info:
+        render_text(path.read_text(), "big.sql", make_environment({}, []))
+    assert info.value.message == "big.sql is larger than 1 MiB"
+
+
+def test_a_one_line_file_of_1_mib_renders_fast() -> None:
+    text = "SELECT " + "a, " * (MAX_FILE_BYTES // 3 - 10) + "{{ 1 }}"
+    start = time.perf_counter()
+    sf = render_text(text, "q.sql", make_environment({}, []))
+    loc = sf.locate(len(sf.rendered) - 1)
+    assert time.perf_counter() - start < 1
+    assert (loc.line, loc.col) == (1, len(text) - 3)
