@@ -240,7 +240,7 @@ def test_every_command_runs_inside_the_error_handler(example: Path, monkeypatch:
     for name in ("up", "down", "status"):
         monkeypatch.setattr(broker, name, broken)
     commands = sorted(leaf_commands(cli))
-    assert len(commands) == 10
+    assert {("validate",), ("test",), ("kafka", "status")} <= set(commands)
     for command in commands:
         result = invoke(*command, *(["new"] if command == ("init",) else []))
         assert result.exit_code == 1, (command, result.output)
