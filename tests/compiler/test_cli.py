@@ -196,8 +196,12 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> No
 HANDLED = [
     (RunFailure("Kafka said no"), False, 1, r"error: Kafka said no\n\Z", False),
     (RunFailure("Kafka said no"), True, 1, r"Traceback .*\nerror: Kafka said no\n\Z", True),
-    (PermissionError(13, "Permission denied"), False, 2, r"error: \[Errno 13\] Permission denied\n\Z", False),
-    (ZeroDivisionError("boom"), False, 1, r"internal error: ZeroDivisionError: boom\nhint: this is a bug in sqlstream; run again with --debug", False),
+    (PermissionError(13, "Permission denied"), False, 2,
+     r"error: \[Errno 13\] Permission denied\n\Z", False),
+    (ZeroDivisionError("boom"), False, 1,
+     r"internal error: ZeroDivisionError: boom\n"
+     r"hint: this is a bug in sqlstream; run again with --debug",
+     False),
     (ZeroDivisionError("boom"), True, 1, r"Traceback .*ZeroDivisionError: boom\n\Z", True),
     (KeyboardInterrupt(), False, 130, r"\Z", False),
 ]
@@ -227,7 +231,9 @@ def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> t.Iterato
             yield (*prefix, name)
 
 
-def test_every_command_runs_inside_the_error_handler(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_command_runs_inside_the_error_handler(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bug below any command, nested groups too, is an `internal error`, never a traceback."""
     def broken(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
         raise ZeroDivisionError("boom")
@@ -261,7 +267,9 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("tty", [True, False])
-def test_diagnostics_are_coloured_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tty: bool) -> None:
+def test_diagnostics_are_coloured_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tty: bool
+) -> None:
     stream = Terminal() if tty else io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     console.diagnostics(UserErrors([UserError("bad", None, "fix it")]))
