@@ -46,9 +46,11 @@ test-compiler-sqlglotc: $(CSTAMP)
 test-e2e: setup
 	$(BIN)/python -m pytest -q tests/e2e
 
+## ruff, mypy, and the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check sqlstream tests bench
 	$(BIN)/mypy sqlstream
+	$(BIN)/lint-imports --no-cache
 
 bench: bench-compile bench-throughput
 

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import click
 
-from sqlstream.cli.main import _compile, handle_errors, project_options
+from sqlstream.cli.options import (
+    ProjectArgs,
+    profiles_dir_option,
+    project_options,
+    select_option,
+    target_option,
+    vars_option,
+)
 from sqlstream.errors import UserError, UserErrors
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -22,13 +29,10 @@ def state() -> None:
     """The checkpoints of the project's queries: where, how far, how big; reset one."""
 
 
-def _checkpoints(
-    paths: t.Sequence[str], target: str | None, vars_: str | None, select: t.Sequence[str],
-    profiles_dir: str | None,
-) -> tuple[list[Checkpoint], Path]:
+def _checkpoints(args: ProjectArgs) -> tuple[list[Checkpoint], Path]:
     from sqlstream.spark import state as state_mod
 
-    compiled = _compile(paths, target, vars_, select, profiles_dir)
+    compiled = args.compile()
     connection = compiled.connection()
     root = state_mod.local_root(connection)
     if root is None:
@@ -77,19 +81,14 @@ def list_text(rows: t.Sequence[Checkpoint], root: Path) -> str:
 
 
 @state.command("list")
-@click.argument("paths", nargs=-1, type=click.Path())
 @project_options
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@handle_errors
-def list_(
-    paths: tuple[str, ...], target: str | None, vars_: str | None, select: tuple[str, ...],
-    profiles_dir: str | None, output: str,
-) -> None:
+def list_(args: ProjectArgs, output: str) -> None:
     """Each query's checkpoint: where, last batch, offsets, size of its state, stateful or not.
 
     Folders under the project's checkpoints that no query has any more are listed as orphaned.
     """
-    rows, root = _checkpoints(paths, target, vars_, select, profiles_dir)
+    rows, root = _checkpoints(args)
     if output == "json":
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
@@ -126,8 +125,10 @@ def _pick(rows: t.Sequence[Checkpoint], names: t.Sequence[str], every: bool) -> 
 @click.argument("queries", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every checkpoint of the project (orphaned ones too).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@project_options
-@handle_errors
+@target_option
+@vars_option
+@select_option
+@profiles_dir_option
 def reset(
     queries: tuple[str, ...], every: bool, yes: bool, target: str | None, vars_: str | None,
     select: tuple[str, ...], profiles_dir: str | None,
@@ -136,7 +137,7 @@ def reset(
     starting_offsets on the next run."""
     from sqlstream.spark import state as state_mod
 
-    rows, root = _checkpoints((), target, vars_, select, profiles_dir)
+    rows, root = _checkpoints(ProjectArgs((), target, vars_, select, profiles_dir))
     picked = _pick(rows, queries, every)
     present = [r for r in picked if r.exists]
     for r in picked:

@@ -7,7 +7,6 @@ project it uses the local defaults (localhost:9092, what ``sqlstream kafka up`` 
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import typing as t
@@ -15,34 +14,16 @@ from pathlib import Path
 
 import click
 
+from sqlstream.cli.options import bootstrap_servers_option, profiles_dir_option, target_option
 from sqlstream.errors import SqlStreamError, UserError
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 
-def _handled(fn: F) -> F:
-    """The CLI's one error handler, looked up when the command runs (no import cycle)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        from sqlstream.cli.main import handle_errors
-
-        return handle_errors(fn)(*args, **kwargs)
-
-    return t.cast(F, wrapper)
-
-
 def _connection_options(fn: F) -> F:
-    fn = click.option("--bootstrap-servers", help="Override the target's Kafka bootstrap servers.")(
-        fn
-    )
-    fn = click.option(
-        "--profiles-dir", type=click.Path(file_okay=False), help="Where profiles.yml is."
-    )(fn)
-    fn = click.option(
-        "--target", "-t", help="The target of profiles.yml to use (default: its own default)."
-    )(fn)
-    return _handled(fn)
+    for decorate in (bootstrap_servers_option, profiles_dir_option, target_option):
+        fn = decorate(fn)
+    return fn
 
 
 def _target(target: str | None, profiles_dir: str | None) -> t.Any:

@@ -7,6 +7,7 @@ exit code, on what was printed and on the files in ``target/``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,12 +18,16 @@ import types
 import typing as t
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 import sqlstream
 import sqlstream.spark
+from sqlstream.cli.console import console
 from sqlstream.cli.main import cli
+from sqlstream.compiler import facade
+from sqlstream.errors import RunFailure, UserError, UserErrors
 from sqlstream.project.connection import Connection
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
@@ -195,6 +200,102 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert "Traceback" in result.stderr
     assert "queries/bad.sql:7:" in result.stderr
+
+
+# What the one error handler (sqlstream/cli/errors.py) makes of what the library raises:
+# (exception, --debug, exit code, stderr as a regex matched from its start, traceback shown).
+HANDLED = [
+    (RunFailure("Kafka said no"), False, 1, r"error: Kafka said no\n\Z", False),
+    (RunFailure("Kafka said no"), True, 1, r"Traceback .*\nerror: Kafka said no\n\Z", True),
+    (PermissionError(13, "Permission denied"), False, 2,
+     r"error: \[Errno 13\] Permission denied\n\Z", False),
+    (ZeroDivisionError("boom"), False, 1,
+     r"internal error: ZeroDivisionError: boom\n"
+     r"hint: this is a bug in sqlstream; run again with --debug",
+     False),
+    (ZeroDivisionError("boom"), True, 1, r"Traceback .*ZeroDivisionError: boom\n\Z", True),
+    (KeyboardInterrupt(), False, 130, r"\Z", False),
+]
+
+
+@pytest.mark.parametrize(("error", "debug", "code", "stderr", "traceback"), HANDLED)
+def test_the_error_handler_maps_each_kind_of_error_to_a_message_and_an_exit_code(
+    example: Path, monkeypatch: pytest.MonkeyPatch,
+    error: BaseException, debug: bool, code: int, stderr: str, traceback: bool,
+) -> None:
+    def compile_project(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise error
+
+    monkeypatch.setattr(facade, "compile_project", compile_project)
+    result = invoke(*(["--debug"] if debug else []), "validate")
+    assert result.exit_code == code, result.output
+    assert re.match(stderr, result.stderr, re.DOTALL), result.stderr
+    assert ("Traceback" in result.stderr) == traceback
+    assert result.stdout == ""
+
+
+def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> t.Iterator[tuple[str, ...]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from leaf_commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+#: What a command needs on its command line to get as far as the library.
+ARGUMENTS = {
+    ("init",): ["new"],
+    ("topics", "create"): ["t", "--partitions", "1"],
+    **{("topics", c): ["t"] for c in ("describe", "delete", "produce", "consume")},
+}
+
+
+def test_every_command_runs_inside_the_error_handler(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug below any command, nested groups too, is an `internal error`, never a traceback."""
+    def broken(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise ZeroDivisionError("boom")
+
+    from sqlstream.cli import topics
+    from sqlstream.local import broker
+    from sqlstream.project import scaffold
+
+    monkeypatch.setattr(facade, "compile_project", broken)
+    monkeypatch.setattr(scaffold, "init_project", broken)
+    monkeypatch.setattr(topics, "_target", broken)
+    for name in ("up", "down", "status"):
+        monkeypatch.setattr(broker, name, broken)
+    commands = sorted(leaf_commands(cli))
+    assert {("validate",), ("test",), ("kafka", "status"), ("topics", "list")} <= set(commands)
+    for command in commands:
+        result = invoke(*command, *ARGUMENTS.get(command, []))
+        assert result.exit_code == 1, (command, result.output)
+        assert result.stderr.startswith("internal error: ZeroDivisionError: boom\n"), command
+        assert "Traceback" not in result.stderr
+
+
+def test_click_still_reports_its_own_usage_errors() -> None:
+    result = invoke("validate", "--no-such-option")
+    assert result.exit_code == 2
+    assert "Error: No such option '--no-such-option'" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_diagnostics_are_coloured_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tty: bool
+) -> None:
+    stream = Terminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    console.diagnostics(UserErrors([UserError("bad", None, "fix it")]))
+    assert ("\x1b[1;31merror:\x1b[0m bad" in stream.getvalue()) == tty
+    assert ("\x1b[" in stream.getvalue()) == tty
 
 
 def test_every_mistake_in_every_file_is_reported_in_one_run(tmp_path: Path) -> None:
@@ -455,6 +556,7 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.An
     fake.run = run  # type: ignore[attr-defined]
     fake.explain = explain  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sqlstream.spark.runtime", fake)
+    # `from sqlstream.spark import runtime` reads the package's attribute before sys.modules.
     monkeypatch.setattr(sqlstream.spark, "runtime", fake, raising=False)
     return calls
 

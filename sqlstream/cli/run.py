@@ -1,0 +1,151 @@
+"""Commands that need Spark: ``run``, ``explain`` and ``test``.
+
+pyspark is imported inside each command, never at the top: ``compile`` and ``--help`` must not
+pay for a JVM, and tests replace ``sqlstream.spark.runtime`` in ``sys.modules`` with a recorder.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import click
+
+from sqlstream.cli.console import console
+from sqlstream.cli.options import ProjectArgs, bootstrap_servers_option, project_options
+from sqlstream.errors import Location, UserError, UserErrors
+
+if t.TYPE_CHECKING:
+    from sqlstream.compiler.facade import Compiled
+    from sqlstream.compiler.plan import Trigger
+
+TRIGGER_HINT = "use available-now, once, '10 seconds', 'continuous 1 second' or real-time"
+
+
+def mistake(message: str, location: Location | None, hint: str) -> UserErrors:
+    """One user error, raised the way the compiler raises all of them (``N error(s) found``)."""
+    return UserErrors([UserError(message, location, hint)])
+
+
+def _check_runnable(compiled: Compiled, select: t.Sequence[str]) -> None:
+    """Refuse what would start nothing: a bare SELECT (with nothing selected), or no sink."""
+    if compiled.analysis.selects and not select:
+        first = compiled.analysis.selects[0]
+        raise mistake(
+            "a SELECT on its own has nothing to consume its result in `run`",
+            first.stmt.locate(),
+            "write it to a topic with INSERT INTO KAFKA TOPIC '...' SELECT ..., "
+            "or name it with CREATE STREAM name AS SELECT ...",
+        )
+    if not compiled.plan.sinks:
+        raise mistake(
+            "nothing to run: no INSERT INTO KAFKA TOPIC in the selected files",
+            None,
+            "add an INSERT INTO KAFKA TOPIC '...' SELECT ... statement",
+        )
+
+
+def _trigger_override(text: str | None) -> Trigger | None:
+    """``--trigger``, in any form a query's TRIGGER option takes."""
+    from sqlstream.compiler.options import parse_trigger
+    from sqlstream.compiler.plan import Trigger
+
+    if not text:
+        return None
+    parsed = parse_trigger(text)
+    if parsed is None:
+        raise mistake(f"--trigger '{text}' is not a trigger", None, TRIGGER_HINT)
+    return Trigger(parsed[0], parsed[1])
+
+
+@click.command()
+@project_options
+@click.option(
+    "--trigger",
+    "trigger",
+    help="Override every query's trigger, e.g. available-now, once, '5 seconds'.",
+)
+@bootstrap_servers_option
+def run(project: ProjectArgs, trigger: str | None, bootstrap_servers: str | None) -> None:
+    """Start every query; show progress; stop cleanly on Ctrl-C."""
+    from sqlstream.spark import runtime
+
+    compiled = project.compile()
+    _check_runnable(compiled, project.select)
+    override = _trigger_override(trigger)
+    connection = compiled.connection(bootstrap_servers)
+    sys.exit(runtime.run(compiled.plan, connection, trigger_override=override, out=console.out))
+
+
+@click.command()
+@project_options
+@bootstrap_servers_option
+def explain(project: ProjectArgs, bootstrap_servers: str | None) -> None:
+    """Print Spark's plan of each query (starts a JVM, starts no query)."""
+    from sqlstream.spark import runtime
+
+    compiled = project.compile()
+    console.out(runtime.explain(compiled.plan, compiled.connection(bootstrap_servers)))
+
+
+def _compile_for_tests(project: ProjectArgs) -> Compiled:
+    """The whole project (tests select by themselves), found from the first test path."""
+    from sqlstream.compiler.facade import compile_project
+
+    compiled = compile_project(
+        (),
+        target=project.target,
+        vars_override=project.vars_,
+        profiles_dir=project.profiles_dir,
+        project_dir=project.paths[0] if project.paths else None,
+    )
+    if compiled.project.is_bare:
+        raise mistake(
+            "no sqlstream.yml found for these tests",
+            None,
+            "tests belong to a project: run `sqlstream test` in it",
+        )
+    return compiled
+
+
+def _by_location(error: UserError) -> tuple[str, int, int]:
+    loc = error.location
+    return (loc.path, loc.line, loc.col) if loc else ("", 0, 0)
+
+
+@click.command(name="test")
+@project_options
+def test_(project: ProjectArgs) -> None:
+    """Run the project's YAML unit tests (rows in -> rows out) on Spark in batch.
+
+    PATHS: test files or directories (default: the project's test-paths). Exit 0 when every
+    test passes, 1 when one fails, 2 for a mistake in a test file or a query.
+    """
+    from sqlstream.unittests import suite
+
+    compiled = _compile_for_tests(project)
+    tests = suite.load_tests(compiled, project.paths, project.select)
+    if not tests and project.select:
+        raise mistake(
+            f"--select {' '.join(project.select)} matches no test",
+            None,
+            "select by query name (spend_1), stream name, query file or test file",
+        )
+    if not tests:
+        console.no_tests()
+        return
+    results = suite.run_tests(
+        tests,
+        suite.session(compiled),
+        compiled.plan.settings,
+        on_result=lambda r: console.out(suite.format_result(r)),
+    )
+    console.out(suite.summary(results))
+    errors = sorted((e for r in results for e in r.errors), key=_by_location)
+    if errors:
+        console.diagnostics(UserErrors(errors))
+        sys.exit(2)
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+COMMANDS = (run, explain, test_)
