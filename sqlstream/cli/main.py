@@ -171,9 +171,12 @@ def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: t
             raise UserErrors([UserError(f"--trigger '{trigger}' is not a trigger", None,
                                         "use available-now, once, '10 seconds', 'continuous 1 second' or real-time")])
         override = Trigger(parsed[0], parsed[1])
-    code = runtime.run(
-        compiled.plan, compiled.connection(bootstrap_servers), trigger_override=override, out=click.echo,
-    )
+    from sqlstream.kafka import preflight
+
+    connection = compiled.connection(bootstrap_servers)
+    for note in preflight.check(compiled.plan, connection):
+        click.echo(f"note: {note}")
+    code = runtime.run(compiled.plan, connection, trigger_override=override, out=click.echo)
     sys.exit(code)
 
 
