@@ -176,7 +176,13 @@ def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: t
     connection = compiled.connection(bootstrap_servers)
     for note in preflight.check(compiled.plan, connection):
         click.echo(f"note: {note}")
-    code = runtime.run(compiled.plan, connection, trigger_override=override, out=click.echo)
+    from sqlstream.compiler.render import display_path
+    from sqlstream.spark import runlog
+
+    log = runlog.new_path(compiled.project.root)
+    click.echo(f"Spark's log: {display_path(log)}")
+    with runlog.captured(log):
+        code = runtime.run(compiled.plan, connection, trigger_override=override, out=click.echo)
     sys.exit(code)
 
 
