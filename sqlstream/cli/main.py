@@ -175,12 +175,12 @@ def run(paths: tuple[str, ...], target: str | None, vars_: str | None, select: t
 
     connection = compiled.connection(bootstrap_servers)
     for note in preflight.check(compiled.plan, connection):
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)  # stdout is the progress lines
     from sqlstream.compiler.render import display_path
     from sqlstream.spark import runlog
 
     log = runlog.new_path(compiled.project.root)
-    click.echo(f"Spark's log: {display_path(log)}")
+    click.echo(f"Spark's log: {display_path(log)}", err=True)
     with runlog.captured(log):
         code = runtime.run(compiled.plan, connection, trigger_override=override, out=click.echo)
     sys.exit(code)
