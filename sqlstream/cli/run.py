@@ -74,7 +74,17 @@ def run(project: ProjectArgs, trigger: str | None, bootstrap_servers: str | None
     _check_runnable(compiled, project.select)
     override = _trigger_override(trigger)
     connection = compiled.connection(bootstrap_servers)
-    sys.exit(runtime.run(compiled.plan, connection, trigger_override=override, out=console.out))
+    from sqlstream.kafka import preflight
+    from sqlstream.project.env import display_path
+    from sqlstream.spark import runlog
+
+    for note in preflight.check(compiled.plan, connection):
+        console.err(f"note: {note}")  # stdout is the progress lines
+    log = runlog.new_path(compiled.project.root)
+    console.err(f"Spark's log: {display_path(log)}")
+    with runlog.captured(log):
+        code = runtime.run(compiled.plan, connection, trigger_override=override, out=console.out)
+    sys.exit(code)
 
 
 @click.command()

@@ -61,6 +61,9 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec("dlq_topic", "string", "where malformed records go with on_error = 'dlq'"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for format = 'avro'"),
         OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
+        OptionSpec(
+            "dlq_partitions", "int", "the partitions `run` creates a missing dlq_topic with"
+        ),
     )
 }
 
@@ -72,8 +75,18 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
         OptionSpec("csv_delimiter", "string", "the field separator, for FORMAT csv"),
+        OptionSpec("partitions", "int", "the topic's partitions: `run` creates a missing topic with them"),
+        OptionSpec(
+            "replication_factor", "int", "the replication factor `run` creates a missing topic with"
+        ),
     )
 }
+
+TOPIC_CONFIG_PREFIX = "topic."
+"""``'topic.cleanup.policy' = 'compact'`` on a sink: a Kafka topic config of the topic `run`
+creates (``cleanup.policy=compact``); the key after the prefix goes to Kafka as it is."""
+TOPIC_OPTIONS = ("partitions", "replication_factor")
+"""Sink options that describe the topic rather than the query: they need a literal topic."""
 
 # Spark's KafkaSourceProvider refuses these; the text says what to use instead.
 REFUSED_SOURCE_KAFKA_OPTIONS = {

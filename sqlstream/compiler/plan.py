@@ -50,6 +50,18 @@ class Decoding:
 
 
 @dataclass
+class TopicSpec:
+    """What a sink declares of its topic (``WITH (partitions = 6, 'topic.cleanup.policy' = ...)``):
+    before any query starts, `run` creates the topic with it when it is missing."""
+
+    partitions: int | None = None
+    replication_factor: int | None = None
+    """None: the broker's default."""
+    configs: dict[str, str] = field(default_factory=dict)
+    """Kafka topic configs (``cleanup.policy``: ``compact``), without the ``topic.`` prefix."""
+
+
+@dataclass
 class SourcePlan:
     name: str
     file: str
@@ -64,6 +76,8 @@ class SourcePlan:
     error_filter: str | None = None
     """``where`` condition applied after decoding: raises (fail) or drops (skip, dlq)."""
     dlq_topic: str | None = None
+    dlq_partitions: int | None = None
+    """``dlq_partitions``: `run` creates a missing DLQ topic with this many partitions."""
     dlq_exprs: list[str] = field(default_factory=list)
     """``selectExpr`` over ``parse_exprs``' output giving the DLQ record (key, value, headers)."""
     watermark_column: str | None = None
@@ -79,6 +93,8 @@ class ViewPlan:
     file: str
     sql: str
     fields: list[Field]
+    line: int = 0
+    """Where the statement starts in ``file``: run-time errors in its SQL are located from it."""
 
 
 @dataclass
@@ -114,6 +130,13 @@ class SinkPlan:
     """The Kafka sources this query reads, directly or through views."""
     views: list[str]
     """The derived streams it reads, in dependency order."""
+    topic_spec: TopicSpec | None = None
+    """What the sink declares of its (literal) topic; None when it declares nothing."""
+    partition_sql: str | None = None
+    """The PARTITION clause as the user wrote it (for messages), when there is one."""
+    partitions_needed: int | None = None
+    """The fewest partitions the topic needs for the PARTITION clause, when that is known from
+    the SQL (a literal ``n`` needs n + 1; ``pmod(x, n)`` and ``x % n`` need n); `run` checks it."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
 from sqlstream.compiler import formats
-from sqlstream.compiler import triggers
+from sqlstream.compiler import topics, triggers
 from sqlstream.compiler import dialect as d
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
@@ -44,7 +44,7 @@ def build_plan(
             plan.sources.append(sp)
     for v in analysis.views:
         assert v.name
-        plan.views.append(ViewPlan(v.name, v.stmt.file.path, d.to_spark_sql(v.query), v.fields))
+        plan.views.append(ViewPlan(v.name, v.stmt.file.path, d.to_spark_sql(v.query), v.fields, v.stmt.locate().line))
 
     checked_views: set[str] = set()
     reported: set[int] = set()
@@ -302,6 +302,7 @@ def _plan_source(
         on_error=on_error,
         error_filter=lower.error_filter(decoding, on_error, src.name),
         dlq_topic=dlq_topic,
+        dlq_partitions=int(values["dlq_partitions"]) if "dlq_partitions" in values else None,
         dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq") if on_error == "dlq" else [],
         watermark_column=src.watermark_column,
         watermark_delay=wm_delay,
@@ -368,9 +369,12 @@ def _plan_sink(
 ) -> SinkPlan | None:
     stmt, node = q.stmt, q.node
     before = len(diags.errors)
+    props = node.args.get("options") or []
+    config_props = [p for p in props if topics.is_topic_config(p)]
+    configs = topics.topic_configs(stmt, config_props, option_value, diags)
     values, nodes, kafka = _collect_options(
         stmt,
-        node.args.get("options") or [],
+        [p for p in props if not topics.is_topic_config(p)],
         options.SINK_OPTIONS,
         options.REFUSED_SINK_KAFKA_OPTIONS,
         diags,
@@ -437,6 +441,8 @@ def _plan_sink(
         key_sql = _sink_expression(q, key, "KEY", diags)
     partition = node.args.get("partition")
     partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
+    topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
+    topics.check_declared_partitions(stmt, topic_spec, topics.partitions_needed(partition), partition, diags)
     header_pairs = None
     if node.args.get("headers"):
         header_pairs = []
@@ -493,6 +499,9 @@ def _plan_sink(
         checkpoint=checkpoint,
         sources=sources,
         views=views,
+        topic_spec=topic_spec,
+        partition_sql=partition.sql(SPARK) if partition is not None else None,
+        partitions_needed=topics.partitions_needed(partition),
     )
 
 

@@ -86,6 +86,7 @@ def up(
     *,
     version: str = jars.KAFKA_VERSION,
     heap: str = "512m",
+    settings: t.Mapping[str, str] | None = None,
 ) -> Broker:
     """Start a broker for ``state_dir`` (or return the one already running there).
 
@@ -109,7 +110,7 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     controller_port = _free_port(avoid={port})
-    props = _write_config(state_dir, port, controller_port)
+    props = _write_config(state_dir, port, controller_port, settings or {})
     log_path = state_dir / "broker.log"
     cp = os.pathsep.join(str(j) for j in classpath)
     _rotate(log_path)
@@ -260,7 +261,11 @@ def _java_major(java: str) -> int | None:
     return int(m.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
 
 
-def _write_config(state_dir: Path, port: int, controller_port: int) -> Path:
+def _write_config(
+    state_dir: Path, port: int, controller_port: int, overrides: t.Mapping[str, str]
+) -> Path:
+    """``server.properties``; ``overrides`` (``up(settings=...)``: a test's broker without
+    auto-create, say) replace the defaults below."""
     data = state_dir / "data"
     settings = {
         "process.roles": "broker,controller",
@@ -290,6 +295,7 @@ def _write_config(state_dir: Path, port: int, controller_port: int) -> Path:
         "num.network.threads": "2",
         "num.io.threads": "4",
         "num.recovery.threads.per.data.dir": "1",
+        **overrides,
     }
     props = state_dir / "server.properties"
     lines = ["# Written by sqlstream.local.broker on every start; edits are overwritten."]

@@ -19,7 +19,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from sqlstream.errors import Location, UserError
+from sqlstream.errors import Diagnostics, Location, UserError
 from sqlstream.project import secrets as secret_policy
 from sqlstream.project.defaults import (
     DEFAULT_BOOTSTRAP,
@@ -299,7 +299,7 @@ def _render_values(doc: YamlDoc, value: t.Any, node: yaml.Node | None) -> t.Any:
                 f"error while rendering a setting: {type(e).__name__}: {e}", doc.loc(node)
             ) from e
     if isinstance(value, dict):
-        return {k: _render_values(doc, v, _value_node(node, str(k))) for k, v in value.items()}
+        return _render_all(doc, value, node)
     if isinstance(value, list):
         items = node.value if isinstance(node, yaml.SequenceNode) else []
         return [
@@ -307,6 +307,20 @@ def _render_values(doc: YamlDoc, value: t.Any, node: yaml.Node | None) -> t.Any:
             for i, v in enumerate(value)
         ]
     return value
+
+
+def _render_all(doc: YamlDoc, value: dict, node: yaml.Node | None) -> dict:
+    """Every setting of a mapping rendered; every failure (each missing environment variable of
+    a target, say) reported in one go rather than one per run."""
+    out: dict = {}
+    diags = Diagnostics()
+    for k, v in value.items():
+        with diags.collecting():
+            out[k] = _render_values(doc, v, _value_node(node, str(k)))
+    if len(diags.errors) == 1:
+        raise diags.errors[0]
+    diags.raise_if_any()
+    return out
 
 
 # --------------------------------------------------------------------------------------------

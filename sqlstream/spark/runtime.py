@@ -25,7 +25,7 @@ from sqlstream.project.connection import Connection
 from sqlstream.spark import progress as progress_mod
 from sqlstream.spark import state
 from sqlstream.spark import steps as st
-from sqlstream.spark.reason import reason
+from sqlstream.spark.reason import explained, failure, reason
 from sqlstream.spark.session import session
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -90,10 +90,21 @@ def build(
         except st.CallFailed as failed:
             if isinstance(failed.error, RunFailure):
                 raise failed.error from None
-            raise RunFailure(connection.redact(f"{_where(step)}: {reason(failed.error)}")) from None
+            raise _failure(plan, step, failed, connection) from None
         if isinstance(step, st.StartQuery):
             pending.append(Pending(step, frames[step.var]))
     return pending
+
+
+def _failure(plan: Plan, step: st.Step, failed: st.CallFailed, connection: Connection) -> Exception:
+    """Located at the user's statement when Spark names a position in its SQL (``reason``)."""
+    sql = failed.call.args[0] if failed.call.name == "sql" and failed.call.args else None
+    line = step.line if isinstance(step, st.StartQuery) else 0
+    if isinstance(step, st.CreateView):
+        line = plan.view(step.name).line
+    file = getattr(step, "file", "")
+    return failure(_where(step), failed.error, redact=connection.redact, file=file, line=line,
+                   sql=sql if isinstance(sql, str) else None)
 
 
 def _where(step: st.Step) -> str:
@@ -197,7 +208,7 @@ def _start_one(p: Pending, resolve: st.Resolve, connection: Connection) -> Strea
                 f"query {p.step.name}: trigger {kind} is not supported by this Spark"
                 " (it has no real-time mode)"
             ) from None
-        raise RunFailure(connection.redact(f"{_where(p.step)}: {reason(failed.error)}")) from None
+        raise failure(_where(p.step), failed.error, redact=connection.redact) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,7 +263,7 @@ def run(
                 if failed:
                     for q in queries:
                         _stop(q)
-                    message = "\n".join(f"query {q.name} failed: {reason(e)}" for q, e in failed)
+                    message = "\n".join(f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed)
                     raise RunFailure(connection.redact(message + _failure_hint(message)))
                 if not any(active):
                     return 0

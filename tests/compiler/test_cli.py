@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import sqlstream
+import sqlstream.kafka
 import sqlstream.spark
 from sqlstream.cli.console import console
 from sqlstream.cli.main import cli
@@ -558,6 +559,11 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.An
     monkeypatch.setitem(sys.modules, "sqlstream.spark.runtime", fake)
     # `from sqlstream.spark import runtime` reads the package's attribute before sys.modules.
     monkeypatch.setattr(sqlstream.spark, "runtime", fake, raising=False)
+    # ... and the preflight, which would ask a broker (tests/e2e/test_preflight.py runs it).
+    checks = types.ModuleType("sqlstream.kafka.preflight")
+    checks.check = lambda plan, connection, **kwargs: []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sqlstream.kafka.preflight", checks)
+    monkeypatch.setattr(sqlstream.kafka, "preflight", checks, raising=False)
     return calls
 
 
