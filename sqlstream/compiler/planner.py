@@ -18,7 +18,7 @@ from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
 from sqlstream.compiler import syntax
-from sqlstream.compiler.syntax import nodes as n
+from sqlstream.compiler.syntax import nodes as syntax_nodes
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
 from sqlstream.compiler.parse import Statement
@@ -72,21 +72,21 @@ def build_plan(
 # --- options --------------------------------------------------------------------------------
 
 
-def option_value(node: n.OptionValue) -> str:
+def option_value(node: syntax_nodes.OptionValue) -> str:
     return node.text
 
 
 def _collect_options(
     stmt: Statement,
-    props: t.Sequence[n.Option],
+    props: t.Sequence[syntax_nodes.Option],
     specs: dict[str, options.OptionSpec],
     refused: dict[str, str],
     diags: Diagnostics,
     what: str,
-) -> tuple[dict[str, str], dict[str, n.OptionValue], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
     """(sqlstream options, their nodes, 'kafka.*' pass-through options)."""
     values: dict[str, str] = {}
-    nodes: dict[str, n.OptionValue] = {}
+    nodes: dict[str, syntax_nodes.OptionValue] = {}
     kafka: dict[str, str] = {}
     for prop in props:
         key_node = prop.key_span
@@ -137,7 +137,7 @@ def _collect_options(
     return values, nodes, kafka
 
 
-def _check_kind(spec: options.OptionSpec, value: str, node: n.OptionValue | None) -> str | None:
+def _check_kind(spec: options.OptionSpec, value: str, node: syntax_nodes.OptionValue | None) -> str | None:
     if spec.kind == "int":
         try:
             if int(value) <= 0:
@@ -357,7 +357,7 @@ def _plan_sink(
     diags: Diagnostics,
     sink_defaults: dict[str, t.Any],
 ) -> SinkPlan | None:
-    stmt, node = q.stmt, t.cast(n.InsertKafka, q.node)
+    stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
     values, nodes, kafka = _collect_options(
         stmt,
@@ -403,7 +403,7 @@ def _plan_sink(
     topic_node = node.topic
     topic: str | None = None
     topic_sql: str | None = None
-    if isinstance(topic_node, n.Text):
+    if isinstance(topic_node, syntax_nodes.Text):
         topic = topic_node.value
         if not topic.strip():
             diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")

@@ -692,7 +692,7 @@ def _span(sql: str, node: object) -> str:
         assert found is not None
         start, end = found
     else:
-        span = getattr(node, "span")
+        span = node.span  # type: ignore[attr-defined]
         start, end = span.start, span.end
     return sql[start : end + 1]
 

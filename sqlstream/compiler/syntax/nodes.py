@@ -74,6 +74,10 @@ class Option:
         return self.key if self.quoted else self.key.lower()
 
 
+#: The role of a Kafka source column (the same words as ``plan.ColumnRole``).
+Role = t.Literal["value", "key", "header", "headers", "metadata"]
+
+
 @dataclass
 class StreamColumn:
     """A column of a Kafka source. ``role``: ``value`` (a field of the record value), ``key``,
@@ -82,7 +86,7 @@ class StreamColumn:
 
     name: Name
     type: exp.DataType
-    role: str = "value"
+    role: Role = "value"
     ref: Text | None = None
     span: Span = _span()
 

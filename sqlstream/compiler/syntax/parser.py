@@ -305,7 +305,8 @@ class Parser:
         if first is None or name is None:
             self.fail(f"expected a column name in the column list of {where}")
         kind = self.column_type(name.text, where)
-        role, ref = "value", None
+        role: n.Role = "value"
+        ref: n.Text | None = None
         role_word = self.word()
         if role_word in COLUMN_ROLE_PARSERS:
             self.i += 1
@@ -663,7 +664,7 @@ INSERT_CLAUSE_PARSERS: dict[str, t.Callable[[Parser], dict[str, t.Any]]] = {
 }
 
 #: Source column role word -> parser of what follows it; returns (role, ref).
-COLUMN_ROLE_PARSERS: dict[str, t.Callable[[Parser, str], tuple[str, n.Text | None]]] = {
+COLUMN_ROLE_PARSERS: dict[str, t.Callable[[Parser, str], tuple[n.Role, n.Text | None]]] = {
     "KEY": lambda p, where: ("key", None),
     "HEADERS": lambda p, where: ("headers", None),
     "HEADER": lambda p, where: ("header", p.header_ref(where)),
