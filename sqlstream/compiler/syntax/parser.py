@@ -250,6 +250,7 @@ class Parser:
                     f"CREATE {' '.join(prefix)} STREAM is not supported: write CREATE STREAM "
                     "name ...",
                     create,
+                    "a stream is defined once in a project: edit its CREATE STREAM to change it",
                 )
         self.unsupported(create)
 

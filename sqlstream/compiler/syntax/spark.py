@@ -284,6 +284,8 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
             node.set("this", name if name in WINDOW_FUNCTIONS else node.this.upper())
         if isinstance(node, exp.Connector) and type(node.parent) is not type(node):
             chains.append(node)
+        if not isinstance(node, _POSITIONED):
+            continue  # reading .meta creates it, and every copy of the tree copies it then
         meta = node.meta
         if "start" in meta:
             cursor = bisect.bisect_left(starts, meta["start"])
@@ -296,6 +298,9 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
 
 
 _LEAVES = (exp.Identifier, exp.Literal, exp.Var, exp.Star, exp.Boolean, exp.Null)
+#: The nodes that carry a position: the leaves, the calls (stock sqlglot gives them their name
+#: token's) and the parentheses our parser builds.
+_POSITIONED = (*_LEAVES, exp.Func, exp.Paren, exp.HexString)
 
 
 def _leaf_text(node: exp.Expr) -> str:
@@ -369,6 +374,8 @@ def node_span(node: exp.Expr) -> tuple[int, int] | None:
     start: int | None = None
     end = -1
     for n in node.walk():
+        if not isinstance(n, _POSITIONED):
+            continue
         meta = n.meta
         if "start" in meta and "end" in meta:
             start = meta["start"] if start is None else min(start, meta["start"])
