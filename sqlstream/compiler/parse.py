@@ -94,7 +94,7 @@ def _message(description: str, highlight: str) -> str:
     if desc.startswith("Invalid expression / Unexpected token"):
         return f"unexpected '{highlight}'" if highlight else "unexpected end of statement"
     if desc.startswith("Expecting"):
-        return f"expected {desc[len('Expecting '):].strip()}" + (
+        return f"expected {desc[len('Expecting ') :].strip()}" + (
             f" near '{highlight}'" if highlight else ""
         )
     if not desc:

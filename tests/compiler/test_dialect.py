@@ -224,7 +224,11 @@ ROUND_TRIPS: list[tuple[str, str | None, type]] = [
     ("SET 'spark.sql.x' = 'y'", None, SetStatement),
     ("SET spark.sql.streaming.stateStore.providerClass = org.apache.X", None, SetStatement),
     # --- Spark streaming functions and everyday Spark
-    ("SELECT window(ts, '5 minutes') FROM t GROUP BY window(ts, '5 minutes')", None, QueryStatement),
+    (
+        "SELECT window(ts, '5 minutes') FROM t GROUP BY window(ts, '5 minutes')",
+        None,
+        QueryStatement,
+    ),
     (
         "SELECT a FROM t GROUP BY WINDOW(ts, '10 minutes', '5 minutes', '1 minute'), a",
         "SELECT a FROM t GROUP BY window(ts, '10 minutes', '5 minutes', '1 minute'), a",
@@ -258,6 +262,12 @@ ROUND_TRIPS: list[tuple[str, str | None, type]] = [
         QueryStatement,
     ),
     ("SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END FROM t", None, QueryStatement),
+    # calls print upper case, as sqlglot prints them; a qualified one keeps its case
+    (
+        "SELECT my_udf(x), db.fn(x), `quoted`(x) FROM t",
+        "SELECT MY_UDF(x), db.fn(x), `quoted`(x) FROM t",
+        QueryStatement,
+    ),
     (
         "SELECT key, value, topic, partition, offset, timestamp, timestampType, headers FROM t",
         None,

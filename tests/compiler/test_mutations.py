@@ -21,7 +21,10 @@ from sqlstream.compiler.syntax.spark import MAX_DEPTH
 from sqlstream.errors import UserErrors
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "sqlstream" / "project" / "templates" / "project"
-VALID = (TEMPLATE / "queries" / "spend.sql").read_text() + "\n" + """
+VALID = (
+    (TEMPLATE / "queries" / "spend.sql").read_text()
+    + "\n"
+    + """
 CREATE STREAM tagged (
     id STRING KEY,
     body STRING,
@@ -34,6 +37,7 @@ INSERT INTO KAFKA TOPIC ('t-' || id) KEY (id, trace) PARTITION abs(hash(id)) % 3
     HEADERS ('trace-id' = trace) FORMAT json WITH (trigger = 'available_now')
 SELECT id, body, trace FROM tagged WHERE body IS NOT NULL;
 """
+)
 
 TOKENS = [
     "(", ")", ",", ";", "'", "\"", "`", "{{", "}}", "{%", "%}", "KEY", "PARTITION", "HEADERS",
@@ -151,6 +155,7 @@ def test_nesting_at_the_limit_compiles_and_past_it_is_refused(
 ) -> None:
     """The whole compile path (parse, qualify, annotate, generate) survives MAX_DEPTH levels on
     this build, from pytest's own deep stack; one more is a located error, never a crash."""
+
     def query(depth: int) -> str:
         return (
             "CREATE STREAM s (a INT) FROM KAFKA (topic = 's');\n"

@@ -327,13 +327,7 @@ class Parser:
     def column_type(self, column: str, where: str) -> exp.DataType:
         """The longest run of tokens that is one type (types are short: a few tries at most)."""
         start = self.i
-        part = self.extent(
-            lambda j: self.tokens[j].token_type in (TokenType.COMMA, TokenType.FROM)
-            and _angle_depth(self.tokens, start, j) == 0
-            or (self.word(self.tokens[j]) in COLUMN_ROLE_PARSERS and _angle_depth(self.tokens, start, j) == 0)
-        )
-        if _angle_depth(part, 0, len(part), deepest=True) > spark.MAX_DEPTH:
-            raise spark.too_deep(part[0])
+        part = self.type_extent()
         for size in range(len(part), 0, -1):
             kind = spark.parse_type(part[:size], self.sql)
             if kind is not None:
@@ -341,6 +335,27 @@ class Parser:
                 return kind
         self.i = start
         self.fail(f"expected a type after column '{column}' of {where}")
+
+    def type_extent(self) -> list[Token]:
+        """Tokens up to a ',', ')', FROM or role word outside the type's ``(...)`` and ``<...>``."""
+        depth = angle = 0
+        j = self.i
+        while j < len(self.tokens):
+            token = self.tokens[j]
+            kind = token.token_type
+            outside = depth == 0 and angle == 0
+            if outside and (
+                kind in _CLOSE or kind in _TYPE_ENDS or self.word(token) in COLUMN_ROLE_PARSERS
+            ):
+                break
+            depth += (kind in _OPEN) - (kind in _CLOSE)
+            angle += (kind == TokenType.LT) - (kind == TokenType.GT)
+            if max(depth, angle) > spark.MAX_DEPTH:
+                raise spark.too_deep(token)
+            j += 1
+        part = self.tokens[self.i : j]
+        self.i = j
+        return part
 
     def header_ref(self, where: str) -> n.Text:
         if not self.match(TokenType.L_PAREN):
@@ -367,12 +382,10 @@ class Parser:
         first = t.cast(Token, self.curr)
         self.i += 2  # WATERMARK FOR
         start = self.i
-        while self.word() or self.kind() == TokenType.IDENTIFIER:
-            self.i += 1
-            if not (self.kind() == TokenType.DOT and (self.word(at=1) or self.kind(1) == TokenType.IDENTIFIER)):
-                break
-            self.i += 1
-        column = spark.parse_column(self.tokens[start : self.i], self.sql) if self.i > start else None
+        self.skip_dotted_name()
+        column = (
+            spark.parse_column(self.tokens[start : self.i], self.sql) if self.i > start else None
+        )
         if column is None:
             self.i = start
             self.fail(f"expected the event-time column after WATERMARK FOR in {where}")
@@ -386,6 +399,15 @@ class Parser:
             f"expected an expression after WATERMARK FOR {column.sql()} AS",
         )
         return n.Watermark(column, delay, self.span(first))
+
+    def skip_dotted_name(self) -> None:
+        """Past ``name`` or ``a.b.name`` (bare or `quoted` parts)."""
+        while self.word() or self.kind() == TokenType.IDENTIFIER:
+            self.i += 1
+            name_follows = self.word(at=1) or self.kind(1) == TokenType.IDENTIFIER
+            if self.kind() != TokenType.DOT or not name_follows:
+                return
+            self.i += 1
 
     # ---- options -------------------------------------------------------------------------
 
@@ -614,18 +636,7 @@ class Parser:
 
 _OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
 _CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}
-
-
-def _angle_depth(tokens: t.Sequence[Token], start: int, stop: int, deepest: bool = False) -> int:
-    """Depth of ``<``..``>`` of a type between ``start`` and ``stop`` (or the deepest reached)."""
-    depth = top = 0
-    for token in tokens[start:stop]:
-        if token.token_type == TokenType.LT:
-            depth += 1
-            top = max(top, depth)
-        elif token.token_type == TokenType.GT:
-            depth -= 1
-    return top if deepest else depth
+_TYPE_ENDS = {TokenType.COMMA, TokenType.FROM}
 
 
 def _conf_text(tokens: list[Token], sql: str) -> str:

@@ -212,7 +212,8 @@ def parse_query(tokens: t.Sequence[Token], sql: str) -> exp.Expr:
 
 def parse_expression(tokens: t.Sequence[Token], sql: str) -> exp.Expr:
     """One expression (a condition, arithmetic, a call, a CASE, ...) from ``tokens``."""
-    return t.cast(exp.Expr, _run(lambda toks: _PARSER.parse_into(exp.Condition, toks, sql), tokens, sql)[0])
+    trees = _run(lambda toks: _PARSER.parse_into(exp.Condition, toks, sql), tokens, sql)
+    return t.cast(exp.Expr, trees[0])
 
 
 def parse_type(tokens: t.Sequence[Token], sql: str) -> exp.DataType | None:
@@ -280,8 +281,7 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
     cursor = 0
     for node in tree.dfs():
         if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
-            name = node.this.lower()
-            node.set("this", name if name in WINDOW_FUNCTIONS else node.this.upper())
+            _name_call(node)
         if isinstance(node, exp.Connector) and type(node.parent) is not type(node):
             chains.append(node)
         if not isinstance(node, _POSITIONED):
@@ -295,6 +295,16 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
         balanced = rebalance(chain)
         tree = balanced if chain is tree else tree
     return tree
+
+
+def _name_call(node: exp.Anonymous) -> None:
+    """``window`` / ``session_window`` in lower case (as Spark's docs write them), other calls
+    in upper case (as sqlglot prints them), except a qualified ``db.fn``: case-sensitive."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        return
+    name = t.cast(str, node.this)
+    node.set("this", name.lower() if name.lower() in WINDOW_FUNCTIONS else name.upper())
 
 
 _LEAVES = (exp.Identifier, exp.Literal, exp.Var, exp.Star, exp.Boolean, exp.Null)
