@@ -17,7 +17,8 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sqlstream.compiler import dialect as d
+from sqlstream.compiler import syntax
+from sqlstream.compiler.syntax import nodes as n
 from sqlstream.errors import Diagnostics
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Field, StreamColumn
@@ -36,7 +37,7 @@ UNKNOWN = "UNKNOWN"
 class SourceDef:
     name: str
     stmt: Statement
-    node: exp.Expr
+    node: n.CreateKafkaStream
     columns: list[StreamColumn]
     watermark_column: str | None
 
@@ -50,7 +51,7 @@ class QueryDef:
     """A derived stream (``name`` set) or a sink (an INSERT INTO KAFKA)."""
 
     stmt: Statement
-    node: exp.Expr
+    node: n.Statement
     query: exp.Expr
     name: str | None = None
     reads: list[str] = field(default_factory=list)
@@ -112,13 +113,13 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
     definitions: dict[str, Statement] = {}
     views: list[QueryDef] = []
 
-    def define(name_node: exp.Expr, stmt: Statement) -> str | None:
-        name = name_node.name.lower()
+    def define(name_node: n.Name, stmt: Statement) -> str | None:
+        name = name_node.text.lower()
         if name in definitions:
             first = definitions[name]
-            where = first.locate(first.node.this)
+            where = first.locate(t.cast(n.CreateKafkaStream, first.node).name)
             diags.error(
-                f"stream '{name_node.name}' is defined twice",
+                f"stream '{name_node.text}' is defined twice",
                 stmt.locate(name_node),
                 f"it is first defined at {where}; stream names are project-wide, rename one",
             )
@@ -128,26 +129,20 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
 
     for stmt in statements:
         node = stmt.node
-        if isinstance(node, d.CreateKafkaStream):
-            name = define(node.this, stmt)
+        if isinstance(node, n.CreateKafkaStream):
+            name = define(node.name, stmt)
             if name:
                 result.sources[name] = _source_def(name, stmt, node, diags)
-        elif isinstance(node, d.CreateDerivedStream):
-            name = define(node.this, stmt)
+        elif isinstance(node, n.CreateDerivedStream):
+            name = define(node.name, stmt)
             if name:
-                views.append(QueryDef(stmt, node, node.expression, name=name))
-        elif isinstance(node, d.InsertKafka):
-            result.sinks.append(QueryDef(stmt, node, node.expression))
-        elif isinstance(node, exp.Set):
-            _settings(stmt, node, result.settings, diags)
-        elif isinstance(node, exp.Query):
-            result.selects.append(QueryDef(stmt, node, node))
+                views.append(QueryDef(stmt, node, node.query, name=name))
+        elif isinstance(node, n.InsertKafka):
+            result.sinks.append(QueryDef(stmt, node, node.query))
+        elif isinstance(node, n.SetStatement):
+            result.settings.update({item.key: item.value for item in node.items})
         else:
-            diags.error(
-                f"this statement ({type(node).__name__.upper()}) is not supported in a stream project",
-                stmt.locate(),
-                "a file holds CREATE STREAM, INSERT INTO KAFKA TOPIC, SET and SELECT statements",
-            )
+            result.selects.append(QueryDef(stmt, node, node.query))
 
     known = set(result.sources) | {v.name for v in views if v.name}
     for q in [*views, *result.sinks, *result.selects]:
@@ -159,38 +154,39 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
     return result
 
 
-def _source_def(name: str, stmt: Statement, node: exp.Expr, diags: Diagnostics) -> SourceDef:
+def _source_def(
+    name: str, stmt: Statement, node: n.CreateKafkaStream, diags: Diagnostics
+) -> SourceDef:
     columns: list[StreamColumn] = []
     seen: set[str] = set()
-    for col in node.args.get("columns") or []:
-        cname = col.this.name
+    for col in node.columns:
+        cname = col.name.text
         if cname.lower() in seen:
             diags.error(
-                f"column '{cname}' is declared twice in stream '{node.this.name}'",
-                stmt.locate(col.this),
+                f"column '{cname}' is declared twice in stream '{node.name.text}'",
+                stmt.locate(col.name),
                 "give each column its own name",
             )
             continue
         seen.add(cname.lower())
-        ref = col.args.get("ref")
         columns.append(
             StreamColumn(
                 name=cname,
-                type=col.args["kind"].sql(SPARK),
-                role=col.args.get("role") or "value",
-                ref=ref.name if ref is not None else None,
+                type=col.type.sql(SPARK),
+                role=col.role,
+                ref=col.ref.value if col.ref is not None else None,
             )
         )
     watermark_column = None
-    wm = node.args.get("watermark")
+    wm = node.watermark
     if wm is not None:
-        wcol = wm.this
+        wcol = wm.column
         watermark_column = wcol.name
         decl = next((c for c in columns if c.name.lower() == wcol.name.lower()), None)
         if decl is None:
             diags.error(
                 f"the watermark is on '{wcol.name}', which is not a column of stream "
-                f"'{node.this.name}'",
+                f"'{node.name.text}'",
                 stmt.locate(wcol),
                 _did_you_mean(wcol.name, [c.name for c in columns])
                 or "declare the event-time column in the column list",
@@ -204,16 +200,6 @@ def _source_def(name: str, stmt: Statement, node: exp.Expr, diags: Diagnostics) 
                     f"declare it as '{decl.name} TIMESTAMP', or watermark a TIMESTAMP column",
                 )
     return SourceDef(name, stmt, node, columns, watermark_column)
-
-
-def _settings(stmt: Statement, node: exp.Set, settings: dict[str, str], diags: Diagnostics) -> None:
-    for item in node.expressions:
-        try:
-            key, value = d.set_key_value(item)
-        except TypeError:
-            diags.error("expected SET key = value", stmt.locate(item), "e.g. SET spark.sql.shuffle.partitions = 4;")
-            continue
-        settings[key] = value
 
 
 def _references(q: QueryDef, known: set[str], diags: Diagnostics) -> list[str]:
@@ -263,7 +249,7 @@ def _order_views(views: list[QueryDef], diags: Diagnostics) -> list[QueryDef]:
                 by_name[member].broken = True
             diags.error(
                 f"streams depend on each other in a cycle: {' -> '.join(cycle)}",
-                v.stmt.locate(v.node.this),
+                v.stmt.locate(t.cast(n.CreateDerivedStream, v.node).name),
                 "a derived stream can only read streams that do not read it back",
             )
             return
@@ -279,12 +265,8 @@ def _order_views(views: list[QueryDef], diags: Diagnostics) -> list[QueryDef]:
     return ordered
 
 
-def uses_window_function(query: exp.Expr) -> bool:
-    return any(True for _ in query.find_all(d.TimeWindow, d.SessionWindow))
-
-
-def is_window_call(node: exp.Expr) -> bool:
-    return isinstance(node, (d.TimeWindow, d.SessionWindow))
+uses_window_function = syntax.uses_window_function
+is_window_call = syntax.is_window_call
 
 
 def _schema(q: QueryDef, analysis: Analysis) -> dict[str, object]:

@@ -84,7 +84,8 @@ def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -
 
 
 def _time_column(call: exp.Expr) -> exp.Column | None:
-    first = call.this
+    """The event-time column of a ``window(...)`` call: its first argument."""
+    first = call.expressions[0] if call.expressions else None
     return first if isinstance(first, exp.Column) else None
 
 

@@ -1,7 +1,8 @@
-"""Rendered text -> statements: split on ``;`` and parse each with the sqlstream dialect.
+"""Rendered text -> statements: tokenize once, split on ``;``, parse each with our parser.
 
 Each statement is parsed on its own so that one mistake does not hide the next: every parse
-error of a file is reported in one run, located in the file the user wrote.
+error of a file is reported in one run, located in the file the user wrote. Positions are
+offsets into the rendered file (the tokens are the file's).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ import typing as t
 from dataclasses import dataclass
 
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
-from sqlstream.compiler import dialect
-from sqlstream.errors import Diagnostics, Location
+from sqlstream.compiler import syntax
 from sqlstream.compiler.source import SourceFile
+from sqlstream.errors import Diagnostics, Location, UserError
 
 
 @dataclass
 class Statement:
-    node: exp.Expr
+    node: syntax.Statement
     file: SourceFile
     start: int
     """Offset of the statement in ``file.rendered``."""
@@ -31,105 +31,76 @@ class Statement:
     def text(self) -> str:
         return self.file.rendered[self.start : self.end]
 
-    def locate(self, node: exp.Expr | None = None) -> Location:
-        """Where ``node`` (default: the whole statement) stands in the user's file."""
-        span = node_span(node) if node is not None else None
+    def locate(self, node: exp.Expr | syntax.nodes.Spanned | syntax.Span | None = None) -> Location:
+        """Where ``node`` (a sqlglot node, one of our statement nodes or a span; default: the
+        whole statement) stands in the user's file."""
+        span = _span(node) if node is not None else None
         if span is None:
-            # Nothing with a position: point at the statement's first token.
-            text = self.text
-            lead = len(text) - len(text.lstrip())
-            first = text.lstrip().split(None, 1)[0] if text.strip() else ""
-            return self.file.locate(self.start + lead, max(1, len(first)))
+            # Nothing with a position: point at the statement's first word.
+            first = self.text.split(None, 1)[0] if self.text.strip() else ""
+            return self.file.locate(self.start, max(1, len(first)))
         start, end = span
-        return self.file.locate(self.start + start, end - start + 1)
+        return self.file.locate(start, end - start + 1)
 
 
-def node_span(node: exp.Expr) -> tuple[int, int] | None:
-    """(first, last) offsets covered by a node, from the positions its tokens left in ``meta``."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for n in node.walk():
-        if not isinstance(n, exp.Expr):
-            continue
-        meta = n._meta  # reading without creating the dict
-        if meta and "start" in meta and "end" in meta:
-            starts.append(meta["start"])
-            ends.append(meta["end"])
-    if not starts:
-        return None
-    return min(starts), max(ends)
+def _span(node: t.Any) -> tuple[int, int] | None:
+    if isinstance(node, exp.Expr):
+        return syntax.node_span(node)
+    span = node if isinstance(node, syntax.Span) else getattr(node, "span", None)
+    return (span.start, span.end) if span is not None else None
 
 
 def parse_file(file: SourceFile, diags: Diagnostics) -> list[Statement]:
     """Every statement of the file that parses; errors for the others go to ``diags``."""
     text = file.rendered
     try:
-        spans = dialect.split_statements(text)
-    except TokenError as e:
-        offset = getattr(e, "offset", None)
-        loc = file.locate(offset) if offset is not None else file.end_location()
+        tokens = syntax.tokenize(text)
+    except syntax.SyntaxProblem as e:
         diags.error(
-            f"cannot read the SQL: {_first_line(str(e))}",
-            loc,
+            f"cannot read the SQL: {e.message} at {_line_col(text, e.start)}",
+            file.locate(e.start),
             "look for a string or a quoted name that is not closed",
         )
         return []
     statements: list[Statement] = []
-    for index, (start, end) in enumerate(spans):
-        sql = text[start:end]
+    for index, part in enumerate(syntax.split(tokens)):
+        start, end = part[0].start, part[-1].end + 1
         try:
-            node = dialect.parse_statement(sql)
-        except ParseError as e:
-            diags.add_all(_parse_errors(e, file, start, sql))
-            continue
-        except TokenError as e:
-            offset = getattr(e, "offset", None)
-            diags.error(
-                f"cannot read the SQL: {_first_line(str(e))}",
-                file.locate(start + offset) if offset is not None else file.locate(start),
-                "look for a string or a quoted name that is not closed",
-            )
+            node = syntax.parse_tokens(part, text)
+        except syntax.SyntaxProblem as e:
+            diags.add(_user_error(e, file, text))
             continue
         statements.append(Statement(node, file, start, end, index))
     return statements
 
 
-def _parse_errors(e: ParseError, file: SourceFile, base: int, sql: str) -> t.Iterator[t.Any]:
-    from sqlstream.errors import UserError
-
-    details = e.errors or [{"description": str(e), "line": 1, "col": 1, "highlight": ""}]
-    line_starts = [0] + [i + 1 for i, ch in enumerate(sql) if ch == "\n"]
-    for d in details[:1]:  # sqlglot's later errors of one statement follow from the first
-        line = max(1, int(d.get("line") or 1))
-        col = max(1, int(d.get("col") or 1))
-        highlight = d.get("highlight") or ""
-        # sqlglot's col is the *last* character of the offending token.
-        start_col = max(1, col - len(highlight) + 1) if highlight else col
-        offset = line_starts[min(line, len(line_starts)) - 1] + start_col - 1
-        offset = min(offset, len(sql.rstrip()))
-        desc = d.get("description") or str(e)
-        yield UserError(
-            _message(desc, highlight),
-            file.locate(base + offset, max(1, len(highlight))),
-            _hint(desc, highlight),
-        )
+def _line_col(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, col {col}"
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
+def _user_error(e: syntax.SyntaxProblem, file: SourceFile, text: str) -> UserError:
+    highlight = text[e.start : e.end + 1]
+    return UserError(
+        _message(e.message, highlight),
+        file.locate(e.start, max(1, e.end - e.start + 1)),
+        e.hint or _hint(e.message, highlight),
+    )
 
 
 def _message(description: str, highlight: str) -> str:
-    desc = _first_line(description)
+    desc = description.strip().splitlines()[0] if description.strip() else ""
     if desc.startswith("Invalid expression / Unexpected token"):
         return f"unexpected '{highlight}'" if highlight else "unexpected end of statement"
-    if desc.startswith("Required keyword"):
-        return desc[0].lower() + desc[1:]
     if desc.startswith("Expecting"):
-        return f"expected {desc[len('Expecting '):].strip()}" + (
+        return f"expected {desc[len('Expecting ') :].strip()}" + (
             f" near '{highlight}'" if highlight else ""
         )
-    return desc[0].lower() + desc[1:] if desc else "cannot parse this statement"
+    if not desc:
+        return "cannot parse this statement"
+    first_word = desc.split(None, 1)[0]
+    return desc if first_word.isupper() and len(first_word) > 1 else desc[0].lower() + desc[1:]
 
 
 def _hint(description: str, highlight: str) -> str:

@@ -17,9 +17,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
-from sqlstream.compiler import formats
-from sqlstream.compiler import topics, triggers
-from sqlstream.compiler import dialect as d
+from sqlstream.compiler import formats, syntax, topics, triggers
+from sqlstream.compiler.syntax import nodes as syntax_nodes
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
 from sqlstream.compiler.parse import Statement
@@ -44,7 +43,9 @@ def build_plan(
             plan.sources.append(sp)
     for v in analysis.views:
         assert v.name
-        plan.views.append(ViewPlan(v.name, v.stmt.file.path, d.to_spark_sql(v.query), v.fields, v.stmt.locate().line))
+        plan.views.append(
+            ViewPlan(v.name, v.stmt.file.path, syntax.to_spark_sql(v.query), v.fields, v.stmt.locate().line)
+        )
 
     checked_views: set[str] = set()
     reported: set[int] = set()
@@ -73,33 +74,27 @@ def build_plan(
 # --- options --------------------------------------------------------------------------------
 
 
-def option_value(node: exp.Expr) -> str:
-    if isinstance(node, exp.Literal):
-        return str(node.this)
-    if isinstance(node, exp.Boolean):
-        return "true" if node.this else "false"
-    if isinstance(node, (exp.Var, exp.Identifier, exp.Column)):
-        return node.name
-    return node.sql(SPARK)
+def option_value(node: syntax_nodes.OptionValue) -> str:
+    return node.text
 
 
 def _collect_options(
     stmt: Statement,
-    props: t.Sequence[exp.Expr],
+    props: t.Sequence[syntax_nodes.Option],
     specs: dict[str, options.OptionSpec],
     refused: dict[str, str],
     diags: Diagnostics,
     what: str,
-) -> tuple[dict[str, str], dict[str, exp.Expr], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
     """(sqlstream options, their nodes, 'kafka.*' pass-through options)."""
     values: dict[str, str] = {}
-    nodes: dict[str, exp.Expr] = {}
+    nodes: dict[str, syntax_nodes.OptionValue] = {}
     kafka: dict[str, str] = {}
     for prop in props:
-        key_node = prop.this
+        key_node = prop.key_span
         key = prop.name
-        value_node = prop.args.get("expression")
-        value = option_value(value_node) if value_node is not None else ""
+        value_node = prop.value
+        value = option_value(value_node)
         if key.lower().startswith("kafka."):
             if key.lower() in refused:
                 diags.error(
@@ -135,16 +130,16 @@ def _collect_options(
         if problem:
             diags.error(
                 f"option '{key}' {problem}",
-                stmt.locate(value_node if value_node is not None else key_node),
+                stmt.locate(value_node),
                 spec.doc,
             )
             continue
         values[lname] = value.lower() if spec.kind == "enum" else value
-        nodes[lname] = value_node if value_node is not None else key_node
+        nodes[lname] = value_node
     return values, nodes, kafka
 
 
-def _check_kind(spec: options.OptionSpec, value: str, node: exp.Expr | None) -> str | None:
+def _check_kind(spec: options.OptionSpec, value: str, node: syntax_nodes.OptionValue | None) -> str | None:
     if spec.kind == "int":
         try:
             if int(value) <= 0:
@@ -173,7 +168,7 @@ def _plan_source(
     before = len(diags.errors)
     values, nodes, kafka = _collect_options(
         stmt,
-        node.args.get("options") or [],
+        node.options,
         options.SOURCE_OPTIONS,
         options.REFUSED_SOURCE_KAFKA_OPTIONS,
         diags,
@@ -183,10 +178,10 @@ def _plan_source(
         if key in options.SOURCE_OPTIONS and key not in values and key not in options.TOPIC_SELECTORS:
             values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
 
-    name_loc = stmt.locate(node.this)
+    name_loc = stmt.locate(node.name)
     selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     read: dict[str, str] = {}
-    given = {p.name.lower() for p in node.args.get("options") or []}
+    given = {p.name.lower() for p in node.options}
     if not selectors:
         if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
             diags.error(
@@ -272,9 +267,9 @@ def _plan_source(
         diags.error(str(e), name_loc, None)
         return None
     wm_delay = None
-    wm = node.args.get("watermark")
+    wm = node.watermark
     if wm is not None and src.watermark_column:
-        delay_node = wm.expression
+        delay_node = wm.delay
         interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
         if (
             not isinstance(delay_node, (exp.Sub, exp.Column))
@@ -311,7 +306,7 @@ def _plan_source(
 
 def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Diagnostics) -> None:
     stmt = src.stmt
-    col_nodes = {c.this.name: c for c in src.node.args.get("columns") or []}
+    col_nodes = {c.name.text: c for c in src.node.columns}
     keys = [c for c in src.columns if c.role == "key"]
     values = [c for c in src.columns if c.role == "value"]
     # An unknown format is reported by the lowering; json's rules leave its columns alone here.
@@ -345,7 +340,7 @@ def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Di
         if c.role == "metadata" and c.ref not in formats.METADATA_FIELDS:
             diags.error(
                 f"unknown metadata field '{c.ref}'",
-                stmt.locate(col_nodes[c.name].args.get("ref") or col_nodes[c.name]),
+                stmt.locate(col_nodes[c.name].ref or col_nodes[c.name]),
                 "METADATA FROM takes " + _one_of(list(formats.METADATA_FIELDS)),
             )
         if c.role == "headers" and not formats.is_headers_type(c.type):
@@ -367,9 +362,9 @@ def _plan_sink(
     diags: Diagnostics,
     sink_defaults: dict[str, t.Any],
 ) -> SinkPlan | None:
-    stmt, node = q.stmt, q.node
+    stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
-    props = node.args.get("options") or []
+    props = node.options
     config_props = [p for p in props if topics.is_topic_config(p)]
     configs = topics.topic_configs(stmt, config_props, option_value, diags)
     values, nodes, kafka = _collect_options(
@@ -395,18 +390,18 @@ def _plan_sink(
         else:
             trigger = Trigger(parsed[0], parsed[1])
 
-    fmt_node = node.args.get("format")
-    value_format = fmt_node.name.lower() if fmt_node is not None else "json"
+    fmt_node = node.format
+    value_format = fmt_node.value.lower() if fmt_node is not None else "json"
     if value_format not in options.VALUE_FORMATS:
         diags.error(
-            f"unknown format '{fmt_node.name if fmt_node is not None else value_format}'",
+            f"unknown format '{fmt_node.value if fmt_node is not None else value_format}'",
             stmt.locate(fmt_node),
             did_you_mean(value_format, list(options.VALUE_FORMATS))
             or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
         )
     sink_row = formats.FORMATS.get(value_format)
     schema_option = sink_row.schema_option if sink_row is not None else None
-    if schema_option and schema_option not in values and node.args.get("value") is None:
+    if schema_option and schema_option not in values and node.value is None:
         diags.error(
             "FORMAT avro needs a schema",
             stmt.locate(fmt_node),
@@ -415,18 +410,18 @@ def _plan_sink(
 
     if q.broken or not q.fields:
         return None  # the query itself failed to analyse; reported already
-    topic_node = node.args.get("topic")
+    topic_node = node.topic
     topic: str | None = None
     topic_sql: str | None = None
-    if isinstance(topic_node, exp.Literal):
-        topic = str(topic_node.this)
+    if isinstance(topic_node, syntax_nodes.Text):
+        topic = topic_node.value
         if not topic.strip():
             diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
     elif topic_node is not None:
         inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
         topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
 
-    key = node.args.get("key")
+    key = node.key
     key_sql: str | None = None
     key_columns: list[str] | None = None
     if isinstance(key, exp.Tuple):
@@ -439,28 +434,28 @@ def _plan_sink(
                 key_columns.append(e.name)
     elif key is not None:
         key_sql = _sink_expression(q, key, "KEY", diags)
-    partition = node.args.get("partition")
+    partition = node.partition
     partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
     topics.check_declared_partitions(stmt, topic_spec, topics.partitions_needed(partition), partition, diags)
     header_pairs = None
-    if node.args.get("headers"):
+    if node.headers:
         header_pairs = []
         seen: set[str] = set()
-        for pair in node.args["headers"]:
-            hkey = str(pair.this.this)
+        for pair in node.headers:
+            hkey = pair.key.value
             if not hkey:
-                diags.error("a header key is empty", stmt.locate(pair.this), "e.g. HEADERS ('source' = 'sqlstream')")
+                diags.error("a header key is empty", stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
             seen.add(hkey)
-            sql = _sink_expression(q, pair.expression, "HEADERS", diags)
+            sql = _sink_expression(q, pair.value, "HEADERS", diags)
             if sql is not None:
                 header_pairs.append((hkey, sql))
     headers_sql = None
-    if node.args.get("headers_expr") is not None:
-        headers_sql = _sink_expression(q, node.args["headers_expr"], "HEADERS", diags)
+    if node.headers_expr is not None:
+        headers_sql = _sink_expression(q, node.headers_expr, "HEADERS", diags)
     value_sql = None
-    if node.args.get("value") is not None:
-        value_sql = _sink_expression(q, node.args["value"], "VALUE", diags)
+    if node.value is not None:
+        value_sql = _sink_expression(q, node.value, "VALUE", diags)
 
     if sink_row is not None and not sink_row.many and value_sql is None and len(q.fields) != 1:
         diags.error(
@@ -489,7 +484,7 @@ def _plan_sink(
         name=name,
         file=stmt.file.path,
         line=stmt.locate().line,
-        sql=d.to_spark_sql(q.query),
+        sql=syntax.to_spark_sql(q.query),
         fields=q.fields,
         write_exprs=write_exprs,
         value_format=value_format,
@@ -593,7 +588,7 @@ def _sink_expression(
         and expr.find(exp.Lambda, exp.Star, exp.Subquery) is None
         and all(not c.table and c.name.lower() in names for c in expr.find_all(exp.Column))
     ):
-        return d.to_spark_sql(expr)  # plain output columns: nothing for sqlglot to resolve
+        return syntax.to_spark_sql(expr)  # plain output columns: nothing for sqlglot to resolve
     schema: dict[str, object] = {
         "__output": {f.name: f.type if f.type != "UNKNOWN" else "STRING" for f in fields}
     }
@@ -631,7 +626,7 @@ def _sink_expression(
                 "e.g. PARTITION abs(hash(user_id)) % 6, or CAST(... AS INT)",
             )
             return None
-    return d.to_spark_sql(expr)
+    return syntax.to_spark_sql(expr)
 
 
 def _one_of(names: list[str]) -> str:

@@ -18,36 +18,37 @@ from sqlglot import exp
 
 from sqlstream.compiler import options
 from sqlstream.compiler.plan import TopicSpec
+from sqlstream.compiler.syntax.nodes import Option, OptionValue
 from sqlstream.errors import Diagnostics
 
 if t.TYPE_CHECKING:  # pragma: no cover - the statement type of the parser of the day
     from sqlstream.compiler.parse import Statement
 
 
-def is_topic_config(prop: exp.Expr) -> bool:
+def is_topic_config(prop: Option) -> bool:
     """A ``'topic.*'`` key of a sink's ``WITH``: a config of the topic, not of the query."""
     return prop.name.lower().startswith(options.TOPIC_CONFIG_PREFIX)
 
 
 def topic_configs(
     stmt: Statement,
-    props: t.Sequence[exp.Expr],
-    value_of: t.Callable[[exp.Expr], str],
+    props: t.Sequence[Option],
+    value_of: t.Callable[[OptionValue], str],
     diags: Diagnostics,
 ) -> dict[str, str]:
     """``{'cleanup.policy': 'compact'}`` from ``'topic.cleanup.policy' = 'compact'``."""
     configs: dict[str, str] = {}
     for prop in props:
         key = prop.name[len(options.TOPIC_CONFIG_PREFIX):]
-        value_node = prop.args.get("expression")
+        value_node = prop.value
         if not key:
             diags.error(
                 "'topic.' names no topic config",
-                stmt.locate(prop.this),
+                stmt.locate(prop.key_span),
                 "e.g. 'topic.cleanup.policy' = 'compact' or 'topic.retention.ms' = '86400000'",
             )
         elif key in configs:
-            diags.error(f"option '{prop.name}' is given twice", stmt.locate(prop.this), "keep one")
+            diags.error(f"option '{prop.name}' is given twice", stmt.locate(prop.key_span), "keep one")
         else:
             configs[key] = value_of(value_node) if value_node is not None else ""
     return configs
@@ -57,9 +58,9 @@ def topic_spec(
     stmt: Statement,
     topic: str | None,
     values: dict[str, str],
-    nodes: dict[str, exp.Expr],
+    nodes: dict[str, OptionValue],
     configs: dict[str, str],
-    config_props: t.Sequence[exp.Expr],
+    config_props: t.Sequence[Option],
     diags: Diagnostics,
 ) -> TopicSpec | None:
     """The sink's declared topic, or None when it declares nothing. A declaration describes one
@@ -68,7 +69,7 @@ def topic_spec(
     if not declared and not configs:
         return None
     if topic is None:
-        where = nodes[declared[0]] if declared else config_props[0].this
+        where = nodes[declared[0]].span if declared else config_props[0].key_span
         diags.error(
             "a topic declaration (partitions, replication_factor, 'topic.*') needs a literal "
             "topic, but this sink routes with a TOPIC expression",

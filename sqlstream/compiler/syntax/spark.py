@@ -1,0 +1,398 @@
+"""The bridge to stock sqlglot: its Spark tokenizer, and its Spark parser for embedded SQL.
+
+Everything here goes through sqlglot's public API only (``Dialect.get_or_raise``,
+``tokenize``, ``parser().parse`` / ``parse_into``, ``Token``, ``node.meta``), so the same code
+runs on pure sqlglot and on its compiled build (``sqlglotc``), which refuses subclasses.
+
+A statement is tokenized once; each embedded part (a query, a clause expression, a type) is a
+slice of that token list handed to the Spark parser together with the whole text, so sqlglot's
+positions are offsets into that text by construction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import typing as t
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+SPARK = "spark"
+DIALECT = Dialect.get_or_raise(SPARK)
+
+#: Deepest nesting of parentheses, brackets and CASE accepted. Measured (sqlglot 30.30/30.31,
+#: Python's default recursion limit of 1000): the compile path (parse, qualify, annotate_types,
+#: generate) of pure sqlglot survives 42 nested calls, 48 parentheses, 53 CASE and 42
+#: subqueries run from a shallow stack; sqlglotc survives 200 of each. 32 leaves room for the
+#: frames of the CLI, pytest and the compiler itself.
+MAX_DEPTH = 32
+
+#: Chains of AND / OR longer than this are rebalanced (see :func:`rebalance`).
+LONG_CHAIN = 64
+
+#: Spark's streaming window functions; stock sqlglot parses them as ``exp.Anonymous``.
+WINDOW_FUNCTIONS = {"window": (2, 4), "session_window": (2, 2)}
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
+_CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}
+#: Tokens Spark's grammar has no use for in our files (``$x`` substitution, ``?`` markers).
+_STRAY = {TokenType.PARAMETER, TokenType.PLACEHOLDER}
+
+
+class SyntaxProblem(Exception):
+    """A statement that cannot be read. ``start``/``end``: offsets (end inclusive) of the token
+    at fault in the parsed text. ``hint``: ours, or None to let the caller derive one from
+    the message (sqlglot's messages)."""
+
+    def __init__(self, message: str, start: int, end: int, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.start = start
+        self.end = max(start, end)
+        self.hint = hint
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def tokenize(sql: str) -> list[Token]:
+    """Spark's tokens of ``sql``; an unreadable token is a :class:`SyntaxProblem` at its start."""
+    try:
+        return DIALECT.tokenize(sql)
+    except TokenError:
+        offset = unreadable_offset(sql)
+        raise SyntaxProblem(_describe_unreadable(sql, offset), offset, offset) from None
+
+
+def unreadable_offset(sql: str) -> int:
+    """Where the token the tokenizer could not finish starts: the opening quote of a string or
+    quoted name, or the ``/*`` of a comment, that is never closed (else the end)."""
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i):
+            nl = sql.find("\n", i)
+            i = n if nl < 0 else nl + 1
+        elif sql.startswith("/*", i):
+            close = sql.find("*/", i + 2)
+            if close < 0:
+                return i
+            i = close + 2
+        elif ch in "'\"`":
+            j = _closing_quote(sql, i)
+            if j < 0:
+                return i
+            i = j + 1
+        else:
+            i += 1
+    return max(0, n - 1)
+
+
+def _closing_quote(sql: str, i: int) -> int:
+    quote, j = sql[i], i + 1
+    while j < len(sql):
+        ch = sql[j]
+        if ch == "\\" and quote != "`":
+            j += 2
+            continue
+        if ch == quote:
+            if sql.startswith(quote, j + 1):
+                j += 2  # a doubled quote stands for itself
+                continue
+            return j
+        j += 1
+    return -1
+
+
+def _describe_unreadable(sql: str, offset: int) -> str:
+    text = sql[offset : offset + 2]
+    if text.startswith("/*"):
+        return "unterminated comment"
+    if text[:1] in ("'", '"'):
+        return "unterminated string"
+    if text[:1] == "`":
+        return "unterminated quoted identifier"
+    return "cannot read the SQL"
+
+
+def word(token: Token | None, sql: str) -> str | None:
+    """The upper-cased text of a bare word token (keyword or name), else None."""
+    if token is None or token.token_type in (TokenType.STRING, TokenType.IDENTIFIER):
+        return None
+    text = token.text
+    if not _WORD.match(text) or sql[token.start : token.end + 1] != text:
+        return None  # a quoted token's text lacks its quotes
+    return text.upper()
+
+
+def check_depth(tokens: t.Sequence[Token]) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` at the token that goes past it, before any
+    recursive parser sees it (sqlglot recurses per level; compiled, it overflows the C stack)."""
+    depth = 0
+    for token in tokens:
+        kind = token.token_type
+        if kind in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise too_deep(token)
+        elif kind in _CLOSE:
+            depth -= 1
+
+
+def too_deep(token: Token) -> SyntaxProblem:
+    return SyntaxProblem(
+        f"the SQL is nested too deeply (more than {MAX_DEPTH} levels of parentheses, brackets "
+        "or CASE)",
+        token.start,
+        token.end,
+        "split it: compute a part in a derived stream (CREATE STREAM ... AS SELECT) and read it",
+    )
+
+
+def _prepare(tokens: t.Sequence[Token]) -> list[Token]:
+    """Tokens for the stock parser: ``window(`` / ``window.`` become names (stock Spark takes
+    WINDOW for the named-window clause and refuses ``GROUP BY window(...)``); refuse what
+    sqlglot would silently drop or keep for Spark to refuse: empty list items and ``$``."""
+    out: list[Token] = []
+    last = len(tokens) - 1
+    for i, token in enumerate(tokens):
+        kind = token.token_type
+        following = tokens[i + 1].token_type if i < last else None
+        if kind in _STRAY:
+            raise SyntaxProblem(
+                f"unexpected '{token.text}'",
+                token.start,
+                token.end,
+                "remove it: Spark SQL has no parameters here (use Jinja's {{ var('x') }})",
+            )
+        if kind == TokenType.COMMA and following in (TokenType.COMMA, TokenType.R_PAREN):
+            raise _empty_item(tokens[i + 1] if following == TokenType.COMMA else token)
+        if kind == TokenType.COMMA and following == TokenType.FROM:
+            raise _empty_item(token)
+        if kind == TokenType.L_PAREN and following == TokenType.COMMA:
+            raise _empty_item(tokens[i + 1])
+        if kind == TokenType.WINDOW and following in (TokenType.L_PAREN, TokenType.DOT):
+            text = token.text.lower() if following == TokenType.L_PAREN else token.text
+            token = Token(
+                TokenType.VAR, text, token.line, token.col, token.start, token.end, token.comments
+            )
+        out.append(token)
+    return out
+
+
+def _empty_item(token: Token) -> SyntaxProblem:
+    return SyntaxProblem(
+        "unexpected ',': an item of the list is missing",
+        token.start,
+        token.end,
+        "remove the extra ',' or write the missing item",
+    )
+
+
+# --- embedded Spark SQL ---------------------------------------------------------------------
+
+_PARSER = DIALECT.parser(error_level=ErrorLevel.RAISE)
+
+
+def parse_query(tokens: t.Sequence[Token], sql: str) -> exp.Expr:
+    """One statement of stock Spark (a query, for our callers) from ``tokens``."""
+    trees = _run(lambda toks: _PARSER.parse(toks, sql), tokens, sql)
+    found = [tree for tree in trees if tree is not None]
+    if len(found) != 1:
+        token = tokens[-1] if tokens else None
+        raise SyntaxProblem(
+            "expected one query", token.start if token else 0, token.end if token else 0
+        )
+    return found[0]
+
+
+def parse_expression(tokens: t.Sequence[Token], sql: str) -> exp.Expr:
+    """One expression (a condition, arithmetic, a call, a CASE, ...) from ``tokens``."""
+    trees = _run(lambda toks: _PARSER.parse_into(exp.Condition, toks, sql), tokens, sql)
+    return t.cast(exp.Expr, trees[0])
+
+
+def parse_type(tokens: t.Sequence[Token], sql: str) -> exp.DataType | None:
+    """A column type from ``tokens``, or None if they are not exactly one type."""
+    try:
+        tree = _run(lambda toks: _PARSER.parse_into(exp.DataType, toks, sql), tokens, sql)[0]
+    except SyntaxProblem:
+        return None
+    if not isinstance(tree, exp.DataType) or tree.is_type(exp.DataType.Type.USERDEFINED):
+        return None
+    return tree
+
+
+def parse_column(tokens: t.Sequence[Token], sql: str) -> exp.Column | None:
+    try:
+        tree = _run(lambda toks: _PARSER.parse_into(exp.Column, toks, sql), tokens, sql)[0]
+    except SyntaxProblem:
+        return None
+    return tree if isinstance(tree, exp.Column) else None
+
+
+def _run(parse: t.Callable[[list[Token]], list], tokens: t.Sequence[Token], sql: str) -> list:
+    prepared = _prepare(tokens)
+    try:
+        trees = parse(prepared)
+    except ParseError as e:
+        raise from_parse_error(e, sql, tokens) from None
+    except RecursionError:  # a safety net: check_depth refuses what gets here first
+        raise too_deep(tokens[0]) from None
+    return [_finish(tree, prepared) if tree is not None else None for tree in trees]
+
+
+def from_parse_error(e: ParseError, sql: str, tokens: t.Sequence[Token]) -> SyntaxProblem:
+    """sqlglot's first error of a statement (later ones follow from it), at the token it names:
+    sqlglot gives the line and the column of the token's *last* character and its text."""
+    details = e.errors[0] if e.errors else {}
+    description = str(details.get("description") or e).strip().splitlines()[0]
+    highlight = str(details.get("highlight") or "")
+    line = max(1, int(details.get("line") or 1))
+    col = max(1, int(details.get("col") or 1))
+    line_start = _line_start(sql, line)
+    end = min(line_start + col - 1, max(len(sql.rstrip()) - 1, 0))
+    start = max(line_start, end - len(highlight) + 1) if highlight else end
+    return SyntaxProblem(description, start, end)
+
+
+def _line_start(sql: str, line: int) -> int:
+    offset = 0
+    for _ in range(line - 1):
+        found = sql.find("\n", offset)
+        if found < 0:
+            break
+        offset = found + 1
+    return offset
+
+
+# --- after parsing --------------------------------------------------------------------------
+
+
+def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
+    """Name window calls and other anonymous functions the way the generator keeps them, give
+    positions to the leaves sqlglot builds without one, rebalance long AND/OR chains."""
+    starts = [token.start for token in tokens]
+    chains: list[exp.Expr] = []
+    cursor = 0
+    for node in tree.dfs():
+        if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
+            _name_call(node)
+        if isinstance(node, exp.Connector) and type(node.parent) is not type(node):
+            chains.append(node)
+        if not isinstance(node, _POSITIONED):
+            continue  # reading .meta creates it, and every copy of the tree copies it then
+        meta = node.meta
+        if "start" in meta:
+            cursor = bisect.bisect_left(starts, meta["start"])
+        elif isinstance(node, _LEAVES):
+            cursor = _position_leaf(node, tokens, cursor)
+    for chain in chains:
+        balanced = rebalance(chain)
+        tree = balanced if chain is tree else tree
+    return tree
+
+
+def _name_call(node: exp.Anonymous) -> None:
+    """``window`` / ``session_window`` in lower case (as Spark's docs write them), other calls
+    in upper case (as sqlglot prints them), except a qualified ``db.fn``: case-sensitive."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        return
+    name = t.cast(str, node.this)
+    node.set("this", name.lower() if name.lower() in WINDOW_FUNCTIONS else name.upper())
+
+
+_LEAVES = (exp.Identifier, exp.Literal, exp.Var, exp.Star, exp.Boolean, exp.Null)
+#: The nodes that carry a position: the leaves, the calls (stock sqlglot gives them their name
+#: token's) and the parentheses our parser builds.
+_POSITIONED = (*_LEAVES, exp.Func, exp.Paren, exp.HexString)
+
+
+def _leaf_text(node: exp.Expr) -> str:
+    if isinstance(node, exp.Star):
+        return "*"
+    if isinstance(node, exp.Boolean):
+        return "TRUE" if node.this else "FALSE"
+    if isinstance(node, exp.Null):
+        return "NULL"
+    return str(node.name).upper()
+
+
+def _position_leaf(node: exp.Expr, tokens: list[Token], cursor: int, lookahead: int = 16) -> int:
+    """The next token (from ``cursor``, a few at most) with the leaf's text, else the token at
+    the cursor: linear over a tree, where searching from the start for each leaf was quadratic."""
+    text = _leaf_text(node)
+    stop = min(len(tokens), cursor + lookahead)
+    for i in range(cursor, stop):
+        if tokens[i].text.upper() == text:
+            node.update_positions(tokens[i])
+            return i
+    if tokens:
+        node.update_positions(tokens[min(cursor, len(tokens) - 1)])
+    return cursor
+
+
+def rebalance(chain: exp.Expr) -> exp.Expr:
+    """Turn a long ``a AND b AND c ...`` (a left-deep tree as deep as it is long) into a
+    balanced tree of the same operator, which prints as the same text. sqlglot's scope code
+    walks up from every column to its select, so on a deep chain qualify was quadratic."""
+    operands = list(chain.flatten())
+    if len(operands) <= LONG_CHAIN:
+        return chain
+    cls = type(chain)
+    while len(operands) > 1:
+        paired = [
+            cls(this=operands[i], expression=operands[i + 1])
+            for i in range(0, len(operands) - 1, 2)
+        ]
+        if len(operands) % 2:
+            paired.append(operands[-1])
+        operands = paired
+    return chain.replace(operands[0])
+
+
+# --- window calls ---------------------------------------------------------------------------
+
+
+def is_window_call(node: exp.Expr) -> bool:
+    """Spark's streaming ``window(time, duration[, slide[, start]])`` or
+    ``session_window(time, gap)``, with a number of arguments Spark accepts."""
+    if not isinstance(node, exp.Anonymous) or not isinstance(node.this, str):
+        return False
+    arity = WINDOW_FUNCTIONS.get(node.this.lower())
+    return arity is not None and arity[0] <= len(node.expressions) <= arity[1]
+
+
+def uses_window_function(query: exp.Expr) -> bool:
+    return any(is_window_call(node) for node in query.find_all(exp.Anonymous))
+
+
+def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
+    """Text Spark accepts for an embedded query or expression. Anonymous function names were
+    normalised at parse time (``window`` lower case, as Spark's docs write it; others upper
+    case, as sqlglot prints them), so the generator is asked to keep them as they are."""
+    return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+
+
+def node_span(node: exp.Expr) -> tuple[int, int] | None:
+    """(first, last) offsets covered by a sqlglot node, from the positions in its ``meta``."""
+    start: int | None = None
+    end = -1
+    for n in node.walk():
+        if not isinstance(n, _POSITIONED):
+            continue
+        meta = n.meta
+        if "start" in meta and "end" in meta:
+            start = meta["start"] if start is None else min(start, meta["start"])
+            end = max(end, meta["end"])
+    return None if start is None else (start, end)
+
+
+def set_span(node: exp.Expr, first: Token, last: Token) -> exp.Expr:
+    node.meta.update(line=first.line, col=first.col, start=first.start, end=last.end)
+    return node

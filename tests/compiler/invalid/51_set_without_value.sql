@@ -1,0 +1,2 @@
+SET spark.sql.shuffle.partitions;
+--  ^ expected SET key = value
