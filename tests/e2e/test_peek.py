@@ -115,7 +115,7 @@ def test_peek_sql_with_a_filter_as_json(project: dict[str, t.Any]) -> None:
 def test_a_mistake_in_sql_is_located_in_the_sql_text(project: dict[str, t.Any]) -> None:
     proc = _peek(["--sql", "SELECT order_id, amont FROM orders"], project["root"])
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("<--sql>:1:17: error: unknown column 'amont' in orders"), proc.stderr
+    assert proc.stderr.startswith("<--sql>:1:18: error: unknown column 'amont' in orders"), proc.stderr
     assert "did you mean 'amount'?" in proc.stderr
     assert proc.stdout == ""
 
