@@ -18,7 +18,8 @@ from sqlglot import exp
 from sqlstream.compiler import appendonly
 from sqlstream.compiler import dialect as d
 from sqlstream.compiler.analyse import Analysis, QueryDef, did_you_mean
-from sqlstream.compiler.facade import Compiled, compile_project
+from sqlstream.compiler import facade
+from sqlstream.compiler.facade import Compiled
 from sqlstream.compiler.plan import Field, Plan, SinkPlan
 from sqlstream.errors import UserError, UserErrors
 
@@ -52,7 +53,7 @@ class ProjectOptions:
     profiles_dir: str | None = None
 
     def compile(self, paths: t.Sequence[str] = (), sql: str | None = None) -> Compiled:
-        return compile_project(
+        return facade.compile_project(  # looked up at the call: tests replace it
             paths,
             target=self.target,
             vars_override=self.vars_,
