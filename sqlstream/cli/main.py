@@ -14,6 +14,7 @@ import click
 
 from sqlstream import __version__
 from sqlstream.cli import kafka, project, run, state, topics
+from sqlstream.cli.peek import peek
 from sqlstream.cli.console import console
 from sqlstream.cli.errors import handled
 from sqlstream.cli.options import debug_option
@@ -36,6 +37,7 @@ def cli(debug: bool) -> None:
 
 for command in (*project.COMMANDS, *run.COMMANDS, topics.topics, state.state, *kafka.COMMANDS):
     cli.add_command(command)
+cli.add_command(peek)
 
 
 def main() -> None:

@@ -52,11 +52,14 @@ def compile_project(
     select: t.Sequence[str] = (),
     profiles_dir: str | None = None,
     project_dir: str | Path | None = None,
+    extra: t.Mapping[str, str] | None = None,
 ) -> Compiled:
     """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found.
 
     ``project_dir``: where to look for the project when no ``paths`` are given (default: the
     working directory); ``sqlstream test tests/spend.yml`` finds the project of its test file.
+    ``extra``: texts that are not files (``{"<--sql>": "SELECT ..."}`` of ``sqlstream peek``),
+    compiled with the project's files as one more file each, named by their key.
     """
     project = load_project(
         paths or ([project_dir] if project_dir is not None else []), target=target, vars_override=vars_override,
@@ -79,6 +82,11 @@ def compile_project(
     for path in files:
         with diags.collecting():
             sf = render.render_file(path, display_path(path), env)
+            sources.append(sf)
+            statements.extend(parse_file(sf, diags))
+    for shown, text in (extra or {}).items():
+        with diags.collecting():
+            sf = render.render_text(text, shown, env)
             sources.append(sf)
             statements.extend(parse_file(sf, diags))
     analysis = analyse(statements, diags)

@@ -246,6 +246,7 @@ def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> t.Iterato
 #: What a command needs on its command line to get as far as the library.
 ARGUMENTS = {
     ("init",): ["new"],
+    ("peek",): ["spend_1"],
     ("topics", "create"): ["t", "--partitions", "1"],
     **{("topics", c): ["t"] for c in ("describe", "delete", "produce", "consume")},
 }
