@@ -16,7 +16,8 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqlstream.compiler import appendonly
-from sqlstream.compiler import dialect as d
+from sqlstream.compiler import syntax
+from sqlstream.compiler.syntax.nodes import QueryStatement
 from sqlstream.compiler.analyse import Analysis, QueryDef, did_you_mean
 from sqlstream.compiler import facade
 from sqlstream.compiler.facade import Compiled
@@ -150,7 +151,7 @@ def _of_select(compiled: Compiled) -> PeekQuery:
     mine = [s for s in compiled.statements if s.file.path == SQL_FILE]
     if not mine:
         raise UserErrors([UserError("--sql is empty", None, 'e.g. --sql "SELECT * FROM orders"')])
-    others = [s for s in mine if not isinstance(s.node, exp.Query)] + mine[1:]
+    others = [s for s in mine if not isinstance(s.node, QueryStatement)] + mine[1:]
     if others:
         raise UserErrors([UserError(
             "--sql takes one SELECT statement", others[0].locate(),
@@ -175,5 +176,5 @@ def _from_select(q: QueryDef, analysis: Analysis, name: str) -> PeekQuery:
     where = q.stmt.locate()
     place = where.path if where.path == SQL_FILE else f"{where.path}:{where.line}"
     return PeekQuery(
-        name, place, d.to_spark_sql(q.query), q.fields, sources, views, waits_for_watermark(q, analysis)
+        name, place, syntax.to_spark_sql(q.query), q.fields, sources, views, waits_for_watermark(q, analysis)
     )
