@@ -412,6 +412,10 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
         cli.kill()
     assert rc == 0, (lines, stderr[-3000:])
     assert "stopping (SIGTERM)" in lines, lines
+    # The summary after a stop: o2 is below the WHERE's amount, {broken went to the DLQ.
+    assert summary(cli.lines)["orders_out"] == (
+        "read 5, written 3, dlq 1, skipped 0, late 0, tombstones 0, filtered 1"
+    ), cli.lines
     assert "Traceback" not in stderr
     deadline = time.monotonic() + 60
     while any(_alive(p) for p in jvms) and time.monotonic() < deadline:
