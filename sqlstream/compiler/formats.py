@@ -95,3 +95,10 @@ def is_headers_type(type_: str) -> bool:
 
 def _compact(type_: str) -> str:
     return type_.replace(" ", "").replace(":", "").upper()
+
+
+#: What happens to a record that does not decode (``on_error``); the first is the default.
+ON_ERROR = ("fail", "skip", "dlq")
+#: What happens to a record with a null value, a tombstone (``on_tombstone``); the first is the
+#: default.
+ON_TOMBSTONE = ("skip", "dlq", "fail")

@@ -38,9 +38,11 @@ CORRUPT_FIELD = HIDDEN_PREFIX + "corrupt"
 AVRO_OK_FIELD = HIDDEN_PREFIX + "ok"
 """A reader-schema field with default true: NULL exactly when Avro decoding failed."""
 TOMBSTONE_COLUMN = HIDDEN_PREFIX + "is_tombstone"
-"""True for a record that is not an event of the stream (a null value): always dropped."""
+"""True for a record that is not an event of the stream (a null value): never one of its rows."""
 
-ON_ERROR = ("fail", "skip", "dlq")
+ON_ERROR = formats.ON_ERROR
+ON_TOMBSTONE = formats.ON_TOMBSTONE
+TOMBSTONE_REASON = "tombstone (null value)"
 KAFKA_HEADERS_TYPE = formats.HEADERS_TYPE
 METADATA_COLUMNS = formats.METADATA_FIELDS
 
@@ -115,10 +117,10 @@ def _quoted_excerpt(text_sql: str) -> str:
 
 
 def _cannot_convert(what: str, text_sql: str, type_: str) -> str:
-    """SQL for the reason ``<what>: cannot convert "<text>" to <TYPE>``."""
+    """SQL for the reason ``<what> cannot be converted to <TYPE>: "<text>"``."""
     return (
-        f"concat({sql_string(what + ': cannot convert ')}, {_quoted_excerpt(text_sql)}, "
-        f"{sql_string(' to ' + type_.upper())})"
+        f"concat({sql_string(f'{what} cannot be converted to {type_.upper()}: ')}, "
+        f"{_quoted_excerpt(text_sql)})"
     )
 
 
@@ -183,15 +185,13 @@ def _single(part: _Part, name: str) -> _Part:
     return part
 
 
-def _json_struct(
-    struct_col: str, raw_col: str, columns: list[StreamColumn], what: str, fmt_name: str
-) -> _Part:
+def _json_struct(struct_col: str, raw_col: str, columns: list[StreamColumn], what: str) -> _Part:
     """``from_json`` of a raw column into a hidden struct (used for the value and the key).
 
     PERMISSIVE mode with a corrupt-record field: Spark 4.2 fills that field with the record's text
     both for invalid JSON (and JSON that is not an object) and for a field it cannot convert to its
     declared type; the other fields keep their values. An empty or blank text gives a NULL struct.
-    A missing field is simply NULL, not an error.
+    A missing field is simply NULL, not an error. Why a record is malformed: ``_json_reasons``.
     """
     text = f"CAST({raw_col} AS STRING)"
     schema = ddl_schema([(c.name, c.type) for c in columns] + [(CORRUPT_FIELD, "STRING")])
@@ -202,10 +202,41 @@ def _json_struct(
         parse_exprs=[f"from_json({text}, {sql_string(schema)}, {sql_map(options)}) AS {struct}"],
         outputs={c.name: f"{struct}.{quote_ident(c.name)}" for c in columns},
     )
-    # The finer reasons are only evaluated for a record already known to be malformed.
+    part.errors.append(
+        (
+            (
+                f"{raw_col} IS NOT NULL AND ({struct} IS NULL OR "
+                f"{struct}.{quote_ident(CORRUPT_FIELD)} IS NOT NULL)"
+            ),
+            _case(_json_reasons(text, struct, columns, what), _json_reason(what, "not valid JSON")),
+        )
+    )
+    return part
+
+
+def _json_reason(what: str, reason: str) -> str:
+    """A reason as SQL: the value's reasons as they are, the key's prefixed (``key: ...``)."""
+    return sql_string(reason if what == "value" else f"{what}: {reason}")
+
+
+def _json_reasons(
+    text: str, struct: str, columns: list[StreamColumn], what: str
+) -> list[tuple[str, str]]:
+    """Why a JSON text that ``from_json`` flagged is malformed, first match wins.
+
+    Only evaluated for a record already known to be malformed. ``get_json_object(text, '$')``
+    reads with the parser ``from_json`` uses (Jackson, with Spark's options) and is NULL exactly
+    when the text is no JSON at all; ``json_object_keys`` is NULL for JSON that is not an object
+    (checked on Spark 4.2 in tests/e2e/test_lower_spark.py).
+    """
+    prefix = "" if what == "value" else f"{what} "
     reasons = [
-        (f"trim({text}) = ''", sql_string(f"{what} is empty")),
-        (f"json_object_keys({text}) IS NULL", sql_string(f"{what} is not a JSON object")),
+        (f"trim({text}) = ''", sql_string(f"empty {what}")),
+        (
+            f"json_object_keys({text}) IS NULL AND get_json_object({text}, '$') IS NULL",
+            _json_reason(what, "not valid JSON"),
+        ),
+        (f"json_object_keys({text}) IS NULL", _json_reason(what, "JSON, but not an object")),
     ]
     for c in columns:
         if _is_string(c.type):
@@ -214,19 +245,10 @@ def _json_struct(
         reasons.append(
             (
                 f"{found} IS NOT NULL AND {struct}.{quote_ident(c.name)} IS NULL",
-                _cannot_convert(f"{what} field {c.name}", found, c.type),
+                _cannot_convert(f"{prefix}field {c.name}", found, c.type),
             )
         )
-    part.errors.append(
-        (
-            (
-                f"{raw_col} IS NOT NULL AND ({struct} IS NULL OR "
-                f"{struct}.{quote_ident(CORRUPT_FIELD)} IS NOT NULL)"
-            ),
-            _case(reasons, sql_string(f"{what} is not valid {fmt_name}")),
-        )
-    )
-    return part
+    return reasons
 
 
 def _json_path(name: str) -> str:
@@ -275,7 +297,7 @@ def _csv_value(columns: list[StreamColumn], format_options: t.Mapping[str, str])
                 _cannot_convert(f"field {c.name}", token, c.type),
             )
         )
-    part.errors.append(("length(`value`) = 0", sql_string("value is empty")))
+    part.errors.append(("length(`value`) = 0", sql_string("empty value")))
     part.errors.append(
         (
             f"{struct}.{quote_ident(CORRUPT_FIELD)} IS NOT NULL",
@@ -343,7 +365,7 @@ def _decode_value(
         return _Part()  # nothing to read from the value: it is not decoded at all
     fmt = formats.value_format(value_format)
     if value_format == "json":
-        return _json_struct(VALUE_COLUMN, "`value`", columns, "value", "json")
+        return _json_struct(VALUE_COLUMN, "`value`", columns, "value")
     if value_format == "csv":
         return _csv_value(columns, format_options)
     if value_format == "avro":
@@ -370,7 +392,7 @@ def _decode_key(columns: list[StreamColumn], key_format: str) -> _Part:
         return _Part()
     fmt = formats.key_format(key_format)
     if key_format == "json":
-        return _json_struct(KEY_COLUMN, "`key`", columns, "key", "json")
+        return _json_struct(KEY_COLUMN, "`key`", columns, "key")
     if len(columns) != 1:
         names = ", ".join(c.name for c in columns)
         raise ValueError(
@@ -434,8 +456,9 @@ def decode(
     A record is *malformed* (``error_expr``) when its value is not valid in its format, when a
     declared field, the key or a typed header cannot be converted to its declared type: the whole
     record fails, as in ksqlDB. A missing field is NULL, not an error. A record whose value is NULL
-    (a tombstone) or the JSON text ``null`` is not an event of a stream: ksqlDB ignores it, and so
-    does sqlstream (``error_filter`` drops it whatever ``on_error`` says; it is never malformed).
+    (a tombstone) or the JSON text ``null`` is not an event of a stream and never malformed: what
+    happens to it is ``on_tombstone``'s policy (``error_filter``), skipped by default, as ksqlDB
+    ignores it.
 
     Raises ValueError for what cannot be decoded (an unknown format, two value columns for
     ``text``, a hidden column name, ...): the planner reports it at the statement.
@@ -476,36 +499,70 @@ def decode(
     )
 
 
-def error_filter(decoding: Decoding, on_error: str, source_name: str) -> str | None:
+def error_filter(
+    decoding: Decoding, on_error: str, source_name: str, on_tombstone: str = ON_TOMBSTONE[0]
+) -> str | None:
     """The ``where`` condition applied after ``parse_exprs``: keeps the good records.
 
-    ``fail`` raises (``raise_error``) on the first malformed record, naming the stream, the
-    record's ``topic/partition@offset`` and the reason; ``skip`` and ``dlq`` drop it (the DLQ query
-    selects ``error_expr`` itself). Tombstones are dropped in every mode.
+    ``fail`` raises (``raise_error``) on the first malformed record or tombstone, naming the
+    stream, the record's ``topic/partition@offset`` and the reason; ``skip`` and ``dlq`` drop it
+    (the DLQ query selects it with ``dlq_filter``). ``on_error`` applies to malformed records,
+    ``on_tombstone`` to tombstones.
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"unknown on_error {on_error!r}: expected one of {', '.join(ON_ERROR)}")
-    keep_events = f"NOT {quote_ident(TOMBSTONE_COLUMN)}"
-    if decoding.error_expr == "false":
-        return keep_events
-    if on_error != "fail":
-        return f"{keep_events} AND NOT ({decoding.error_expr})"
+    policies = (("on_error", on_error, ON_ERROR), ("on_tombstone", on_tombstone, ON_TOMBSTONE))
+    for option, value, choices in policies:
+        if value not in choices:
+            raise ValueError(f"unknown {option} {value!r}: expected one of {', '.join(choices)}")
+    tombstone = quote_ident(TOMBSTONE_COLUMN)
+    conditions = [_keep(tombstone, TOMBSTONE_REASON, None, on_tombstone, source_name)]
+    if decoding.error_expr != "false":
+        conditions.append(
+            _keep(decoding.error_expr, "malformed record", decoding.reason_expr, on_error, source_name)
+        )
+    return " AND ".join(conditions)
+
+
+def _keep(bad: str, what: str, reason: str | None, policy: str, source_name: str) -> str:
+    """The condition keeping a record that is not ``bad``: a bad one is dropped, or raises
+    ``<what> in stream <source> at <topic>/<partition>@<offset>[: <reason>]``."""
+    if policy != "fail":
+        return f"NOT {bad}" if re.fullmatch(r"`[^`]*`", bad) else f"NOT ({bad})"
+    because = f", ': ', {reason}" if reason is not None else ""
     message = (
-        f"concat({sql_string(f'malformed record in stream {source_name} at ')}, "
-        f"`topic`, '/', CAST(`partition` AS STRING), '@', CAST(`offset` AS STRING), ': ', "
-        f"{decoding.reason_expr})"
+        f"concat({sql_string(f'{what} in stream {source_name} at ')}, "
+        f"`topic`, '/', CAST(`partition` AS STRING), '@', CAST(`offset` AS STRING){because})"
     )
-    return (
-        f"{keep_events} AND CASE WHEN {decoding.error_expr} THEN raise_error({message}) "
-        f"ELSE true END"
-    )
+    return f"CASE WHEN {bad} THEN raise_error({message}) ELSE true END"
 
 
-def skipped_count_expr(decoding: Decoding) -> str:
-    """An aggregate for ``DataFrame.observe`` over ``parse_exprs``' output: how many records were
-    malformed (``observe`` works on streaming DataFrames; the count is in each progress'
-    ``observedMetrics``). Every source is observed, ``fail`` included: see ``spark.steps``."""
-    return f"count_if({decoding.error_expr})"
+def dlq_filter(decoding: Decoding, on_error: str, on_tombstone: str = ON_TOMBSTONE[0]) -> str | None:
+    """The ``where`` of a source's dead-letter query: its malformed records with ``on_error =
+    'dlq'``, its tombstones with ``on_tombstone = 'dlq'``; None when it has no DLQ."""
+    selected = []
+    if on_error == "dlq":
+        selected.append(decoding.error_expr)
+    if on_tombstone == "dlq":
+        selected.append(quote_ident(TOMBSTONE_COLUMN))
+    return _any(selected) if selected else None
+
+
+METRIC_COUNTS = "counts"
+"""The suffix of a source's observed metrics: ``<source>.counts``."""
+COUNT_DLQ, COUNT_SKIPPED, COUNT_TOMBSTONES = "dlq", "skipped", "tombstones"
+"""The observed counts' names; ``spark.progress`` sums them by name over a query's sources."""
+
+
+def count_exprs(decoding: Decoding, on_error: str) -> list[tuple[str, str]]:
+    """(aggregate, name) pairs for ``DataFrame.observe`` over ``parse_exprs``' output: the
+    malformed records (named ``dlq`` or ``skipped`` after where ``on_error`` sends them) and the
+    tombstones (whatever ``on_tombstone`` does with them). ``observe`` works on streaming
+    DataFrames; the counts are in each progress' ``observedMetrics``. Every source is observed,
+    ``fail`` included: see ``spark.steps``."""
+    malformed = COUNT_DLQ if on_error == "dlq" else COUNT_SKIPPED
+    return [
+        (f"count_if({decoding.error_expr})", malformed),
+        (f"count_if({quote_ident(TOMBSTONE_COLUMN)})", COUNT_TOMBSTONES),
+    ]
 
 
 DLQ_HEADER_REASON = "sqlstream.error.reason"
@@ -515,14 +572,20 @@ DLQ_HEADER_OFFSET = "sqlstream.error.offset"
 DLQ_HEADER_QUERY = "sqlstream.error.query"
 
 
-def dlq_exprs(decoding: Decoding, source_name: str, query_name: str) -> list[str]:
-    """``selectExpr`` over ``parse_exprs``' output (of malformed records) giving the DLQ record
-    for Spark's Kafka sink: the original key and value bytes, the original headers (in order)
-    followed by the five ``sqlstream.error.*`` headers (values UTF-8). ``source_name`` is not
-    written: the error headers name the source topic and the query, as DESIGN 2.1 lists them."""
+def dlq_exprs(
+    decoding: Decoding, source_name: str, query_name: str, on_tombstone: str = ON_TOMBSTONE[0]
+) -> list[str]:
+    """``selectExpr`` over ``parse_exprs``' output (of ``dlq_filter``'s records) giving the DLQ
+    record for Spark's Kafka sink: the original key and value bytes (a tombstone's value stays
+    NULL), the original headers (in order) followed by the five ``sqlstream.error.*`` headers
+    (values UTF-8). ``source_name`` is not written: the error headers name the source topic and
+    the query, as DESIGN 2.1 lists them."""
     del source_name
+    reason = decoding.reason_expr
+    if on_tombstone == "dlq":
+        reason = _case([(quote_ident(TOMBSTONE_COLUMN), sql_string(TOMBSTONE_REASON))], reason)
     error_headers = [
-        (DLQ_HEADER_REASON, decoding.reason_expr),
+        (DLQ_HEADER_REASON, reason),
         (DLQ_HEADER_TOPIC, "`topic`"),
         (DLQ_HEADER_PARTITION, "CAST(`partition` AS STRING)"),
         (DLQ_HEADER_OFFSET, "CAST(`offset` AS STRING)"),

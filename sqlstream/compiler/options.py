@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from sqlstream.compiler import formats, triggers
 from sqlstream.compiler.triggers import parse_duration, parse_trigger
 
+ON_ERROR = formats.ON_ERROR
+ON_TOMBSTONE = formats.ON_TOMBSTONE
+
 __all__ = ["parse_duration", "parse_trigger"]  # their home is triggers; kept here for callers
 
 VALUE_FORMATS = formats.VALUE_FORMATS
 KEY_FORMATS = formats.KEY_FORMATS
-ON_ERROR = ("fail", "skip", "dlq")
 TOPIC_SELECTORS = ("topic", "topics", "topic_pattern")
 
 
@@ -58,7 +60,10 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
             "fail_on_data_loss", "bool", "fail when offsets were deleted", spark="failOnDataLoss"
         ),
         OptionSpec("on_error", "enum", "what a malformed record does", ON_ERROR),
-        OptionSpec("dlq_topic", "string", "where malformed records go with on_error = 'dlq'"),
+        OptionSpec("on_tombstone", "enum", "what a tombstone (a null value) does", ON_TOMBSTONE),
+        OptionSpec(
+            "dlq_topic", "string", "where records go with on_error = 'dlq' or on_tombstone = 'dlq'"
+        ),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for format = 'avro'"),
         OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
         OptionSpec(

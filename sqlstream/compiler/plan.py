@@ -72,7 +72,7 @@ class SourcePlan:
     """Spark Kafka source options (subscribe, startingOffsets, ...), without the connection."""
     decoding: Decoding
     on_error: str = "fail"
-    """fail | skip | dlq"""
+    """fail | skip | dlq: what a malformed record does."""
     error_filter: str | None = None
     """``where`` condition applied after decoding: raises (fail) or drops (skip, dlq)."""
     dlq_topic: str | None = None
@@ -80,6 +80,10 @@ class SourcePlan:
     """``dlq_partitions``: `run` creates a missing DLQ topic with this many partitions."""
     dlq_exprs: list[str] = field(default_factory=list)
     """``selectExpr`` over ``parse_exprs``' output giving the DLQ record (key, value, headers)."""
+    on_tombstone: str = "skip"
+    """skip | dlq | fail: what a tombstone (a null value) does."""
+    dlq_filter: str | None = None
+    """``where`` over ``parse_exprs``' output selecting what goes to the DLQ; None: no DLQ."""
     watermark_column: str | None = None
     watermark_delay: str | None = None
     """e.g. ``10 minutes``: the form ``withWatermark`` takes."""

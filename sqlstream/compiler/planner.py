@@ -231,16 +231,18 @@ def _plan_source(
     value_format = values.get("format", "json")
     key_format = values.get("key_format", "text")
     on_error = values.get("on_error", "fail")
+    on_tombstone = values.get("on_tombstone", lower.ON_TOMBSTONE[0])
     dlq_topic = values.get("dlq_topic")
-    if on_error == "dlq" and not dlq_topic:
+    for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
+        if values.get(policy) == "dlq" and not dlq_topic:
+            diags.error(
+                f"stream '{src.name}' sends {what} to a dead-letter topic but names none",
+                stmt.locate(nodes[policy]) if policy in nodes else name_loc,
+                f"add dlq_topic = '{src.name}.DLT'",
+            )
+    if dlq_topic and "dlq" not in (on_error, on_tombstone):
         diags.error(
-            f"stream '{src.name}' sends malformed records to a dead-letter topic but names none",
-            stmt.locate(nodes["on_error"]) if "on_error" in nodes else name_loc,
-            f"add dlq_topic = '{src.name}.DLT'",
-        )
-    if dlq_topic and on_error != "dlq":
-        diags.error(
-            "option 'dlq_topic' is only used with on_error = 'dlq'",
+            "option 'dlq_topic' is only used with on_error = 'dlq' or on_tombstone = 'dlq'",
             stmt.locate(nodes["dlq_topic"]),
             "add on_error = 'dlq', or remove dlq_topic",
         )
@@ -254,7 +256,7 @@ def _plan_source(
     _check_columns(src, value_format, key_format, diags)
 
     # The DLQ writes the original headers back unchanged, so it reads them too.
-    if on_error == "dlq" or any(c.role in ("header", "headers") for c in src.columns):
+    if dlq_topic or any(c.role in ("header", "headers") for c in src.columns):
         read["includeHeaders"] = "true"
     read.update(kafka)
     if len(diags.errors) > before:
@@ -295,10 +297,12 @@ def _plan_source(
         read_options=read,
         decoding=decoding,
         on_error=on_error,
-        error_filter=lower.error_filter(decoding, on_error, src.name),
+        error_filter=lower.error_filter(decoding, on_error, src.name, on_tombstone),
         dlq_topic=dlq_topic,
         dlq_partitions=int(values["dlq_partitions"]) if "dlq_partitions" in values else None,
-        dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq") if on_error == "dlq" else [],
+        dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq", on_tombstone) if dlq_topic else [],
+        on_tombstone=on_tombstone,
+        dlq_filter=lower.dlq_filter(decoding, on_error, on_tombstone),
         watermark_column=src.watermark_column,
         watermark_delay=wm_delay,
     )

@@ -1,16 +1,19 @@
 """One line per micro-batch per query: what ``sqlstream run`` prints while it runs.
 
 Pure Python over Spark's progress JSON (``StreamingQueryProgress``), so it is tested without a
-JVM. How far a query is behind is the sum, over the Kafka partitions it reads, of the latest
-offset Spark saw minus the offset the batch ended at.
+JVM. Each line counts what happened to the batch's records (``Counts``): read, written by the
+sink, sent to the DLQ, skipped as malformed, dropped as late, tombstones; ``summary`` adds them
+up per query. How far a query is behind is the sum, over the Kafka partitions it reads, of the
+latest offset Spark saw minus the offset the batch ended at.
 """
 
 from __future__ import annotations
 
 import json
 import typing as t
+from dataclasses import dataclass, fields
 
-from sqlstream.spark.steps import METRIC_MALFORMED
+from sqlstream.compiler import lower
 
 
 def as_dict(progress: t.Any) -> dict[str, t.Any]:
@@ -85,29 +88,111 @@ def lag(progress: dict[str, t.Any]) -> int | None:
     return total if known else None
 
 
-def malformed(progress: dict[str, t.Any]) -> int | None:
-    """Malformed records the batch skipped (or sent to a DLQ), from the observed metrics."""
+@dataclass(frozen=True)
+class Counts:
+    """What happened to the records a query read, in one batch or over a run.
+
+    ``None``: Spark did not report it (``written`` of a sink that reports -1; the observed counts
+    under continuous and real-time modes, which have no ``observe``).
+    """
+
+    read: int = 0
+    written: int | None = 0
+    dlq: int | None = 0
+    """Malformed records sent to the dead-letter topic (tombstones are in ``tombstones``)."""
+    skipped: int | None = 0
+    """Malformed records dropped (``on_error = 'skip'``)."""
+    late: int = 0
+    """Rows a state operator dropped as behind the watermark (``numRowsDroppedByWatermark``)."""
+    tombstones: int | None = 0
+    """Null values, whatever ``on_tombstone`` did with them."""
+
+    def __add__(self, other: Counts) -> Counts:
+        summed = {f.name: _plus(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)}
+        return Counts(**t.cast("dict[str, t.Any]", summed))
+
+    def shown(self) -> list[tuple[str, int]]:
+        """(label, number) of what is known, in the order of the progress line."""
+        return [(f.name, v) for f in fields(self) if (v := getattr(self, f.name)) is not None]
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+_OBSERVED = (lower.COUNT_DLQ, lower.COUNT_SKIPPED, lower.COUNT_TOMBSTONES)
+
+
+def observed(progress: dict[str, t.Any]) -> dict[str, int]:
+    """The sources' counts of the batch (``dlq``, ``skipped``, ``tombstones``), summed by name
+    over the query's sources; empty when the query observes none."""
     metrics = progress.get("observedMetrics") or {}
-    counts = [
-        int(row.get(METRIC_MALFORMED) or 0)
-        for name, row in metrics.items()
-        if isinstance(row, dict) and name.endswith("." + METRIC_MALFORMED)
-    ]
-    return sum(counts) if counts else None
+    out: dict[str, int] = {}
+    for name, row in metrics.items():
+        if not (isinstance(row, dict) and name.endswith("." + lower.METRIC_COUNTS)):
+            continue
+        for key in _OBSERVED:
+            if key in row:
+                out[key] = out.get(key, 0) + int(row.get(key) or 0)
+    return out
 
 
-def line(progress: t.Any) -> str:
-    """``spend_1  batch 3: 1200 rows, 400.0 rows/s, 850 ms, 0 behind, 2 malformed``."""
+def written(progress: dict[str, t.Any]) -> int | None:
+    """Rows the sink wrote: Spark 4.2's Kafka sink reports them (``sink.numOutputRows``); -1 or
+    nothing means unknown."""
+    rows = (progress.get("sink") or {}).get("numOutputRows")
+    return int(rows) if isinstance(rows, (int, float)) and rows >= 0 else None
+
+
+def late(progress: dict[str, t.Any]) -> int:
+    """Rows the query's state operators dropped as late; 0 for a stateless query, which drops
+    none (Spark filters late rows only in front of state)."""
+    return sum(
+        int(op.get("numRowsDroppedByWatermark") or 0)
+        for op in progress.get("stateOperators") or []
+        if isinstance(op, dict)
+    )
+
+
+def counts(progress: t.Any) -> Counts:
+    """The batch's counts, from its progress event."""
+    p = as_dict(progress)
+    seen = observed(p)
+    # A batch that read nothing ran no observe: its counts are 0, not unknown.
+    metered = bool(seen) or not p.get("numInputRows")
+    return Counts(
+        read=int(p.get("numInputRows") or 0),
+        written=written(p),
+        dlq=seen.get(lower.COUNT_DLQ, 0) if metered else None,
+        skipped=seen.get(lower.COUNT_SKIPPED, 0) if metered else None,
+        late=late(p),
+        tombstones=seen.get(lower.COUNT_TOMBSTONES, 0) if metered else None,
+    )
+
+
+def is_stateful(progress: t.Any) -> bool:
+    """Whether the query keeps state (aggregates, joins, deduplication): one output row then
+    stands for many records, so read = written + ... does not hold."""
+    return bool(as_dict(progress).get("stateOperators"))
+
+
+def counts_text(c: Counts, *, dlq_query: bool = False) -> str:
+    """``read 12, written 8, dlq 1, skipped 0, late 2, tombstones 1``; a dead-letter query reads
+    its source's records and writes the bad ones: ``read 12, written 3``."""
+    shown = [(k, v) for k, v in c.shown() if not dlq_query or k in ("read", "written")]
+    return ", ".join(f"{k} {v}" for k, v in shown)
+
+
+def line(progress: t.Any, *, dlq_query: bool = False) -> str:
+    """``spend_1  batch 3: read 1200, written 40, dlq 0, skipped 2, late 3, tombstones 1;
+    400.0 rows/s, 850 ms, 0 behind``."""
     p = as_dict(progress)
     parts = [
-        f"{p.get('numInputRows', 0)} rows",
         f"{float(p.get('processedRowsPerSecond') or 0.0):.1f} rows/s",
         f"{(p.get('durationMs') or {}).get('triggerExecution', 0)} ms",
     ]
     behind = lag(p)
     if behind is not None:
         parts.append(f"{behind} behind")
-    bad = malformed(p)
-    if bad:
-        parts.append(f"{bad} malformed")
-    return f"{p.get('name') or p.get('id')}  batch {p.get('batchId')}: {', '.join(parts)}"
+    what = counts_text(counts(p), dlq_query=dlq_query)
+    return f"{p.get('name') or p.get('id')}  batch {p.get('batchId')}: {what}; {', '.join(parts)}"

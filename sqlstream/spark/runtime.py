@@ -12,19 +12,21 @@ pyspark is imported inside the functions: importing this module needs no JVM.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import threading
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import triggers
+from sqlstream.compiler import lower, triggers
 from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
 from sqlstream.project.connection import Connection
 from sqlstream.spark import progress as progress_mod
 from sqlstream.spark import state
 from sqlstream.spark import steps as st
+from sqlstream.spark import summary as summary_mod
 from sqlstream.spark.reason import explained, failure, reason
 from sqlstream.spark.session import session
 
@@ -247,12 +249,13 @@ def run(
     out(connection.redact(f"started {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}: {names}"))
     stop = _StopFlag()
     printed: dict[str, str] = {}
-    with stop.installed():
+    tally = _tally(plan, queries)
+    with stop.installed(), _summary(queries, printed, tally, out, connection):
         try:
             while True:
                 active = [q.isActive for q in queries]
                 for q in queries:
-                    _print_progress(q, printed, out, connection)
+                    _print_progress(q, printed, out, connection, tally)
                 if stop.requested:
                     out(f"stopping ({stop.requested})")
                     for q in queries:
@@ -276,11 +279,12 @@ def run(
 
 def _failure_hint(message: str) -> str:
     """What to do about the failures users meet most."""
-    m = re.search(r"malformed record in stream (\S+) at", message)
+    m = re.search(rf"({'|'.join(map(re.escape, _FAIL_OPTIONS))}) in stream (\S+) at", message)
     if m:
+        option, what = _FAIL_OPTIONS[m.group(1)]
         return (
-            f"\nhint: fix the record, or set on_error = 'skip' or 'dlq' (with dlq_topic) on "
-            f"stream {m.group(1)} to keep running past malformed records"
+            f"\nhint: fix the record, or set {option} = 'skip' or 'dlq' (with dlq_topic) on "
+            f"stream {m.group(2)} to keep running past {what}"
         )
     if "does not support EventTimeWatermark" in message:
         return (
@@ -290,8 +294,19 @@ def _failure_hint(message: str) -> str:
     return ""
 
 
+_FAIL_OPTIONS = {
+    "malformed record": ("on_error", "malformed records"),
+    lower.TOMBSTONE_REASON: ("on_tombstone", "tombstones"),
+}
+"""What a failure message of ``lower.error_filter`` names -> the option and what it is about."""
+
+
 def _print_progress(
-    q: StreamingQuery, printed: dict[str, str], out: t.Callable[[str], t.Any], connection: Connection
+    q: StreamingQuery,
+    printed: dict[str, str],
+    out: t.Callable[[str], t.Any],
+    connection: Connection,
+    tally: summary_mod.Tally,
 ) -> None:
     last = printed.get(str(q.id), "")
     for p in q.recentProgress:
@@ -300,7 +315,38 @@ def _print_progress(
         if stamp <= last:
             continue
         printed[str(q.id)] = last = stamp
-        out(connection.redact(progress_mod.line(d)))
+        tally.add(d)
+        dlq_query = tally.queries[str(d.get("name") or d.get("id"))].dlq_of is not None
+        out(connection.redact(progress_mod.line(d, dlq_query=dlq_query)))
+
+
+def _tally(plan: Plan, queries: t.Sequence[StreamingQuery]) -> summary_mod.Tally:
+    """The run's tally, its queries registered in the order they started."""
+    dlq_of = {st.dlq_query_name(s.name): s.name for s in plan.sources if s.dlq_topic}
+    tally = summary_mod.Tally()
+    for q in queries:
+        tally.register(str(q.name), dlq_of.get(str(q.name)))
+    return tally
+
+
+@contextlib.contextmanager
+def _summary(
+    queries: t.Sequence[StreamingQuery],
+    printed: dict[str, str],
+    tally: summary_mod.Tally,
+    out: t.Callable[[str], t.Any],
+    connection: Connection,
+) -> t.Iterator[None]:
+    """However the run ends (finite triggers, Ctrl-C / SIGTERM, a failure): the progress of the
+    batches that ended meanwhile, then the summary of every query."""
+    try:
+        yield
+    finally:
+        for q in queries:
+            with contextlib.suppress(Exception):  # the JVM may be going away
+                _print_progress(q, printed, out, connection, tally)
+        for text in tally.lines():
+            out(connection.redact(text))
 
 
 def _stop(q: StreamingQuery) -> None:

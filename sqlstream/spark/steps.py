@@ -1,7 +1,8 @@
 """The steps of a run, as DataFrame-API calls written down as data.
 
 One function, ``steps``, turns a ``Plan`` into a short list of steps: the Spark confs, each Kafka
-source (read, decode, count and drop or fail malformed records, declared columns, watermark,
+source (read, decode, count malformed records and tombstones and drop them or fail, declared
+columns, watermark,
 temporary view), each derived stream (a temporary view) and each streaming query (the sinks,
 and the dead-letter queries of ``on_error = 'dlq'`` sources). A step holds *chains*: a start
 (``spark`` or a frame named by an earlier chain) and the calls made on it, in order
@@ -27,8 +28,6 @@ from dataclasses import dataclass
 from sqlstream.compiler import formats, lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 from sqlstream.project.connection import Connection
-
-METRIC_MALFORMED = "malformed"
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,7 +110,8 @@ class SetConf:
 @dataclass(frozen=True)
 class ReadSource:
     """A Kafka source: read and decode (``decoded_var``, which a DLQ query reads), then count
-    and filter malformed records, select the declared columns, watermark (``var``), view."""
+    and filter malformed records and tombstones, select the declared columns, watermark
+    (``var``), view."""
 
     name: str
     file: str
@@ -182,7 +182,7 @@ class StartQuery:
     @property
     def title(self) -> str:
         if self.kind == "dlq":
-            return f"Dead-letter query {self.name}: malformed records of {self.source}, unchanged"
+            return f"Dead-letter query {self.name}: bad records of {self.source}, unchanged"
         return f"Query {self.name} ({self.place})"
 
 
@@ -190,8 +190,8 @@ Step = t.Union[SetConf, ReadSource, CreateView, StartQuery]
 
 
 def metric_name(source: str) -> str:
-    """The observed-metrics name under which a source's malformed-record count is reported."""
-    return f"{source}.{METRIC_MALFORMED}"
+    """The observed-metrics name under which a source's counts are reported (``progress``)."""
+    return f"{source}.{lower.METRIC_COUNTS}"
 
 
 def trigger_kwargs(trigger: Trigger | None) -> dict[str, t.Any]:
@@ -245,7 +245,7 @@ def steps(
         kinds = {triggers.kind((trigger_override or s.trigger or _NO_TRIGGER).kind) for s in readers}
         read = _read_source(src, connection, kinds, namer)
         out.append(read)
-        if src.on_error == "dlq" and src.dlq_topic:
+        if src.dlq_topic and src.dlq_filter:
             trigger = trigger_override or (readers[0].trigger if readers else None)
             dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer))
     for view in plan.views:
@@ -268,9 +268,9 @@ _NO_TRIGGER = Trigger(triggers.DEFAULT.name)
 def _read_source(
     src: SourcePlan, connection: Connection, kinds: t.Collection[triggers.TriggerKind], namer: _Namer
 ) -> ReadSource:
-    # Counting malformed records also matters for speed: observe() keeps Spark from pushing the
-    # filter below the decoding projection, where it would parse each value again
-    # (docs/benchmarks.md). Continuous and real-time modes have no observe().
+    # Counting malformed records and tombstones also matters for speed: observe() keeps Spark
+    # from pushing the filter below the decoding projection, where it would parse each value
+    # again (docs/benchmarks.md). Continuous and real-time modes have no observe().
     metered = all(k.observe for k in kinds)
     # Continuous mode refuses EventTimeWatermark even under a stateless query, and runs no
     # stateful one (the planner refuses those), so a watermark there has nothing to do. When
@@ -287,8 +287,8 @@ def _read_source(
     )
     select: list[Call] = []
     if metered:
-        count = Column(lower.skipped_count_expr(src.decoding), METRIC_MALFORMED)
-        select.append(call("observe", metric_name(src.name), count))
+        counts = [Column(sql, name) for sql, name in lower.count_exprs(src.decoding, src.on_error)]
+        select.append(call("observe", metric_name(src.name), *counts))
     if src.error_filter:
         select.append(call("where", src.error_filter))
     select.append(call("selectExpr", *src.decoding.output_exprs))
@@ -326,17 +326,23 @@ def _dlq_query(
     trigger: Trigger | None,
     namer: _Namer,
 ) -> StartQuery:
-    """The malformed records of ``src`` (its ``decoded`` frame), unchanged, to its DLQ topic."""
-    assert src.dlq_topic is not None
-    name = f"{src.name}_dlq"
+    """The malformed records and tombstones of ``src`` that its policies send to its DLQ topic
+    (read from its ``decoded`` frame), unchanged."""
+    assert src.dlq_topic is not None and src.dlq_filter is not None
+    name = dlq_query_name(src.name)
     opts = [
         *_connection_opts(connection, {}),
         ("topic", src.dlq_topic),
         ("checkpointLocation", FromTarget("checkpoint", f"{plan.project}/{name}")),
     ]
-    calls = (call("where", src.decoding.error_expr), call("selectExpr", *src.dlq_exprs))
+    calls = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
     frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
     return StartQuery(name, "dlq", src.file, 0, src.name, frame, _write(opts, name, trigger), trigger)
+
+
+def dlq_query_name(source: str) -> str:
+    """The name of a source's dead-letter query (and of its checkpoint)."""
+    return f"{source}_dlq"
 
 
 def _write(opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None) -> tuple[Call, ...]:

@@ -127,6 +127,7 @@ def make_plan() -> Plan:
         on_error="dlq",
         error_filter=f"NOT {ERROR}",
         dlq_topic="payments.DLT",
+        dlq_filter=ERROR,
         dlq_exprs=[
             "key",
             "value",
@@ -273,10 +274,12 @@ def test_script_has_options_and_expressions_in_order(connection: Connection) -> 
         "# Query orders_1"
     )
     assert "payments_decoded\n    .where(" in text
-    # Every source counts malformed records before its filter (fail too: see codegen.steps).
-    assert 'observe("clicks.malformed", F.expr("count_if(' in text
-    assert 'observe("payments.malformed"' in text
-    assert 'observe("orders.malformed"' in text
+    # Every source counts malformed records and tombstones before its filter (fail too: see
+    # spark.steps), under the name of where a malformed record goes.
+    assert 'observe("clicks.counts", F.expr("count_if(' in text
+    assert 'observe("payments.counts"' in text and '.alias("dlq")' in text
+    assert 'observe("orders.counts"' in text and '.alias("skipped")' in text
+    assert '.alias("tombstones")' in text
 
 
 def test_one_query_script_holds_only_what_it_needs(connection: Connection) -> None:
@@ -463,11 +466,22 @@ def test_progress_line() -> None:
                 "latestOffset": {"orders": {"0": 130, "1": 55}},
             }
         ],
-        "observedMetrics": {"clicks.malformed": {"malformed": 2}},
+        "observedMetrics": {
+            "orders.counts": {"skipped": 2, "tombstones": 1},
+            "clicks.counts": {"dlq": 3, "tombstones": 4},
+        },
+        "stateOperators": [{"numRowsDroppedByWatermark": 5}, {"numRowsDroppedByWatermark": 1}],
+        "sink": {"description": "KafkaTable", "numOutputRows": 1180},
     }
     assert progress.line(event) == (
-        "orders_1  batch 3: 1200 rows, 400.0 rows/s, 850 ms, 35 behind, 2 malformed"
+        "orders_1  batch 3: read 1200, written 1180, dlq 3, skipped 2, late 6, tombstones 5; "
+        "400.0 rows/s, 850 ms, 35 behind"
     )
+    # A dead-letter query's line: what it read, what it wrote to the DLQ.
+    assert progress.line(event, dlq_query=True).startswith("orders_1  batch 3: read 1200, written 1180;")
+    # A sink that reports -1 rows: unknown, not shown.
+    event["sink"] = {"numOutputRows": -1}
+    assert "written" not in progress.line(event)
     # Spark may give offsets as JSON text.
     event["sources"] = [{"endOffset": '{"t": {"0": 1}}', "latestOffset": '{"t": {"0": 4}}'}]
     assert progress.lag(event) == 3
@@ -490,14 +504,19 @@ def test_progress_line_from_spark_connect() -> None:
             }
         ],
         "observedMetrics": {
-            "orders.malformed": {
-                "values": [1],
-                "schema": {"type": "struct", "fields": [{"name": "malformed", "type": "long"}]},
+            "orders.counts": {
+                "values": [1, 0],
+                "schema": {
+                    "type": "struct",
+                    "fields": [{"name": "skipped", "type": "long"}, {"name": "tombstones", "type": "long"}],
+                },
             }
         },
+        "sink": {"numOutputRows": 3},
     }
     assert progress.line(json.dumps(event)) == (
-        "orders_out  batch 0: 4 rows, 2.2 rows/s, 1795 ms, 1 behind, 1 malformed"
+        "orders_out  batch 0: read 4, written 3, dlq 0, skipped 1, late 0, tombstones 0; "
+        "2.2 rows/s, 1795 ms, 1 behind"
     )
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from sqlstream.compiler.lower import (
+    count_exprs,
     decode,
     dlq_exprs,
+    dlq_filter,
     encode,
     error_filter,
     last_header_sql,
     quote_ident,
-    skipped_count_expr,
     sql_string,
     watermark_delay,
 )
@@ -108,14 +109,25 @@ def test_decode_json_golden() -> None:
     assert d.reason_expr.startswith(
         "CASE WHEN `value` IS NOT NULL AND (`__sqlstream_value` IS NULL OR "
         "`__sqlstream_value`.`__sqlstream_corrupt` IS NOT NULL) THEN CASE "
-        "WHEN trim(CAST(`value` AS STRING)) = '' THEN 'value is empty' "
-        "WHEN json_object_keys(CAST(`value` AS STRING)) IS NULL THEN 'value is not a JSON object' "
+        "WHEN trim(CAST(`value` AS STRING)) = '' THEN 'empty value' "
+        "WHEN json_object_keys(CAST(`value` AS STRING)) IS NULL AND "
+        "get_json_object(CAST(`value` AS STRING), '$') IS NULL THEN 'not valid JSON' "
+        "WHEN json_object_keys(CAST(`value` AS STRING)) IS NULL THEN 'JSON, but not an object' "
         "WHEN get_json_object(CAST(`value` AS STRING), '$[\\'amount\\']') IS NOT NULL AND "
-        "`__sqlstream_value`.`amount` IS NULL THEN concat('value field amount: cannot convert ', "
+        "`__sqlstream_value`.`amount` IS NULL THEN "
+        "concat('field amount cannot be converted to DOUBLE: ', "
     )
     assert d.reason_expr.endswith(
-        "ELSE 'value is not valid json' END ELSE 'record cannot be decoded as json' END"
+        "ELSE 'not valid JSON' END ELSE 'record cannot be decoded as json' END"
     )
+
+
+def test_decode_json_key_reasons_name_the_key() -> None:
+    d = decode([StreamColumn("id", "INT", role="key")], "raw", "json", {})
+    assert "THEN 'empty key' " in d.reason_expr
+    assert "THEN 'key: not valid JSON' " in d.reason_expr
+    assert "THEN 'key: JSON, but not an object' " in d.reason_expr
+    assert "concat('key field id cannot be converted to INT: ', " in d.reason_expr
 
 
 def test_decode_text_key_and_typed_header_golden() -> None:
@@ -229,9 +241,39 @@ def test_error_filters() -> None:
         "'malformed record in stream nums at ', `topic`, '/', CAST(`partition` AS STRING), '@', "
         f"CAST(`offset` AS STRING), ': ', {d.reason_expr})) ELSE true END"
     )
-    assert skipped_count_expr(d) == f"count_if({err})"
     with pytest.raises(ValueError, match="on_error"):
         error_filter(d, "ignore", "s")
+
+
+TOMBSTONE = "`__sqlstream_is_tombstone`"
+
+
+def test_tombstone_policies() -> None:
+    d = decode([StreamColumn("n", "INT")], "text", "text", {})
+    err = d.error_expr
+    # skip (the default) and dlq drop a tombstone from the stream; fail raises, naming it.
+    assert error_filter(d, "skip", "s", "skip") == error_filter(d, "skip", "s")
+    assert error_filter(d, "skip", "s", "dlq") == error_filter(d, "skip", "s")
+    assert error_filter(d, "skip", "nums", "fail") == (
+        f"CASE WHEN {TOMBSTONE} THEN raise_error(concat("
+        "'tombstone (null value) in stream nums at ', `topic`, '/', CAST(`partition` AS STRING), "
+        f"'@', CAST(`offset` AS STRING))) ELSE true END AND NOT ({err})"
+    )
+    with pytest.raises(ValueError, match="on_tombstone"):
+        error_filter(d, "skip", "s", "drop")
+    # What the dead-letter query selects: each policy that says dlq adds its records.
+    assert dlq_filter(d, "dlq") == err
+    assert dlq_filter(d, "dlq", "dlq") == f"({err}) OR ({TOMBSTONE})"
+    assert dlq_filter(d, "skip", "dlq") == TOMBSTONE
+    assert dlq_filter(d, "fail", "skip") is None
+
+
+def test_counts_name_where_malformed_records_went() -> None:
+    d = decode([StreamColumn("n", "INT")], "text", "text", {})
+    tombstones = (f"count_if({TOMBSTONE})", "tombstones")
+    assert count_exprs(d, "skip") == [(f"count_if({d.error_expr})", "skipped"), tombstones]
+    assert count_exprs(d, "dlq") == [(f"count_if({d.error_expr})", "dlq"), tombstones]
+    assert count_exprs(d, "fail")[0][1] == "skipped"
 
 
 def test_dlq_exprs() -> None:
@@ -250,6 +292,13 @@ def test_dlq_exprs() -> None:
         "encode(CAST(`offset` AS STRING), 'UTF-8')), "
         "named_struct('key', 'sqlstream.error.query', 'value', encode('nums_dlq', 'UTF-8')))) "
         "AS `headers`"
+    )
+    # With on_tombstone = 'dlq' a tombstone's reason comes first (its value is NULL: no other
+    # reason would match it).
+    *_, with_tombstones = dlq_exprs(d, "nums", "nums_dlq", "dlq")
+    assert (
+        "encode(CASE WHEN `__sqlstream_is_tombstone` THEN 'tombstone (null value)' ELSE CASE "
+        in with_tombstones
     )
 
 

@@ -17,9 +17,21 @@ from pathlib import Path
 
 SQLSTREAM = Path(sys.executable).parent / "sqlstream"
 PROGRESS = re.compile(
-    r"^(?P<name>\S+)  batch (?P<batch>\d+): (?P<rows>\d+) rows, \d+\.\d rows/s, \d+ ms, "
-    r"(?P<behind>\d+) behind(?:, (?P<malformed>\d+) malformed)?$"
+    r"^(?P<name>\S+)  batch (?P<batch>\d+): read (?P<rows>\d+)(?:, written (?P<written>\d+))?"
+    r"(?:, dlq (?P<dlq>\d+), skipped (?P<skipped>\d+))?(?:, late (?P<late>\d+))?"
+    r"(?:, tombstones (?P<tombstones>\d+))?; \d+\.\d rows/s, \d+ ms, (?P<behind>\d+) behind$"
 )
+"""A progress line; a dead-letter query's shows only read and written."""
+SUMMARY = re.compile(r"^  (?P<name>\S+)\s+(?P<text>.+)$")
+"""A line of the summary after ``summary:``: the query's name, then its counts."""
+
+
+def summary(lines: t.Sequence[str]) -> dict[str, str]:
+    """The run's summary: query name -> its counts as printed; {} when there is none."""
+    if "summary:" not in lines:
+        return {}
+    after = lines[lines.index("summary:") + 1:]
+    return {m["name"]: m["text"] for m in map(SUMMARY.match, after) if m}
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from sqlstream.local import client as kafkaclient
 from sqlstream.spark import runtime
 from sqlstream.local.client import Record
 
-from cliproc import PROGRESS, SQLSTREAM, RunningCli
+from cliproc import PROGRESS, SQLSTREAM, RunningCli, summary
 from cliproc import env as cli_env
 from pipeline import AVAILABLE_NOW, Pipeline
 
@@ -128,8 +128,9 @@ def _malformed_counts(queries: t.Sequence[t.Any], name: str) -> int:
     total = 0
     for p in q.recentProgress:
         metrics = p.observedMetrics or {}
-        if "src.malformed" in metrics:
-            total += int(metrics["src.malformed"]["malformed"])
+        counts = metrics.get("src.counts")
+        if counts is not None:
+            total += int(counts["skipped"] if "skipped" in counts else counts["dlq"])
     return total
 
 
@@ -148,7 +149,7 @@ def test_skip_drops_malformed_records_and_counts_them(
     # invalid JSON, type mismatch, undecodable key; tombstones are not malformed.
     assert _malformed_counts(queries, "q_skip") == 3
     last = queries[0].lastProgress
-    assert "src.malformed" in (last.observedMetrics or {})
+    assert "src.counts" in (last.observedMetrics or {})
 
 
 def test_dlq_keeps_original_bytes_and_adds_error_headers(
@@ -317,7 +318,9 @@ def test_cli_run_available_now_prints_progress_and_writes_records(
     assert lines[0] == "started 2 queries: orders_dlq, orders_out", proc.stdout
     progress = [m for m in map(PROGRESS.match, lines) if m]
     assert progress, proc.stdout
-    assert len(progress) == len(lines) - 1, proc.stdout  # nothing else is printed
+    # Nothing else is printed but the summary (tests/e2e/test_counts.py reads it).
+    assert len(progress) == lines.index("summary:") - 1, proc.stdout
+    assert set(summary(lines)) == {"orders_dlq", "orders_out"}, proc.stdout
     for name in ("orders_dlq", "orders_out"):
         mine = [m for m in progress if m["name"] == name]
         batches = [int(m["batch"]) for m in mine]
@@ -327,7 +330,7 @@ def test_cli_run_available_now_prints_progress_and_writes_records(
         assert mine[-1]["behind"] == "0", proc.stdout
     # The stream's query counts what it dropped (the DLQ query writes it and counts nothing).
     out_lines = [m for m in progress if m["name"] == "orders_out"]
-    assert sum(int(m["malformed"] or 0) for m in out_lines) == 1, proc.stdout
+    assert sum(int(m["dlq"] or 0) for m in out_lines) == 1, proc.stdout
 
     assert _content(_read(kafka_bootstrap, orders_project["out"])) == sorted(EXPECTED_ORDERS_OUT, key=repr)
     (dead,) = _read(kafka_bootstrap, orders_project["dlq"])
@@ -409,6 +412,10 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
         cli.kill()
     assert rc == 0, (lines, stderr[-3000:])
     assert "stopping (SIGTERM)" in lines, lines
+    # The summary after a stop: o2 is below the WHERE's amount, {broken went to the DLQ.
+    assert summary(cli.lines)["orders_out"] == (
+        "read 5, written 3, dlq 1, skipped 0, late 0, tombstones 0, filtered 1"
+    ), cli.lines
     assert "Traceback" not in stderr
     deadline = time.monotonic() + 60
     while any(_alive(p) for p in jvms) and time.monotonic() < deadline:

@@ -50,9 +50,9 @@ def malformed_count(queries: t.Sequence[t.Any], query: str, stream: str) -> int:
     (q,) = [q for q in queries if q.name == query]
     total = 0
     for progress in q.recentProgress:
-        metrics = (progress.observedMetrics or {}).get(f"{stream}.malformed")
+        metrics = (progress.observedMetrics or {}).get(f"{stream}.counts")
         if metrics is not None:
-            total += int(metrics["malformed"])
+            total += int(metrics["skipped"] if "skipped" in metrics else metrics["dlq"])
     return total
 
 
@@ -231,7 +231,7 @@ def test_malformed_csv_goes_to_the_dlq_with_its_original_bytes(text_formats: Run
     assert dead[0].headers[0] == ("trace", b"t-4")
     assert reasons == [
         b"value does not have exactly 5 csv fields",
-        b'field amount: cannot convert "abc" to DOUBLE',
+        b'field amount cannot be converted to DOUBLE: "abc"',
     ]
     assert malformed_count(text_formats.queries, "csv_to_json", "orders_csv") == 2
 

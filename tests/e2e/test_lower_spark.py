@@ -13,11 +13,12 @@ import typing as t
 import pytest
 
 from sqlstream.compiler.lower import (
+    count_exprs,
     decode,
     dlq_exprs,
+    dlq_filter,
     encode,
     error_filter,
-    skipped_count_expr,
 )
 from sqlstream.compiler.plan import Decoding, Field, StreamColumn
 
@@ -134,20 +135,30 @@ def test_json_malformed_records_and_their_reasons(spark: t.Any) -> None:
             {"key": "8", "value": None},  # 7 tombstone: neither good nor malformed
             {"key": "9", "value": "null"},  # 8 JSON null: a tombstone too
             {"key": None, "value": '{"order_id":"nokey","amount":2}'},  # 9 null key: good
+            {"key": "11", "value": '{"order_id":"cut","amount":'},  # 10 truncated
+            {"key": "12", "value": "   "},  # 11 blank
+            {"key": "13", "value": "5"},  # 12 a number
+            {"key": "14", "value": '"text"'},  # 13 a JSON string
+            {"key": "15", "value": "{'order_id':'single quotes'}"},  # 14 Spark reads it: good
         ],
     )
     assert malformed(df, d) == {
-        1: "value is not a JSON object",
-        2: 'value field amount: cannot convert "abc" to DOUBLE',
-        3: 'key: cannot convert "abc" to INT',
-        4: "value is empty",
-        5: "value is not a JSON object",
+        1: "not valid JSON",
+        2: 'field amount cannot be converted to DOUBLE: "abc"',
+        3: 'key cannot be converted to INT: "abc"',
+        4: "empty value",
+        5: "JSON, but not an object",
+        10: "not valid JSON",
+        11: "empty value",
+        12: "JSON, but not an object",
+        13: "JSON, but not an object",
     }
     rows = good(df, d).collect()
     assert [(r.order_id, r.user_id, r.amount) for r in rows] == [
         ("ok", 1, 1.0),
         ("only", 7, None),
         ("nokey", None, 2.0),
+        ("single quotes", 15, None),
     ]
 
 
@@ -172,8 +183,8 @@ def test_json_key_and_user_names_that_shadow_kafka_columns(spark: t.Any) -> None
     rows = good(df, d).collect()
     assert [tuple(r) for r in rows] == [("k", 5, "c", "eu", 3, "orders")]
     assert malformed(df, d) == {
-        1: 'key field topic: cannot convert "x" to INT',
-        2: "key is not a JSON object",
+        1: 'key field topic cannot be converted to INT: "x"',
+        2: "key: not valid JSON",
     }
 
 
@@ -201,10 +212,10 @@ def test_csv(spark: t.Any) -> None:
         ("b", None),
     ]
     assert malformed(df, d) == {
-        3: 'field amount: cannot convert "abc" to DOUBLE',
+        3: 'field amount cannot be converted to DOUBLE: "abc"',
         4: "value does not have exactly 2 csv fields",
         5: "value does not have exactly 2 csv fields",
-        6: "value is empty",
+        6: "empty value",
     }
 
 
@@ -232,7 +243,7 @@ def test_text_and_raw_values(spark: t.Any) -> None:
     assert [bytes(r.payload) for r in out.collect()] == ["héllo".encode(), b"\x00\xff", b"42"]
     number = decode([StreamColumn("n", "INT")], "text", "text", {})
     assert [r.n for r in good(df, number).collect()] == [42]
-    assert malformed(df, number)[0] == 'value: cannot convert "héllo" to INT'
+    assert malformed(df, number)[0] == 'value cannot be converted to INT: "héllo"'
 
 
 AVRO_SCHEMA = json.dumps(
@@ -309,7 +320,7 @@ def test_header_last_wins_absent_typed_and_raw_headers(spark: t.Any) -> None:
     ]
     assert [(h.key, bytes(h.value)) for h in rows[0].all_headers] == [(k, v) for k, v in many]
     assert rows[2].all_headers is None
-    assert malformed(df, d) == {4: 'header retries: cannot convert "many" to INT'}
+    assert malformed(df, d) == {4: 'header retries cannot be converted to INT: "many"'}
 
 
 def test_metadata(spark: t.Any) -> None:
@@ -375,7 +386,7 @@ def test_fail_raises_naming_stream_topic_partition_offset(spark: t.Any, finish: 
         finish(df, d)
     text = str(info.value)
     assert "[USER_RAISED_EXCEPTION] malformed record in stream orders at orders/2@42: " in text
-    assert "value is not a JSON object" in text
+    assert "not valid JSON" in text
 
 
 def test_fail_passes_good_records_and_drops_tombstones(spark: t.Any) -> None:
@@ -399,9 +410,8 @@ def test_skip_count_with_observe_on_a_streaming_dataframe(spark: t.Any, tmp_path
     ]
     kafka_df(spark, records).write.parquet(str(tmp_path / "in"))
     stream = spark.readStream.schema(KAFKA_SOURCE_DDL).parquet(str(tmp_path / "in"))
-    parsed = stream.selectExpr(*d.parse_exprs).observe(
-        "orders_errors", F.expr(skipped_count_expr(d)).alias("skipped")
-    )
+    counts = [F.expr(sql).alias(name) for sql, name in count_exprs(d, "skip")]
+    parsed = stream.selectExpr(*d.parse_exprs).observe("orders_errors", *counts)
     out = parsed.where(error_filter(d, "skip", "orders")).selectExpr(*d.output_exprs)
     query = (
         out.writeStream.format("memory")
@@ -416,6 +426,7 @@ def test_skip_count_with_observe_on_a_streaming_dataframe(spark: t.Any, tmp_path
         assert sorted(r.order_id for r in rows) == [f"o{i}" for i in range(5)]
         metrics = [p["observedMetrics"] for p in query.recentProgress if p.get("observedMetrics")]
         assert sum(m["orders_errors"]["skipped"] for m in metrics) == 2
+        assert sum(m["orders_errors"]["tombstones"] for m in metrics) == 1
     finally:
         query.stop()
 
@@ -442,7 +453,7 @@ def test_fail_stops_a_streaming_query_with_the_message(spark: t.Any, tmp_path: t
     with pytest.raises(Exception) as info:
         query.awaitTermination(120)
     assert type(info.value).__name__ == "StreamingQueryException"
-    assert "malformed record in stream orders at orders/1@9: value is not a JSON object" in str(
+    assert "malformed record in stream orders at orders/1@9: not valid JSON" in str(
         info.value
     )
 
@@ -482,7 +493,7 @@ def test_dlq_record_keeps_original_bytes_and_adds_error_headers(spark: t.Any) ->
     assert headers == [
         ("trace-id", b"t1"),
         ("n", None),
-        ("sqlstream.error.reason", b'value field amount: cannot convert "abc" to DOUBLE'),
+        ("sqlstream.error.reason", b'field amount cannot be converted to DOUBLE: "abc"'),
         ("sqlstream.error.topic", b"orders"),
         ("sqlstream.error.partition", b"1"),
         ("sqlstream.error.offset", b"7"),
@@ -634,3 +645,39 @@ def test_encode_then_decode_round_trips_json(spark: t.Any) -> None:
     assert [
         tuple(r) for r in back.selectExpr("order_id", "amount", "unix_timestamp(at)", "k").collect()
     ] == [("o1", None, 1704103200, "o1")]
+
+
+# ---- tombstones ------------------------------------------------------------------------------
+
+
+def test_on_tombstone_fail_raises_naming_the_record(spark: t.Any) -> None:
+    d = decode(ORDER_COLUMNS, "json", "text", {})
+    df = kafka_df(spark, [{"value": '{"order_id":"o1"}'}, {"value": None, "partition": 3, "offset": 5}])
+    out = df.selectExpr(*d.parse_exprs).where(error_filter(d, "skip", "orders", "fail"))
+    with pytest.raises(Exception) as info:
+        out.collect()
+    assert "tombstone (null value) in stream orders at orders/3@5" in str(info.value)
+
+
+def test_on_tombstone_dlq_keeps_key_and_headers_with_its_reason(spark: t.Any) -> None:
+    d = decode(ORDER_COLUMNS, "json", "text", {})
+    df = kafka_df(
+        spark,
+        [
+            {"key": "k1", "value": None, "headers": [("trace", b"t1")]},  # 0 tombstone
+            {"key": "k2", "value": "null"},  # 1 JSON null: a tombstone too
+            {"key": "k3", "value": "{oops"},  # 2 malformed: skipped, not in the DLQ
+            {"key": "k4", "value": '{"order_id":"o4"}'},  # 3 good
+        ],
+    )
+    parsed = df.selectExpr(*d.parse_exprs)
+    where = dlq_filter(d, "skip", "dlq")
+    assert where is not None
+    rows = parsed.where(where).selectExpr(*dlq_exprs(d, "orders", "orders_dlq", "dlq")).collect()
+    assert [bytes(r.key) for r in rows] == [b"k1", b"k2"]
+    assert rows[0].value is None and bytes(rows[1].value) == b"null"
+    headers = [(h.key, bytes(h.value)) for h in rows[0].headers]
+    assert headers[0] == ("trace", b"t1")
+    assert dict(headers[1:])["sqlstream.error.reason"] == b"tombstone (null value)"
+    kept = parsed.where(error_filter(d, "skip", "orders", "dlq")).selectExpr(*d.output_exprs)
+    assert [r.order_id for r in kept.collect()] == ["o4"]

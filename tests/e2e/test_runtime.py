@@ -47,6 +47,7 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
                 "from_json(CAST(value AS STRING), "
                 "'order_id STRING, amount DOUBLE, event_time TIMESTAMP') AS __v"
             ),
+            "(value IS NULL) AS __sqlstream_is_tombstone",  # what every source counts
         ],
         error_expr=ERROR,
         reason_expr="'malformed JSON'",
@@ -90,6 +91,7 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
         on_error=on_error,
         error_filter=error_filter,
         dlq_topic=topics.get("dlq") if on_error == "dlq" else None,
+        dlq_filter=ERROR if on_error == "dlq" else None,
         dlq_exprs=[
             "key",
             "value",
@@ -215,8 +217,9 @@ def test_run_available_now_writes_exact_records(
     assert _read(kafka_bootstrap, orders_input["dlq"]) == EXPECTED_DLQ
     text = "\n".join(lines)
     assert "started 3 queries: orders_dlq, orders_1, orders_2" in text
-    assert "orders_1  batch 0: 5 rows" in text
-    assert "1 malformed" in text and "0 behind" in text
+    assert "orders_1  batch 0: read 5, written " in text
+    assert "dlq 1" in text and "0 behind" in text
+    assert "summary:" in text
     assert (tmp_path / "rt" / "orders_1").is_dir() and (tmp_path / "rt" / "orders_dlq").is_dir()
 
 

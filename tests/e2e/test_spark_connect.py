@@ -242,14 +242,14 @@ def test_run_available_now_on_spark_connect(
     lines = proc.stdout.splitlines()
     assert lines[0] == "started 2 queries: orders_dlq, orders_out", proc.stdout
     progress = [m for m in map(PROGRESS.match, lines[1:]) if m]
-    assert len(progress) == len(lines) - 1, proc.stdout  # nothing else is printed
+    assert len(progress) == lines.index("summary:") - 1, proc.stdout  # then the summary
     for name in NAMES:
         mine = [m for m in progress if m["name"] == name]
         assert [int(m["batch"]) for m in mine] == list(range(len(mine))), proc.stdout
         assert sum(int(m["rows"]) for m in mine) == len(RECORDS), proc.stdout
         assert mine and mine[-1]["behind"] == "0", proc.stdout
     # The source's observed metric (df.observe) comes back over Spark Connect too.
-    assert sum(int(m["malformed"] or 0) for m in progress if m["name"] == "orders_out") == 1
+    assert sum(int(m["dlq"] or 0) for m in progress if m["name"] == "orders_out") == 1
 
     assert _content(kafkaclient.consume_all(kafka_bootstrap, out)) == EXPECTED_OUT
     (dead,) = kafkaclient.consume_all(kafka_bootstrap, dlq)

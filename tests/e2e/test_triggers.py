@@ -72,7 +72,7 @@ def order(order_id: str, user_id: str, amount: float) -> tuple[None, bytes]:
     return (None, j(order_id=order_id, user_id=user_id, amount=amount, event_time=event_time))
 
 
-MALFORMED = r"malformed record in stream orders at \S+/0@3: value is not a JSON object"
+MALFORMED = r"malformed record in stream orders at \S+/0@3: not valid JSON"
 
 
 def expected(*orders: tuple[str, str, float]) -> list[Row]:
