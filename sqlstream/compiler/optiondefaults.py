@@ -31,7 +31,11 @@ class _Kind:
     refused_kafka: dict[str, str]
     per_statement: dict[str, str]
     """Options that describe one statement, so a default for every one makes no sense; why."""
+    per_statement_prefix: tuple[str, str] | None = None
+    """A prefix of such options (the sink's ``'topic.*'`` configs), and why."""
 
+
+_OWN_TOPIC = "each sink declares the topic it writes (and only a literal TOPIC can be declared)"
 
 KINDS: dict[str, _Kind] = {
     "source": _Kind(
@@ -49,7 +53,9 @@ KINDS: dict[str, _Kind] = {
         {
             "name": "two queries cannot share a name",
             "checkpoint": "two queries cannot share a checkpoint",
+            **{key: _OWN_TOPIC for key in options.TOPIC_OPTIONS},
         },
+        (options.TOPIC_CONFIG_PREFIX, _OWN_TOPIC),
     ),
 }
 
@@ -139,11 +145,12 @@ def _kafka_ok(kind: _Kind, key: str, option: DefaultOption, diags: Diagnostics) 
 def _option_ok(kind: _Kind, key: str, option: DefaultOption, diags: Diagnostics) -> bool:
     lkey = key.lower()
     where = f"defaults.{kind.what}"
-    if lkey in kind.per_statement:
+    prefix, why = kind.per_statement_prefix or (None, "")
+    if lkey in kind.per_statement or (prefix and lkey.startswith(prefix)):
         diags.error(
             f"'{key}' cannot be a default of every {kind.what}",
             option.key_at,
-            f"{kind.per_statement[lkey]}: set {key} in {kind.clause} of each one",
+            f"{kind.per_statement.get(lkey, why)}: set {key} in {kind.clause} of each one",
         )
         return False
     spec = kind.specs.get(lkey)

@@ -170,6 +170,31 @@ hint: two queries cannot share a name: set name in WITH (...) of each one""",
     pytest.param(
         """
         sink:
+          partitions: 6
+        """,
+        """\
+sqlstream.yml:4:5: error: 'partitions' cannot be a default of every sink
+   4 |     partitions: 6
+     |     ^~~~~~~~~~
+hint: each sink declares the topic it writes (and only a literal TOPIC can be declared): set """
+        """partitions in WITH (...) of each one""",
+        id="topic-declaration",
+    ),
+    pytest.param(
+        """
+        sink:
+          topic.cleanup.policy: compact
+        """,
+        """\
+sqlstream.yml:4:5: error: 'topic.cleanup.policy' cannot be a default of every sink
+   4 |     topic.cleanup.policy: compact
+     |     ^~~~~~~~~~~~~~~~~~~~
+hint: each sink declares the topic it writes""",
+        id="topic-config",
+    ),
+    pytest.param(
+        """
+        sink:
           trigger: every minute
         """,
         """\
