@@ -19,32 +19,37 @@ def kafka() -> None:
 @kafka.command("up")
 @click.option("--port", default=9092, show_default=True)
 @state_dir_option
-def kafka_up(port: int, state_dir: str) -> None:
+def kafka_up(port: int, state_dir: str | None) -> None:
     """Start the broker (fetching its jars once) and return when it is ready."""
     from sqlstream.local import broker
 
-    console.broker_up(broker.up(port=port, state_dir=Path(state_dir)))
+    console.broker_up(broker.up(port=port, state_dir=_path(state_dir)))
 
 
 @kafka.command("down")
 @state_dir_option
-def kafka_down(state_dir: str) -> None:
+def kafka_down(state_dir: str | None) -> None:
     """Stop the broker."""
     from sqlstream.local import broker
 
-    console.broker_down(broker.down(Path(state_dir)))
+    console.broker_down(broker.down(_path(state_dir)))
 
 
 @kafka.command("status")
 @state_dir_option
-def kafka_status(state_dir: str) -> None:
+def kafka_status(state_dir: str | None) -> None:
     """Say whether the broker runs, and where."""
     from sqlstream.local import broker
 
-    running = broker.status(Path(state_dir))
+    running = broker.status(_path(state_dir))
     console.broker_status(running)
     if running is None:
         sys.exit(1)
+
+
+def _path(state_dir: str | None) -> Path | None:
+    """``--state-dir`` as given (relative to the current folder), or None: the project's."""
+    return Path(state_dir) if state_dir else None
 
 
 COMMANDS = (kafka,)

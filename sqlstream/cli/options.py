@@ -39,9 +39,9 @@ bootstrap_servers_option = click.option(
 )
 state_dir_option = click.option(
     "--state-dir",
-    default=".sqlstream/kafka",
-    show_default=True,
     type=click.Path(file_okay=False),
+    help="Where the broker keeps its data and pid  [default: .sqlstream/kafka of the project "
+    "(the folder of sqlstream.yml, found upwards), else of the current folder]",
 )
 debug_option = click.option("--debug", is_flag=True, help="Show Python tracebacks.")
 

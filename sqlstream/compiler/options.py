@@ -14,6 +14,7 @@ import typing as t
 from dataclasses import dataclass
 
 from sqlstream.compiler import formats, triggers
+from sqlstream.compiler.analyse import did_you_mean
 from sqlstream.compiler.triggers import parse_duration, parse_trigger
 
 ON_ERROR = formats.ON_ERROR
@@ -106,6 +107,29 @@ REFUSED_SINK_KAFKA_OPTIONS = {
     "kafka.value.serializer": "Spark always writes values as bytes; use FORMAT or VALUE instead",
     "kafka.interceptor.classes": "Spark writes keys and values as bytes; interceptors would break it",
 }
+
+def check_value(spec: OptionSpec, value: str) -> str | None:
+    """None when ``value`` is of the option's kind, else what is wrong (after the option's name).
+
+    One check for a value written in WITH (...) / FROM KAFKA (...) and in sqlstream.yml defaults.
+    """
+    if spec.kind == "int":
+        try:
+            if int(value) <= 0:
+                return "must be a positive whole number"
+        except ValueError:
+            return f"must be a whole number, not '{value}'"
+    elif spec.kind == "bool":
+        if value.lower() not in ("true", "false"):
+            return f"must be true or false, not '{value}'"
+    elif spec.kind == "enum":
+        if value.lower() not in spec.choices:
+            hint = did_you_mean(value, list(spec.choices))
+            return f"is '{value}', not one of {', '.join(spec.choices)}" + (f" ({hint})" if hint else "")
+    elif spec.kind == "string" and not value.strip():
+        return "is empty"
+    return None
+
 
 def check_starting_offsets(value: str) -> str | None:
     """None when valid, else what is wrong."""

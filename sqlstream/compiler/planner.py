@@ -17,10 +17,11 @@ from sqlglot.optimizer.qualify import qualify
 from sqlstream.compiler import appendonly
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
-from sqlstream.compiler import formats, syntax, topics, triggers
+from sqlstream.compiler import formats, optiondefaults, syntax, topics, triggers
 from sqlstream.compiler.syntax import nodes as syntax_nodes
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
 from sqlstream.errors import Diagnostics, UserError
+from sqlstream.project.config import DefaultOption
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
 
@@ -31,12 +32,12 @@ def build_plan(
     analysis: Analysis,
     project_name: str,
     diags: Diagnostics,
-    defaults: dict[str, t.Any] | None = None,
+    defaults: t.Mapping[str, t.Mapping[str, DefaultOption]] | None = None,
 ) -> Plan:
-    defaults = defaults or {}
     plan = Plan(project=project_name, settings=dict(analysis.settings))
-    source_defaults = defaults.get("source") or {}
-    sink_defaults = defaults.get("sink") or {}
+    checked_defaults = optiondefaults.check(defaults, diags)
+    source_defaults = checked_defaults["source"]
+    sink_defaults = checked_defaults["sink"]
     for src in analysis.sources.values():
         sp = _plan_source(src, diags, source_defaults)
         if sp is not None:
@@ -126,7 +127,7 @@ def _collect_options(
             diags.error(f"option '{key}' is given twice", stmt.locate(key_node), "keep one")
             continue
         spec = specs[lname]
-        problem = _check_kind(spec, value, value_node)
+        problem = options.check_value(spec, value)
         if problem:
             diags.error(
                 f"option '{key}' {problem}",
@@ -139,30 +140,11 @@ def _collect_options(
     return values, nodes, kafka
 
 
-def _check_kind(spec: options.OptionSpec, value: str, node: syntax_nodes.OptionValue | None) -> str | None:
-    if spec.kind == "int":
-        try:
-            if int(value) <= 0:
-                return "must be a positive whole number"
-        except ValueError:
-            return f"must be a whole number, not '{value}'"
-    elif spec.kind == "bool":
-        if value.lower() not in ("true", "false"):
-            return f"must be true or false, not '{value}'"
-    elif spec.kind == "enum":
-        if value.lower() not in spec.choices:
-            hint = did_you_mean(value, list(spec.choices))
-            return f"is '{value}', not one of {', '.join(spec.choices)}" + (f" ({hint})" if hint else "")
-    elif spec.kind == "string" and not value.strip():
-        return "is empty"
-    return None
-
-
 # --- sources --------------------------------------------------------------------------------
 
 
 def _plan_source(
-    src: SourceDef, diags: Diagnostics, source_defaults: dict[str, t.Any]
+    src: SourceDef, diags: Diagnostics, source_defaults: optiondefaults.Defaults
 ) -> SourcePlan | None:
     stmt, node = src.stmt, src.node
     before = len(diags.errors)
@@ -174,9 +156,7 @@ def _plan_source(
         diags,
         "source",
     )
-    for key, value in source_defaults.items():
-        if key in options.SOURCE_OPTIONS and key not in values and key not in options.TOPIC_SELECTORS:
-            values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
+    source_defaults.apply(values, kafka)
 
     name_loc = stmt.locate(node.name)
     selectors = [k for k in options.TOPIC_SELECTORS if k in values]
@@ -364,7 +344,7 @@ def _plan_sink(
     project_name: str,
     number: int,
     diags: Diagnostics,
-    sink_defaults: dict[str, t.Any],
+    sink_defaults: optiondefaults.Defaults,
 ) -> SinkPlan | None:
     stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
@@ -379,8 +359,7 @@ def _plan_sink(
         diags,
         "sink",
     )
-    if "trigger" in sink_defaults and "trigger" not in values:
-        values["trigger"] = str(sink_defaults["trigger"])
+    sink_defaults.apply(values, kafka)
     name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
     trigger = None
     if "trigger" in values:

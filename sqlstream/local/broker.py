@@ -44,9 +44,11 @@ from pathlib import Path
 
 from sqlstream.spark import jars
 from sqlstream.errors import RunFailure
+from sqlstream.project.config import find_project_root
 
 DEFAULT_PORT = 9092
 DEFAULT_STATE_DIR = Path(".sqlstream/kafka")
+"""Relative to the project root (see ``default_state_dir``)."""
 HOST = "127.0.0.1"
 """Loopback only, and an address rather than ``localhost``, which may resolve to ::1 first."""
 
@@ -79,9 +81,24 @@ class Broker:
 # --- public API --------------------------------------------------------------------------------
 
 
+def default_state_dir(start: Path | None = None) -> Path:
+    """``.sqlstream/kafka`` of the project holding ``start`` (default: the current folder).
+
+    The project is found upwards, as every other command finds sqlstream.yml, so that
+    ``kafka status`` in ``queries/`` finds the broker ``kafka up`` started at the root; outside
+    a project it is the folder itself.
+    """
+    here = Path(os.path.abspath(start if start is not None else Path.cwd()))
+    return (find_project_root([here]) or here) / DEFAULT_STATE_DIR
+
+
+def _state_dir(given: Path | None) -> Path:
+    return Path(given if given is not None else default_state_dir()).resolve()
+
+
 def up(
     port: int = DEFAULT_PORT,
-    state_dir: Path = DEFAULT_STATE_DIR,
+    state_dir: Path | None = None,
     wait: float = 60,
     *,
     version: str = jars.KAFKA_VERSION,
@@ -90,11 +107,11 @@ def up(
 ) -> Broker:
     """Start a broker for ``state_dir`` (or return the one already running there).
 
-    ``port`` 0 picks a free port. Returns once the broker answers metadata requests; the
+    ``state_dir`` defaults to the project's (``default_state_dir``); ``port`` 0 picks a free port. Returns once the broker answers metadata requests; the
     broker keeps running after this process exits. Raises ``RunFailure`` when Java is missing,
     the port is taken, or the broker stops or does not answer within ``wait`` seconds.
     """
-    state_dir = Path(state_dir).resolve()
+    state_dir = _state_dir(state_dir)
     running = status(state_dir)
     if running is not None:
         _wait_ready(running, wait, proc=None)
@@ -162,12 +179,12 @@ def up(
     return broker
 
 
-def down(state_dir: Path = DEFAULT_STATE_DIR, timeout: float = _STOP_TIMEOUT) -> bool:
+def down(state_dir: Path | None = None, timeout: float = _STOP_TIMEOUT) -> bool:
     """Stop the broker of ``state_dir``: SIGTERM, then SIGKILL after ``timeout`` seconds.
 
     Returns True when a broker was running. Its data stays in ``state_dir``.
     """
-    state_dir = Path(state_dir).resolve()
+    state_dir = _state_dir(state_dir)
     broker = status(state_dir)
     if broker is None:
         _clear_state(state_dir)
@@ -177,12 +194,12 @@ def down(state_dir: Path = DEFAULT_STATE_DIR, timeout: float = _STOP_TIMEOUT) ->
     return True
 
 
-def status(state_dir: Path = DEFAULT_STATE_DIR) -> Broker | None:
+def status(state_dir: Path | None = None) -> Broker | None:
     """The broker whose process is running from ``state_dir``, or None.
 
     This checks the process, not that the broker answers; ``ping`` does that.
     """
-    state_dir = Path(state_dir).resolve()
+    state_dir = _state_dir(state_dir)
     try:
         state = json.loads((state_dir / "broker.json").read_text())
         broker = Broker(
@@ -220,9 +237,9 @@ def ping(bootstrap: str, timeout: float = 2.0) -> bool:
     return n_brokers > 0
 
 
-def log_tail(state_dir: Path = DEFAULT_STATE_DIR, lines: int = _LOG_TAIL) -> str:
+def log_tail(state_dir: Path | None = None, lines: int = _LOG_TAIL) -> str:
     """The last lines of the broker's log, for error messages."""
-    return _tail(Path(state_dir) / "broker.log", lines)
+    return _tail(_state_dir(state_dir) / "broker.log", lines)
 
 
 # --- starting ----------------------------------------------------------------------------------

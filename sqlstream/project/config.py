@@ -30,6 +30,7 @@ from sqlstream.project.defaults import (
 from sqlstream.project.env import display_path, env_var
 
 __all__ = [
+    "DefaultOption",
     "PROFILES_FILE",
     "PROJECT_FILE",
     "Project",
@@ -59,6 +60,8 @@ _PROJECT_KEYS = (
     "macro_paths",
     "test_paths",
 )
+_DEFAULTS_KEYS = ("source", "sink")
+"""``defaults:`` in sqlstream.yml: option values for every source and every sink."""
 _PROFILE_KEYS = ("target", "outputs")
 _SPARK_KEYS = ("master", "remote", "conf")
 
@@ -120,6 +123,20 @@ class Target:
         return self.redact(f"Target({body})")
 
 
+@dataclass(frozen=True)
+class DefaultOption:
+    """One option of ``defaults.source`` or ``defaults.sink``, and where sqlstream.yml sets it.
+
+    The project layer knows only that it is a single value; which options a source or a sink
+    takes is the compiler's table (compiler/options.py), so the compiler checks the key and the
+    value and reports a mistake here, at ``key_at`` or ``value_at``.
+    """
+
+    value: str
+    key_at: Location | None
+    value_at: Location | None
+
+
 @dataclass
 class Project:
     """A project as ``sqlstream.yml`` and the chosen target describe it."""
@@ -133,7 +150,8 @@ class Project:
     """Where ``sqlstream test`` looks for ``*.yml`` test files (default ``tests``)."""
     vars: dict[str, t.Any] = field(default_factory=dict)
     target: Target = field(default_factory=Target)
-    defaults: dict[str, t.Any] = field(default_factory=dict)
+    defaults: dict[str, dict[str, DefaultOption]] = field(default_factory=dict)
+    """``defaults.source`` and ``defaults.sink`` of sqlstream.yml, by option name."""
     is_bare: bool = False
     config_path: Path | None = None
     profile: str = BARE_NAME
@@ -471,9 +489,7 @@ def load_project(
     project_vars = _check_mapping(doc, data.get("vars"), vars_node, "vars")
     project_vars = _render_values(doc, project_vars, vars_node)
     project_vars.update(overrides)
-    defaults = _check_mapping(
-        doc, data.get("defaults"), _value_node(doc.node, "defaults"), "defaults"
-    )
+    defaults = _defaults(doc, _value_node(doc.node, "defaults"), data.get("defaults"))
 
     project = Project(
         name=name,
@@ -491,6 +507,29 @@ def load_project(
         project, target, default_target, profiles_dir, bare=False
     )
     return project
+
+
+def _defaults(
+    doc: YamlDoc, node: yaml.Node | None, value: t.Any
+) -> dict[str, dict[str, DefaultOption]]:
+    """``defaults:``: ``source`` and ``sink``, each a mapping of option names to single values."""
+    data = _check_mapping(doc, value, node, "defaults")
+    check_keys(doc, data, node, _DEFAULTS_KEYS, "defaults")
+    result: dict[str, dict[str, DefaultOption]] = {}
+    for kind, options in data.items():
+        kind_node = _value_node(node, kind)
+        what = f"defaults.{kind}"
+        options = _check_mapping(doc, options, kind_node, what)
+        check_keys(doc, options, kind_node, [str(k) for k in options], what)  # repeated keys
+        result[kind] = {
+            str(key): DefaultOption(
+                _as_str(doc, option, _value_node(kind_node, str(key)), f"{what}.{key}"),
+                doc.loc(yaml_entry(kind_node, str(key))[0] or kind_node),
+                doc.loc(_value_node(kind_node, str(key))),
+            )
+            for key, option in options.items()
+        }
+    return result
 
 
 def _parse_vars_override(value: dict | str | None) -> dict[str, t.Any]:

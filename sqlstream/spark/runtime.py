@@ -412,13 +412,26 @@ def explain(
     if spark is None:
         spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
     pending = build(plan, spark, connection, query=query)
-    parts = []
-    for p in pending:
-        header = f"== Query {p.step.name} ({p.step.place}) =="
-        jdf = getattr(p.df, "_jdf", None)
-        if jdf is not None:
-            text = str(jdf.queryExecution().toString())
-        else:  # Spark Connect
-            text = p.df._explain_string(extended=True)  # type: ignore[attr-defined,operator]
-        parts.append(f"{header}\n{text.rstrip()}")
+    parts = [
+        f"== Query {p.step.name} ({p.step.place}) ==\n{_streaming_explain(p.df).rstrip()}"
+        for p in pending
+    ]
     return connection.redact("\n\n".join(parts)) + "\n"
+
+
+def _streaming_explain(df: DataFrame) -> str:
+    """The four plans of a streaming DataFrame, as Spark plans it for a micro-batch.
+
+    ``DataFrame.explain`` plans a streaming frame as an incremental execution, the way a started
+    query is planned, on a classic session and on Spark Connect alike; the frame's own
+    ``queryExecution().toString()`` would print "Queries with streaming sources must be executed
+    with writeStream.start()" where the optimised and physical plans should be. ``explain``
+    prints, so its text is captured; nothing is started.
+    """
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        df.explain(mode="extended")
+    return out.getvalue()

@@ -79,7 +79,9 @@ def test_project_from_a_subdirectory(project: Path, monkeypatch: pytest.MonkeyPa
     assert p.query_paths == [p.root / "queries"]
     assert p.macro_paths == [p.root / "macros"]
     assert p.vars == {"topic": "orders", "partitions": 4}
-    assert p.defaults == {"source": {"starting_offsets": "earliest"}}
+    assert {k: {o: d.value for o, d in v.items()} for k, v in p.defaults.items()} == {
+        "source": {"starting_offsets": "earliest"}
+    }
     # no profiles.yml anywhere: local defaults
     assert p.target.name == "dev"
     assert p.target.bootstrap_servers == "localhost:9092"

@@ -465,6 +465,10 @@ def test_cli_explain_prints_sparks_plan_of_each_query(
                     "== Optimized Logical Plan ==", "== Physical Plan =="):
         assert text.count(section) == 2, (section, text)
     assert "kafka" in text.lower() and "explain-in" in text
+    # Spark's streaming explain: every plan is a plan, none an error in its place
+    assert "Exception" not in text and "writeStream.start()" not in text, text
+    physical = [part.split("== Physical Plan ==")[1] for part in text.split("== Query ")[1:]]
+    assert all("StreamingRelation kafka" in plan for plan in physical), physical
     assert not spark.streams.active
     assert not (tmp_path / "checkpoints").exists()
 

@@ -202,3 +202,37 @@ def test_up_on_a_taken_port_fails_clearly(
     with pytest.raises(RunFailure, match="already in use"):
         localkafka.up(port=kafka_broker.port, state_dir=tmp_path / "kafka2")
     assert localkafka.status(tmp_path / "kafka2") is None
+
+
+def test_kafka_commands_find_the_projects_broker_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kafka up`` at the root, ``status`` in queries/, ``down`` in queries/sub: one broker."""
+    from click.testing import CliRunner
+
+    from sqlstream.cli.main import cli
+
+    root = tmp_path / "proj"
+    (root / "queries" / "sub").mkdir(parents=True)
+    (root / "sqlstream.yml").write_text("name: shop\n")
+    runner = CliRunner()
+
+    def kafka(cwd: Path, *args: str) -> tuple[int, str]:
+        monkeypatch.chdir(cwd)
+        result = runner.invoke(cli, ["kafka", *args])
+        return result.exit_code, result.output
+
+    code, out = kafka(root / "queries", "up", "--port", str(localkafka.free_port()))
+    try:
+        assert code == 0, out
+        broker = localkafka.status(root / ".sqlstream" / "kafka")
+        assert broker is not None and f"bootstrap servers {broker.bootstrap}" in out
+        assert not (root / "queries" / ".sqlstream").exists()
+
+        assert kafka(root / "queries", "status") == (
+            0, f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})\n"
+        )
+        assert kafka(root / "queries" / "sub", "down") == (0, "kafka stopped\n")
+        assert kafka(root, "status") == (1, "kafka is not running\n")
+    finally:
+        localkafka.down(root / ".sqlstream" / "kafka")
