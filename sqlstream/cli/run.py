@@ -65,16 +65,44 @@ def _trigger_override(text: str | None) -> Trigger | None:
     "trigger",
     help="Override every query's trigger, e.g. available-now, once, '5 seconds'.",
 )
+@click.option("--from", "from_", help="Bounded run (a backfill) from: earliest, an ISO timestamp or offsets JSON.")
+@click.option("--until", help="Bounded run until: latest, an ISO timestamp or offsets JSON.")
 @bootstrap_servers_option
-def run(project: ProjectArgs, trigger: str | None, bootstrap_servers: str | None) -> None:
-    """Start every query; show progress; stop cleanly on Ctrl-C."""
+def run(
+    project: ProjectArgs,
+    trigger: str | None,
+    from_: str | None,
+    until: str | None,
+    bootstrap_servers: str | None,
+) -> None:
+    """Start every query; show progress; stop cleanly on Ctrl-C.
+
+    With --from and/or --until: read that range once as a batch job, write it, exit (no checkpoint).
+    """
     from sqlstream.spark import runtime
 
     compiled = project.compile()
     _check_runnable(compiled, project.select)
+    if from_ is not None or until is not None:
+        sys.exit(_bounded(compiled, trigger, from_, until, bootstrap_servers))
     override = _trigger_override(trigger)
     connection = compiled.connection(bootstrap_servers)
     sys.exit(runtime.run(compiled.plan, connection, trigger_override=override, out=console.out))
+
+
+def _bounded(
+    compiled: Compiled, trigger: str | None, start: str | None, end: str | None, servers: str | None
+) -> int:
+    from sqlstream.spark import bounded
+
+    if trigger:
+        raise mistake("--trigger does not apply to a bounded run", None, "drop --trigger, or --from/--until")
+    try:
+        rng = bounded.parse_range(start, end)
+        bounded.check_range(rng, compiled.plan)
+    except UserError as e:
+        raise UserErrors([e]) from None
+    return bounded.run(compiled.plan, compiled.connection(servers), rng, out=console.out)
 
 
 @click.command()
