@@ -293,6 +293,13 @@ _WRITE: dict[str, t.Callable[[st.Call], tuple[st.Call, ...]]] = {
 }
 """``writeStream ... start()`` -> ``write ... save()``: no checkpoint, no trigger, no name."""
 
+V1_SOURCES = "spark.sql.sources.useV1SourceList"
+V1_SOURCES_WITHOUT_KAFKA = "avro,csv,json,orc,parquet,text"
+"""Spark 4.2's default list without ``kafka``: the v1 Kafka batch write (``createRelation``)
+runs as a command whose query the ``Observation`` listener never sees, so ``get`` would block
+forever; the v2 write (``KafkaTable``, as a streaming write uses) reports them. Measured with
+pyspark 4.2 on a real broker: v1 left both observations empty, v2 filled them."""
+
 WRITTEN = "written"
 READ = "read"
 
@@ -309,6 +316,9 @@ def steps(
     streaming = st.steps(plan, query, connection=connection, trigger_override=Trigger("available_now"))
     sinks = {s.name: s for s in plan.sinks}
     out: list[BatchStep] = []
+    confs = [s for s in streaming if isinstance(s, st.SetConf)]
+    if V1_SOURCES not in plan.settings:
+        streaming.insert(len(confs), st.SetConf(V1_SOURCES, V1_SOURCES_WITHOUT_KAFKA))
     for step in streaming:
         if isinstance(step, st.ReadSource):
             out.append(_batch_read(step, plan.source(step.name), rng))
@@ -474,10 +484,17 @@ def run(
         spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
     writes = [s for s in steps(plan, query, connection=connection, rng=rng) if isinstance(s, SaveQuery)]
     out(f"bounded run {rng.describe()}: {len(writes)} quer{'y' if len(writes) == 1 else 'ies'}")
-    observations = execute(
-        plan, spark, connection, rng, query=query, bootstrap_override=bootstrap_override
-    )
-    metrics = {name: dict(o.get) for name, o in observations.items()}
+    before = spark.conf.get(V1_SOURCES, None)
+    try:
+        observations = execute(
+            plan, spark, connection, rng, query=query, bootstrap_override=bootstrap_override
+        )
+    finally:  # the session may be the caller's (sqlstream's own tests, a notebook)
+        if before is None:
+            spark.conf.unset(V1_SOURCES)
+        else:
+            spark.conf.set(V1_SOURCES, before)
+    metrics = {name: _get(o) for name, o in observations.items()}
     for line in summary(plan, metrics, rng, connection, query):
         out(connection.redact(line))
     return 0
@@ -498,3 +515,19 @@ def script(
     for step in all_steps:
         lines += printer.step_lines(step)  # type: ignore[arg-type]
     return "\n".join([*lines, ""])
+
+
+OBSERVATION_TIMEOUT = 30.0
+
+
+def _get(observation: t.Any) -> dict[str, t.Any]:
+    """An observation's row, or {} when Spark has not filled it in ``OBSERVATION_TIMEOUT``
+    seconds after the writes ended (``Observation.get`` blocks until it is): a summary that
+    shows 0 beats a run that never exits."""
+    import threading
+
+    row: dict[str, t.Any] = {}
+    reader = threading.Thread(target=lambda: row.update(observation.get or {}), daemon=True)
+    reader.start()
+    reader.join(OBSERVATION_TIMEOUT)
+    return row

@@ -92,6 +92,8 @@ def test_batch_description(connection: Connection) -> None:
     steps = bounded.steps(plan, connection=connection, rng=BACKFILL)
     calls = [c for s in steps for chain in s.chains for c in chain.calls]
     names = {c.name for c in calls}
+    # The v2 Kafka write, whose observations Spark fills (the v1 one leaves them empty).
+    assert st.SetConf(bounded.V1_SOURCES, "avro,csv,json,orc,parquet,text") in steps
     assert {"read", "write", "save"} <= names
     assert not names & {"readStream", "writeStream", "start", "trigger", "outputMode", "queryName"}
     options = [c.args for c in calls if c.name == "option"]
