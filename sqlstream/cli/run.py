@@ -58,6 +58,23 @@ def _trigger_override(text: str | None) -> Trigger | None:
     return Trigger(parsed[0], parsed[1])
 
 
+def _check_rate_limits(compiled: Compiled, override: Trigger | None) -> None:
+    """``--trigger once`` over a source with ``max_offsets_per_trigger``: what the compiler
+    refuses in a query's own trigger (``TriggerKind.rate_limit``), refused for the override too."""
+    from sqlstream.compiler import triggers
+
+    if override is None or triggers.kind(override.kind).rate_limit == "respected":
+        return
+    limited = [s.name for s in compiled.plan.sources if "maxOffsetsPerTrigger" in s.read_options]
+    if limited:
+        raise mistake(
+            f"--trigger {override.kind} ignores max_offsets_per_trigger of stream {limited[0]}",
+            None,
+            "use --trigger available-now to read in batches of at most that many records, "
+            "or --from/--until for a bounded run",
+        )
+
+
 @click.command()
 @project_options
 @click.option(
@@ -86,6 +103,7 @@ def run(
     if from_ is not None or until is not None:
         sys.exit(_bounded(compiled, trigger, from_, until, bootstrap_servers))
     override = _trigger_override(trigger)
+    _check_rate_limits(compiled, override)
     connection = compiled.connection(bootstrap_servers)
     sys.exit(runtime.run(compiled.plan, connection, trigger_override=override, out=console.out))
 

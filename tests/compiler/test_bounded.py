@@ -182,3 +182,35 @@ def test_summary(connection: Connection) -> None:
         "query orders_1 (queries/orders.sql:14): read 100 from orders; wrote 4",
         "query clicks_1 (queries/clicks.sql:3): read 7 from clicks, 5 from payments, 3 malformed; wrote 3",
     ]
+
+
+# --- the command line: mistakes before any JVM ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--until", '{"ordres": {"0": 100}}'], "error: --until names topic 'ordres', which no selected query reads"),
+        (["--from", "2024-05-01T25:00"], "error: --from 2024-05-01T25:00: '2024-05-01T25:00' is not an ISO timestamp"),
+        (["--from", "2024-05-02", "--until", "2024-05-01"], "error: --until 2024-05-01 is not after --from 2024-05-02"),
+        (["--until", "latest", "--trigger", "once"], "error: --trigger does not apply to a bounded run"),
+        (["--trigger", "once"], "error: --trigger once ignores max_offsets_per_trigger of stream orders"),
+    ],
+)
+def test_run_refuses_a_bad_range_in_one_line(
+    tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from sqlstream.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "q.sql").write_text(
+        "CREATE STREAM orders (n INT) FROM KAFKA (topic = 'orders', max_offsets_per_trigger = 5);\n"
+        "INSERT INTO KAFKA TOPIC 'out' SELECT n FROM orders;\n"
+    )
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # importing pyspark would fail: no JVM
+    result = CliRunner().invoke(cli, ["run", "q.sql", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
