@@ -58,6 +58,23 @@ def _trigger_override(text: str | None) -> Trigger | None:
     return Trigger(parsed[0], parsed[1])
 
 
+def _check_rate_limits(compiled: Compiled, override: Trigger | None) -> None:
+    """``--trigger once`` over a source with ``max_offsets_per_trigger``: what the compiler
+    refuses in a query's own trigger (``TriggerKind.rate_limit``), refused for the override too."""
+    from sqlstream.compiler import triggers
+
+    if override is None or triggers.kind(override.kind).rate_limit == "respected":
+        return
+    limited = [s.name for s in compiled.plan.sources if "maxOffsetsPerTrigger" in s.read_options]
+    if limited:
+        raise mistake(
+            f"--trigger {override.kind} ignores max_offsets_per_trigger of stream {limited[0]}",
+            None,
+            "use --trigger available-now to read in batches of at most that many records, "
+            "or --from/--until for a bounded run",
+        )
+
+
 @click.command()
 @project_options
 @click.option(
@@ -65,14 +82,28 @@ def _trigger_override(text: str | None) -> Trigger | None:
     "trigger",
     help="Override every query's trigger, e.g. available-now, once, '5 seconds'.",
 )
+@click.option("--from", "from_", help="Bounded run (a backfill) from: earliest, an ISO timestamp or offsets JSON.")
+@click.option("--until", help="Bounded run until: latest, an ISO timestamp or offsets JSON.")
 @bootstrap_servers_option
-def run(project: ProjectArgs, trigger: str | None, bootstrap_servers: str | None) -> None:
-    """Start every query; show progress; stop cleanly on Ctrl-C."""
+def run(
+    project: ProjectArgs,
+    trigger: str | None,
+    from_: str | None,
+    until: str | None,
+    bootstrap_servers: str | None,
+) -> None:
+    """Start every query; show progress; stop cleanly on Ctrl-C.
+
+    With --from and/or --until: read that range once as a batch job, write it, exit (no checkpoint).
+    """
     from sqlstream.spark import runtime
 
     compiled = project.compile()
     _check_runnable(compiled, project.select)
+    if from_ is not None or until is not None:
+        sys.exit(_bounded(compiled, trigger, from_, until, bootstrap_servers))
     override = _trigger_override(trigger)
+    _check_rate_limits(compiled, override)
     connection = compiled.connection(bootstrap_servers)
     from sqlstream.kafka import preflight
     from sqlstream.project.env import display_path
@@ -85,6 +116,21 @@ def run(project: ProjectArgs, trigger: str | None, bootstrap_servers: str | None
     with runlog.captured(log):
         code = runtime.run(compiled.plan, connection, trigger_override=override, out=console.out)
     sys.exit(code)
+
+
+def _bounded(
+    compiled: Compiled, trigger: str | None, start: str | None, end: str | None, servers: str | None
+) -> int:
+    from sqlstream.spark import bounded
+
+    if trigger:
+        raise mistake("--trigger does not apply to a bounded run", None, "drop --trigger, or --from/--until")
+    try:
+        rng = bounded.parse_range(start, end)
+        bounded.check_range(rng, compiled.plan)
+    except UserError as e:
+        raise UserErrors([e]) from None
+    return bounded.run(compiled.plan, compiled.connection(servers), rng, out=console.out)
 
 
 @click.command()

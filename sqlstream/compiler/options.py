@@ -8,6 +8,7 @@ rather than a failure minutes into a run.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import typing as t
@@ -48,6 +49,11 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec(
             "starting_offsets", "string", "earliest | latest | per-partition JSON",
             spark="startingOffsets",
+        ),
+        OptionSpec(
+            "starting_timestamp", "string",
+            "where a new query starts: an ISO timestamp or milliseconds since the epoch",
+            spark="startingTimestamp",
         ),
         OptionSpec(
             "max_offsets_per_trigger", "int", "rate limit per micro-batch",
@@ -129,6 +135,41 @@ def check_value(spec: OptionSpec, value: str) -> str | None:
     elif spec.kind == "string" and not value.strip():
         return "is empty"
     return None
+
+
+BOUNDED_RUN_HINT = (
+    "a stream has no end; read a range once with `sqlstream run PATH --from earliest "
+    "--until '{\"topic\": {\"0\": 100}}'` (or --until 2024-05-01T00:00:00Z)"
+)
+BOUNDED_RUN_ONLY = {
+    "ending_offsets": "a streaming Kafka source cannot end",
+    "ending_timestamp": "a streaming Kafka source cannot end",
+    "ending_offsets_by_timestamp": "a streaming Kafka source cannot end",
+}
+"""Options of Spark's *batch* Kafka source: where a range ends is a property of one bounded run
+(``--until``), not of the stream every query reads, so they are refused with that hint."""
+
+RATE_LIMITS = ("max_offsets_per_trigger",)
+"""Source options that only a trigger with ``TriggerKind.rate_limit == "respected"`` obeys."""
+
+
+def parse_timestamp_ms(text: str) -> int:
+    """An ISO 8601 timestamp (one without a zone is UTC) or milliseconds since the epoch -> ms.
+
+    Raises ``ValueError`` with what is wrong. Kafka timestamps are milliseconds since the epoch,
+    and Spark's ``startingTimestamp`` / ``endingTimestamp`` take exactly that.
+    """
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    # Python 3.10's fromisoformat does not read a trailing Z.
+    try:
+        when = dt.datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", value))
+    except ValueError:
+        raise ValueError(f"'{text}' is not an ISO timestamp") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return (when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(milliseconds=1)
 
 
 def check_starting_offsets(value: str) -> str | None:

@@ -52,6 +52,7 @@ def build_plan(
     reported: set[int] = set()
     per_file: dict[str, int] = {}
     names: dict[str, Statement] = {}
+    rate_limited: set[str] = set()
     for q in analysis.sinks:
         per_file[q.stmt.file.path] = per_file.get(q.stmt.file.path, 0) + 1
         not_append_only = appendonly.check(q, analysis, checked_views)
@@ -68,6 +69,7 @@ def build_plan(
                 f"the other is at {names[sink.name].locate()}; set WITH (name = '...') on one",
             )
         names[sink.name] = q.stmt
+        diags.add_all(_rate_limit_errors(sink, q, analysis, plan, rate_limited))
         plan.sinks.append(sink)
     return plan
 
@@ -114,6 +116,13 @@ def _collect_options(
             kafka[key] = value
             continue
         lname = key.lower()
+        if what == "source" and lname in options.BOUNDED_RUN_ONLY:
+            diags.error(
+                f"{options.BOUNDED_RUN_ONLY[lname]}: '{key}' is for a bounded run",
+                stmt.locate(key_node),
+                options.BOUNDED_RUN_HINT,
+            )
+            continue
         if lname not in specs:
             diags.error(
                 f"unknown {what} option '{key}'",
@@ -204,6 +213,7 @@ def _plan_source(
         else:
             value = values["starting_offsets"]
             read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
+    _starting_timestamp(values, nodes, stmt, diags, read)
     for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
         if key in values:
             read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
@@ -286,6 +296,75 @@ def _plan_source(
         watermark_column=src.watermark_column,
         watermark_delay=wm_delay,
     )
+
+
+def _starting_timestamp(
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    stmt: Statement,
+    diags: Diagnostics,
+    read: dict[str, str],
+) -> None:
+    """``starting_timestamp``: Spark's ``startingTimestamp``, in milliseconds.
+
+    With it, a partition that has no record at or after the timestamp starts at its end
+    (``startingOffsetsByTimestampStrategy = latest``) instead of failing the query, Spark's
+    default: a stream started "from 10:00" on a quiet partition waits for new records.
+    """
+    if "starting_timestamp" not in values:
+        return
+    node = nodes["starting_timestamp"]
+    if "starting_offsets" in values:
+        diags.error(
+            "give one of starting_offsets and starting_timestamp, not both",
+            stmt.locate(node),
+            "Spark would silently use starting_timestamp; remove one",
+        )
+        return
+    try:
+        ms = options.parse_timestamp_ms(values["starting_timestamp"])
+    except ValueError as e:
+        diags.error(
+            f"option 'starting_timestamp' is not valid: {e}",
+            stmt.locate(node),
+            "e.g. starting_timestamp = '2024-05-01T10:00:00Z' (UTC when no zone) or milliseconds"
+            " since the epoch",
+        )
+        return
+    read["startingTimestamp"] = str(ms)
+    read["startingOffsetsByTimestampStrategy"] = "latest"
+
+
+def _rate_limit_errors(
+    sink: SinkPlan, q: QueryDef, analysis: Analysis, plan: Plan, seen: set[str]
+) -> list[UserError]:
+    """A source's ``max_offsets_per_trigger`` under a trigger that ignores or refuses it
+    (``TriggerKind.rate_limit``): ``trigger = 'once'`` read 150 records of a source limited to
+    100, silently. Located at the option (or, when it comes from ``defaults.source``, at the
+    query); reported once per source."""
+    kind = triggers.kind(sink.trigger.kind if sink.trigger else None)
+    if kind.rate_limit == "respected":
+        return []
+    errors = []
+    for src in plan.sources:
+        limited = [
+            o for o in options.RATE_LIMITS if options.SOURCE_OPTIONS[o].spark in src.read_options
+        ]
+        if src.name not in sink.sources or not limited or src.name in seen:
+            continue
+        seen.add(src.name)
+        d = analysis.sources[src.name]
+        prop = next((p for p in d.node.options if p.name.lower() == limited[0]), None)
+        what = "ignores" if kind.rate_limit == "ignored" else "refuses"
+        errors.append(UserError(
+            f"query {sink.name} runs with trigger '{kind.word}', which {what} {limited[0]} of "
+            f"stream '{src.name}'",
+            d.stmt.locate(prop.key_span) if prop is not None else q.stmt.locate(),
+            "use trigger = 'available_now' or a processing-time trigger to read at most that "
+            "many records per batch, `sqlstream run PATH --until ...` to read a range once, "
+            f"or remove {limited[0]}",
+        ))
+    return errors
 
 
 def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Diagnostics) -> None:

@@ -42,6 +42,10 @@ class TriggerKind:
     """Whether Spark accepts an EventTimeWatermark under it (continuous mode does not)."""
     checker: t.Literal["streaming", "continuous"] = "streaming"
     """Which of Spark's unsupported-operation checks the runtime runs before starting."""
+    rate_limit: t.Literal["respected", "ignored", "refused"] = "respected"
+    """What Spark 4.2 does with ``maxOffsetsPerTrigger``: ``once`` reads everything available in
+    one batch and continuous mode has no batches (both ignore it, silently); real-time mode
+    refuses to start ("maxOffsetsPerTrigger is not compatible with real time mode")."""
 
 
 TRIGGERS: dict[str, TriggerKind] = {
@@ -49,17 +53,18 @@ TRIGGERS: dict[str, TriggerKind] = {
     for k in (
         TriggerKind("processing_time", None, "required", "'<n> seconds'", "'10 seconds'",
                     "processingTime", "0 seconds"),
-        TriggerKind("once", "once", "none", "once", "'once'", "once", None),
+        TriggerKind("once", "once", "none", "once", "'once'", "once", None, rate_limit="ignored"),
         TriggerKind("available_now", "available_now", "none", "available_now", "'available_now'",
                     "availableNow", None),
         TriggerKind("continuous", "continuous", "required", "continuous '<n> seconds'",
                     "'continuous 1 second'", "continuous", "1 second",
                     stateless_mode="continuous mode", union=False, joins=False,
-                    current_time=False, observe=False, watermark=False, checker="continuous"),
+                    current_time=False, observe=False, watermark=False, checker="continuous",
+                    rate_limit="ignored"),
         # Spark's own default batch duration for Trigger.RealTime() is 5 minutes.
         TriggerKind("real_time", "real_time", "optional", "real_time", "'real_time'", "realTime",
                     "5 minutes", output_mode="update", stateless_mode="real-time mode",
-                    observe=False),
+                    observe=False, rate_limit="refused"),
     )
 }
 DEFAULT = TRIGGERS["processing_time"]

@@ -77,6 +77,8 @@ def py_arg(arg: st.Arg, sql: bool = False) -> str:
         return _FROM_TARGET[arg.kind](arg.value)
     if isinstance(arg, st.Column):
         return f"F.expr({py_str(arg.sql)}).alias({py_str(arg.alias)})"
+    if isinstance(arg, st.Observed):
+        return f"Observation({py_str(arg.name)})"
     if isinstance(arg, str):
         return py_sql(arg) if sql else py_str(arg)
     return repr(arg)
@@ -204,6 +206,8 @@ def _header(plan: Plan, query: SinkPlan | None, connection: Connection, args: li
     lines += ["", "import os", "", "from pyspark.sql import SparkSession"]
     if any(isinstance(a, st.Column) for a in args):
         lines.append("from pyspark.sql import functions as F")
+    if any(isinstance(a, st.Observed) for a in args):
+        lines.append("from pyspark.sql import Observation")
     return lines
 
 

@@ -52,7 +52,17 @@ class Column:
     alias: str
 
 
-Arg = t.Union[str, bool, int, FromTarget, Column]
+@dataclass(frozen=True)
+class Observed:
+    """``Observation(name)``: the metrics of a batch write, read after it (``spark.bounded``).
+
+    ``observe`` with a plain name reports to a streaming query's progress only; in batch the
+    runtime needs the ``Observation`` object to read what was counted."""
+
+    name: str
+
+
+Arg = t.Union[str, bool, int, FromTarget, Column, Observed]
 
 
 @dataclass(frozen=True)
