@@ -20,7 +20,7 @@ from sqlstream.compiler import options
 from sqlstream.compiler import formats, syntax, topics, triggers
 from sqlstream.compiler.syntax import nodes as syntax_nodes
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
-from sqlstream.errors import Diagnostics, UserError
+from sqlstream.errors import Diagnostics, Location, UserError
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
 
@@ -179,73 +179,16 @@ def _plan_source(
             values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
 
     name_loc = stmt.locate(node.name)
-    selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     read: dict[str, str] = {}
-    given = {p.name.lower() for p in node.options}
-    if not selectors:
-        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
-            diags.error(
-                f"stream '{src.name}' names no topic",
-                name_loc,
-                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
-            )
-    elif len(selectors) > 1:
-        diags.error(
-            f"stream '{src.name}' names its topics twice: {' and '.join(selectors)}",
-            stmt.locate(nodes[selectors[1]]),
-            "keep exactly one of topic, topics, topic_pattern",
-        )
-    else:
-        sel = selectors[0]
-        value = values[sel]
-        if sel == "topics":
-            topics = [x.strip() for x in value.split(",")]
-            if any(not x for x in topics):
-                diags.error("option 'topics' has an empty topic name", stmt.locate(nodes[sel]), "e.g. topics = 'a,b'")
-            value = ",".join(topics)
-        elif sel == "topic" and ("," in value or not value.strip()):
-            diags.error(
-                f"option 'topic' must be one topic name, not '{value}'",
-                stmt.locate(nodes[sel]),
-                "use topics = 'a,b' for several topics",
-            )
-        elif sel == "topic_pattern" and (problem := options.check_topic_pattern(value)):
-            diags.error(f"option 'topic_pattern' is {problem}", stmt.locate(nodes[sel]), "e.g. topic_pattern = 'orders-.*'")
-        read[options.SOURCE_OPTIONS[sel].spark or sel] = value
-
-    if "starting_offsets" in values:
-        problem = options.check_starting_offsets(values["starting_offsets"])
-        if problem:
-            diags.error(
-                f"option 'starting_offsets' is not valid: {problem}",
-                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
-                "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
-            )
-        else:
-            value = values["starting_offsets"]
-            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
-    for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
-        if key in values:
-            read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
+    _topic_read_option(src, values, nodes, name_loc, read, diags)
+    _offset_read_options(src, values, nodes, name_loc, read, diags)
 
     value_format = values.get("format", "json")
     key_format = values.get("key_format", "text")
     on_error = values.get("on_error", "fail")
     on_tombstone = values.get("on_tombstone", lower.ON_TOMBSTONE[0])
     dlq_topic = values.get("dlq_topic")
-    for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
-        if values.get(policy) == "dlq" and not dlq_topic:
-            diags.error(
-                f"stream '{src.name}' sends {what} to a dead-letter topic but names none",
-                stmt.locate(nodes[policy]) if policy in nodes else name_loc,
-                f"add dlq_topic = '{src.name}.DLT'",
-            )
-    if dlq_topic and "dlq" not in (on_error, on_tombstone):
-        diags.error(
-            "option 'dlq_topic' is only used with on_error = 'dlq' or on_tombstone = 'dlq'",
-            stmt.locate(nodes["dlq_topic"]),
-            "add on_error = 'dlq', or remove dlq_topic",
-        )
+    _check_dead_letters(src, values, nodes, name_loc, (on_error, on_tombstone), diags)
     value_row = formats.FORMATS.get(value_format)  # an unknown one: reported by the lowering
     if value_row is not None and value_row.schema_option and value_row.schema_option not in values:
         diags.error(
@@ -268,26 +211,9 @@ def _plan_source(
     except ValueError as e:
         diags.error(str(e), name_loc, None)
         return None
-    wm_delay = None
-    wm = node.watermark
-    if wm is not None and src.watermark_column:
-        delay_node = wm.delay
-        interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
-        if (
-            not isinstance(delay_node, (exp.Sub, exp.Column))
-            or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
-        ):
-            diags.error(
-                "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
-                stmt.locate(delay_node),
-                f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
-            )
-            return None
-        try:
-            wm_delay = lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
-        except ValueError as e:
-            diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
-            return None
+    wm_delay = _watermark_delay(src, diags)
+    if len(diags.errors) > before:
+        return None
     return SourcePlan(
         name=src.name,
         file=stmt.file.path,
@@ -306,6 +232,147 @@ def _plan_source(
         watermark_column=src.watermark_column,
         watermark_delay=wm_delay,
     )
+
+
+def _topic_read_option(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    read: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    """Exactly one of topic, topics, topic_pattern: its Spark option goes to ``read``."""
+    stmt = src.stmt
+    selectors = [k for k in options.TOPIC_SELECTORS if k in values]
+    given = {p.name.lower() for p in src.node.options}
+    if not selectors:
+        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
+            diags.error(
+                f"stream '{src.name}' names no topic",
+                name_loc,
+                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
+            )
+    elif len(selectors) > 1:
+        diags.error(
+            f"stream '{src.name}' names its topics twice: {' and '.join(selectors)}",
+            stmt.locate(nodes[selectors[1]]),
+            "keep exactly one of topic, topics, topic_pattern",
+        )
+    else:
+        sel = selectors[0]
+        value = _TOPIC_SELECTOR_CHECKS[sel](values[sel], stmt.locate(nodes[sel]), diags)
+        read[options.SOURCE_OPTIONS[sel].spark or sel] = value
+
+
+def _check_topics(value: str, loc: Location, diags: Diagnostics) -> str:
+    topics = [x.strip() for x in value.split(",")]
+    if any(not x for x in topics):
+        diags.error("option 'topics' has an empty topic name", loc, "e.g. topics = 'a,b'")
+    return ",".join(topics)
+
+
+def _check_topic(value: str, loc: Location, diags: Diagnostics) -> str:
+    if "," in value or not value.strip():
+        diags.error(
+            f"option 'topic' must be one topic name, not '{value}'",
+            loc,
+            "use topics = 'a,b' for several topics",
+        )
+    return value
+
+
+def _check_topic_pattern(value: str, loc: Location, diags: Diagnostics) -> str:
+    if problem := options.check_topic_pattern(value):
+        diags.error(f"option 'topic_pattern' is {problem}", loc, "e.g. topic_pattern = 'orders-.*'")
+    return value
+
+
+_TOPIC_SELECTOR_CHECKS: dict[str, t.Callable[[str, Location, Diagnostics], str]] = {
+    "topics": _check_topics,
+    "topic": _check_topic,
+    "topic_pattern": _check_topic_pattern,
+}
+"""Each topic selector's check, which returns the value Spark is given."""
+
+
+def _offset_read_options(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    read: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    """starting_offsets, checked, and the options Spark takes as they are, into ``read``."""
+    stmt = src.stmt
+    if "starting_offsets" in values:
+        problem = options.check_starting_offsets(values["starting_offsets"])
+        if problem:
+            diags.error(
+                f"option 'starting_offsets' is not valid: {problem}",
+                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
+                "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
+            )
+        else:
+            value = values["starting_offsets"]
+            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
+    for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
+        if key in values:
+            read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
+
+
+def _check_dead_letters(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    policies: tuple[str, str],
+    diags: Diagnostics,
+) -> None:
+    """A 'dlq' policy needs dlq_topic, and dlq_topic needs a 'dlq' policy (on_error, on_tombstone)."""
+    stmt = src.stmt
+    dlq_topic = values.get("dlq_topic")
+    for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
+        if values.get(policy) == "dlq" and not dlq_topic:
+            diags.error(
+                f"stream '{src.name}' sends {what} to a dead-letter topic but names none",
+                stmt.locate(nodes[policy]) if policy in nodes else name_loc,
+                f"add dlq_topic = '{src.name}.DLT'",
+            )
+    if dlq_topic and "dlq" not in policies:
+        diags.error(
+            "option 'dlq_topic' is only used with on_error = 'dlq' or on_tombstone = 'dlq'",
+            stmt.locate(nodes["dlq_topic"]),
+            "add on_error = 'dlq', or remove dlq_topic",
+        )
+
+
+def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
+    """The delay of ``WATERMARK FOR col AS col - INTERVAL ...`` as Spark takes it (None: none).
+
+    A mistake is reported in ``diags`` (the caller sees the count grow)."""
+    stmt = src.stmt
+    wm = src.node.watermark
+    if wm is None or not src.watermark_column:
+        return None
+    delay_node = wm.delay
+    interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
+    if (
+        not isinstance(delay_node, (exp.Sub, exp.Column))
+        or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
+    ):
+        diags.error(
+            "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
+            stmt.locate(delay_node),
+            f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
+        )
+        return None
+    try:
+        return lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
+    except ValueError as e:
+        diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
+        return None
 
 
 def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Diagnostics) -> None:
