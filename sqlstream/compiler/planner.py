@@ -449,81 +449,18 @@ def _plan_sink(
     if "trigger" in sink_defaults and "trigger" not in values:
         values["trigger"] = str(sink_defaults["trigger"])
     name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
-    trigger = None
-    if "trigger" in values:
-        parsed = options.parse_trigger(values["trigger"])
-        if parsed is None:
-            diags.error(
-                f"trigger '{values['trigger']}' is not a trigger",
-                stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
-                f"use {triggers.EXAMPLES}",
-            )
-        else:
-            trigger = Trigger(parsed[0], parsed[1])
-
-    fmt_node = node.format
-    value_format = fmt_node.value.lower() if fmt_node is not None else "json"
-    if value_format not in options.VALUE_FORMATS:
-        diags.error(
-            f"unknown format '{fmt_node.value if fmt_node is not None else value_format}'",
-            stmt.locate(fmt_node),
-            did_you_mean(value_format, list(options.VALUE_FORMATS))
-            or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
-        )
-    sink_row = formats.FORMATS.get(value_format)
-    schema_option = sink_row.schema_option if sink_row is not None else None
-    if schema_option and schema_option not in values and node.value is None:
-        diags.error(
-            "FORMAT avro needs a schema",
-            stmt.locate(fmt_node),
-            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
-        )
+    trigger = _sink_trigger(stmt, values, nodes, diags)
+    value_format, sink_row = _sink_format(stmt, node, values, diags)
 
     if q.broken or not q.fields:
         return None  # the query itself failed to analyse; reported already
-    topic_node = node.topic
-    topic: str | None = None
-    topic_sql: str | None = None
-    if isinstance(topic_node, syntax_nodes.Text):
-        topic = topic_node.value
-        if not topic.strip():
-            diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
-    elif topic_node is not None:
-        inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
-        topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
-
-    key = node.key
-    key_sql: str | None = None
-    key_columns: list[str] | None = None
-    if isinstance(key, exp.Tuple):
-        key_columns = []
-        for e in key.expressions:
-            if not isinstance(e, exp.Column):
-                diags.error("KEY (a, b) lists output columns", stmt.locate(e), "use KEY expr for a computed key")
-                continue
-            if _sink_expression(q, e, "KEY", diags) is not None:
-                key_columns.append(e.name)
-    elif key is not None:
-        key_sql = _sink_expression(q, key, "KEY", diags)
+    topic, topic_sql = _sink_topic(q, node, diags)
+    key_sql, key_columns = _sink_key(q, node, diags)
     partition = node.partition
     partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
     topics.check_declared_partitions(stmt, topic_spec, topics.partitions_needed(partition), partition, diags)
-    header_pairs = None
-    if node.headers:
-        header_pairs = []
-        seen: set[str] = set()
-        for pair in node.headers:
-            hkey = pair.key.value
-            if not hkey:
-                diags.error("a header key is empty", stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
-            seen.add(hkey)
-            sql = _sink_expression(q, pair.value, "HEADERS", diags)
-            if sql is not None:
-                header_pairs.append((hkey, sql))
-    headers_sql = None
-    if node.headers_expr is not None:
-        headers_sql = _sink_expression(q, node.headers_expr, "HEADERS", diags)
+    header_pairs, headers_sql = _sink_headers(q, node, diags)
     value_sql = None
     if node.value is not None:
         value_sql = _sink_expression(q, node.value, "VALUE", diags)
@@ -531,7 +468,7 @@ def _plan_sink(
     if sink_row is not None and not sink_row.many and value_sql is None and len(q.fields) != 1:
         diags.error(
             f"FORMAT {value_format} writes one column, but the SELECT has {len(q.fields)}",
-            stmt.locate(fmt_node),
+            stmt.locate(node.format),
             "select one column, use FORMAT json, or build the value with VALUE <expr>",
         )
     if len(diags.errors) > before:
@@ -569,6 +506,106 @@ def _plan_sink(
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
     )
+
+
+def _sink_trigger(
+    stmt: Statement,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    diags: Diagnostics,
+) -> Trigger | None:
+    if "trigger" not in values:
+        return None
+    parsed = options.parse_trigger(values["trigger"])
+    if parsed is None:
+        diags.error(
+            f"trigger '{values['trigger']}' is not a trigger",
+            stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
+            f"use {triggers.EXAMPLES}",
+        )
+        return None
+    return Trigger(parsed[0], parsed[1])
+
+
+def _sink_format(
+    stmt: Statement, node: syntax_nodes.InsertKafka, values: dict[str, str], diags: Diagnostics
+) -> tuple[str, formats.Format | None]:
+    """FORMAT (json by default) and its row of the vocabulary (None: unknown, reported)."""
+    fmt_node = node.format
+    value_format = fmt_node.value.lower() if fmt_node is not None else "json"
+    if value_format not in options.VALUE_FORMATS:
+        diags.error(
+            f"unknown format '{fmt_node.value if fmt_node is not None else value_format}'",
+            stmt.locate(fmt_node),
+            did_you_mean(value_format, list(options.VALUE_FORMATS))
+            or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
+        )
+    sink_row = formats.FORMATS.get(value_format)
+    schema_option = sink_row.schema_option if sink_row is not None else None
+    if schema_option and schema_option not in values and node.value is None:
+        diags.error(
+            "FORMAT avro needs a schema",
+            stmt.locate(fmt_node),
+            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
+        )
+    return value_format, sink_row
+
+
+def _sink_topic(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[str | None, str | None]:
+    """(the topic's name, or the SQL of the per-row topic expression)."""
+    topic_node = node.topic
+    topic: str | None = None
+    topic_sql: str | None = None
+    if isinstance(topic_node, syntax_nodes.Text):
+        topic = topic_node.value
+        if not topic.strip():
+            diags.error("the topic name is empty", q.stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
+    elif topic_node is not None:
+        inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
+        topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
+    return topic, topic_sql
+
+
+def _sink_key(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[str | None, list[str] | None]:
+    """(the SQL of ``KEY expr``, or the output columns of ``KEY (a, b)``)."""
+    key = node.key
+    key_sql: str | None = None
+    key_columns: list[str] | None = None
+    if isinstance(key, exp.Tuple):
+        key_columns = []
+        for e in key.expressions:
+            if not isinstance(e, exp.Column):
+                diags.error("KEY (a, b) lists output columns", q.stmt.locate(e), "use KEY expr for a computed key")
+                continue
+            if _sink_expression(q, e, "KEY", diags) is not None:
+                key_columns.append(e.name)
+    elif key is not None:
+        key_sql = _sink_expression(q, key, "KEY", diags)
+    return key_sql, key_columns
+
+
+def _sink_headers(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """(``HEADERS ('k' = expr, ...)`` as key and SQL pairs, the SQL of ``HEADERS expr``)."""
+    header_pairs = None
+    if node.headers:
+        header_pairs = []
+        for pair in node.headers:
+            hkey = pair.key.value
+            if not hkey:
+                diags.error("a header key is empty", q.stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
+            sql = _sink_expression(q, pair.value, "HEADERS", diags)
+            if sql is not None:
+                header_pairs.append((hkey, sql))
+    headers_sql = None
+    if node.headers_expr is not None:
+        headers_sql = _sink_expression(q, node.headers_expr, "HEADERS", diags)
+    return header_pairs, headers_sql
 
 
 # --- continuous and real-time modes ---------------------------------------------------------
