@@ -126,7 +126,7 @@ def _collect_options(
             diags.error(f"option '{key}' is given twice", stmt.locate(key_node), "keep one")
             continue
         spec = specs[lname]
-        problem = _check_kind(spec, value, value_node)
+        problem = _check_kind(spec, value)
         if problem:
             diags.error(
                 f"option '{key}' {problem}",
@@ -139,7 +139,7 @@ def _collect_options(
     return values, nodes, kafka
 
 
-def _check_kind(spec: options.OptionSpec, value: str, node: syntax_nodes.OptionValue | None) -> str | None:
+def _check_kind(spec: options.OptionSpec, value: str) -> str | None:
     if spec.kind == "int":
         try:
             if int(value) <= 0:
@@ -740,10 +740,5 @@ def _sink_expression(
 def _one_of(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
-
-
-def raise_if_errors(diags: Diagnostics) -> None:
-    if diags.errors:
-        diags.raise_if_any()
 
 

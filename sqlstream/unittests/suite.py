@@ -140,7 +140,7 @@ class TestResult:
 
 
 def discover_test_files(
-    project_root: Path, test_paths: t.Sequence[Path], paths: t.Sequence[str | Path] = ()
+    test_paths: t.Sequence[Path], paths: t.Sequence[str | Path] = ()
 ) -> list[Path]:
     """``*.yml`` / ``*.yaml`` under ``paths`` (files taken as they are), else the test paths."""
     found: list[Path] = []
@@ -176,7 +176,7 @@ def load_tests(
     ``select`` keeps the tests of matching queries: a query name, a stream the test's target
     reads or is, a query file, or a test file (or directory).
     """
-    files = discover_test_files(compiled.project.root, compiled.project.test_paths, paths)
+    files = discover_test_files(compiled.project.test_paths, paths)
     plan = compiled.full_plan or compiled.plan
     resolver = _Resolver(compiled, plan)
     diags = Diagnostics()
