@@ -153,15 +153,7 @@ def produce(
 
     count = 0
     for record in records:
-        fields: tuple[t.Any, ...] = (*record, None, None, None)
-        key, value, headers, partition, timestamp = fields[:5]
-        kwargs: dict[str, t.Any] = {"key": _encode(key), "value": _encode(value)}
-        if headers:
-            kwargs["headers"] = [(str(k), _encode(v)) for k, v in headers]
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp is not None:
-            kwargs["timestamp"] = timestamp
+        kwargs = _produce_arguments(record)
         while True:
             try:
                 producer.produce(topic, on_delivery=on_delivery, **kwargs)
@@ -180,6 +172,20 @@ def produce(
             f"within {timeout:.0f}s"
         )
     return count
+
+
+def _produce_arguments(record: ProduceRecord) -> dict[str, t.Any]:
+    """``Producer.produce`` keyword arguments of ``(key, value[, headers[, partition[, ts]]])``."""
+    fields: tuple[t.Any, ...] = (*record, None, None, None)
+    key, value, headers, partition, timestamp = fields[:5]
+    kwargs: dict[str, t.Any] = {"key": _encode(key), "value": _encode(value)}
+    if headers:
+        kwargs["headers"] = [(str(k), _encode(v)) for k, v in headers]
+    if partition is not None:
+        kwargs["partition"] = partition
+    if timestamp is not None:
+        kwargs["timestamp"] = timestamp
+    return kwargs
 
 
 def consume_all(
