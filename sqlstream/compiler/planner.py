@@ -166,18 +166,7 @@ def _plan_source(
 ) -> SourcePlan | None:
     stmt, node = src.stmt, src.node
     before = len(diags.errors)
-    values, nodes, kafka = _collect_options(
-        stmt,
-        node.options,
-        options.SOURCE_OPTIONS,
-        options.REFUSED_SOURCE_KAFKA_OPTIONS,
-        diags,
-        "source",
-    )
-    for key, value in source_defaults.items():
-        if key in options.SOURCE_OPTIONS and key not in values and key not in options.TOPIC_SELECTORS:
-            values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
-
+    values, nodes, kafka = _source_options(src, diags, source_defaults)
     name_loc = stmt.locate(node.name)
     read: dict[str, str] = {}
     _topic_read_option(src, values, nodes, name_loc, read, diags)
@@ -232,6 +221,24 @@ def _plan_source(
         watermark_column=src.watermark_column,
         watermark_delay=wm_delay,
     )
+
+
+def _source_options(
+    src: SourceDef, diags: Diagnostics, source_defaults: dict[str, t.Any]
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
+    """The stream's options, checked, with the project's source defaults (never a topic)."""
+    values, nodes, kafka = _collect_options(
+        src.stmt,
+        src.node.options,
+        options.SOURCE_OPTIONS,
+        options.REFUSED_SOURCE_KAFKA_OPTIONS,
+        diags,
+        "source",
+    )
+    for key, value in source_defaults.items():
+        if key in options.SOURCE_OPTIONS and key not in values and key not in options.TOPIC_SELECTORS:
+            values[key] = str(value).lower() if options.SOURCE_OPTIONS[key].kind == "enum" else str(value)
+    return values, nodes, kafka
 
 
 def _topic_read_option(
@@ -435,19 +442,9 @@ def _plan_sink(
 ) -> SinkPlan | None:
     stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
-    props = node.options
-    config_props = [p for p in props if topics.is_topic_config(p)]
+    config_props = [p for p in node.options if topics.is_topic_config(p)]
     configs = topics.topic_configs(stmt, config_props, option_value, diags)
-    values, nodes, kafka = _collect_options(
-        stmt,
-        [p for p in props if not topics.is_topic_config(p)],
-        options.SINK_OPTIONS,
-        options.REFUSED_SINK_KAFKA_OPTIONS,
-        diags,
-        "sink",
-    )
-    if "trigger" in sink_defaults and "trigger" not in values:
-        values["trigger"] = str(sink_defaults["trigger"])
+    values, nodes, kafka = _sink_options(stmt, node, diags, sink_defaults)
     name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
     trigger = _sink_trigger(stmt, values, nodes, diags)
     value_format, sink_row = _sink_format(stmt, node, values, diags)
@@ -506,6 +503,26 @@ def _plan_sink(
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
     )
+
+
+def _sink_options(
+    stmt: Statement,
+    node: syntax_nodes.InsertKafka,
+    diags: Diagnostics,
+    sink_defaults: dict[str, t.Any],
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
+    """The sink's options but the topic's configs, checked, with the project's default trigger."""
+    values, nodes, kafka = _collect_options(
+        stmt,
+        [p for p in node.options if not topics.is_topic_config(p)],
+        options.SINK_OPTIONS,
+        options.REFUSED_SINK_KAFKA_OPTIONS,
+        diags,
+        "sink",
+    )
+    if "trigger" in sink_defaults and "trigger" not in values:
+        values["trigger"] = str(sink_defaults["trigger"])
+    return values, nodes, kafka
 
 
 def _sink_trigger(
