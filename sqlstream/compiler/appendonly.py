@@ -15,9 +15,6 @@ from sqlglot import exp
 from sqlstream.compiler.analyse import Analysis, QueryDef, is_window_call
 from sqlstream.errors import UserError
 
-RULE = "append-only"
-
-
 def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[UserError]:
     """Errors for the sink ``q`` and every derived stream it reads (each view reported once)."""
     errors = list(_check_query(q, analysis))

@@ -28,8 +28,6 @@ class Format:
     """The Spark package a run with it needs, beside the Kafka connector."""
     null_text_is_tombstone: bool = False
     """The text ``null`` is no event (as a null value is)."""
-    plain_columns: bool = False
-    """Holds plain columns only (no ARRAY, MAP or STRUCT)."""
 
 
 FORMATS: dict[str, Format] = {
@@ -38,8 +36,7 @@ FORMATS: dict[str, Format] = {
         Format("json", value=True, key=True, many=True, null_text_is_tombstone=True),
         Format("avro", value=True, key=False, many=True, schema_option="avro_schema",
                options=("avro_schema",), spark_package="spark-avro"),
-        Format("csv", value=True, key=False, many=True, options=("csv_delimiter",),
-               plain_columns=True),
+        Format("csv", value=True, key=False, many=True, options=("csv_delimiter",)),
         Format("text", value=True, key=True, many=False),
         Format("raw", value=True, key=True, many=False, binary=True),
     )

@@ -20,7 +20,7 @@ from sqlstream.compiler import options
 from sqlstream.compiler import formats, optiondefaults, syntax, topics, triggers
 from sqlstream.compiler.syntax import nodes as syntax_nodes
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
-from sqlstream.errors import Diagnostics, UserError
+from sqlstream.errors import Diagnostics, Location, UserError
 from sqlstream.project.config import DefaultOption
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
@@ -157,85 +157,18 @@ def _plan_source(
 ) -> SourcePlan | None:
     stmt, node = src.stmt, src.node
     before = len(diags.errors)
-    values, nodes, kafka = _collect_options(
-        stmt,
-        node.options,
-        options.SOURCE_OPTIONS,
-        options.REFUSED_SOURCE_KAFKA_OPTIONS,
-        diags,
-        "source",
-    )
-    source_defaults.apply(values, kafka)
-
+    values, nodes, kafka = _source_options(src, diags, source_defaults)
     name_loc = stmt.locate(node.name)
-    selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     read: dict[str, str] = {}
-    given = {p.name.lower() for p in node.options}
-    if not selectors:
-        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
-            diags.error(
-                f"stream '{src.name}' names no topic",
-                name_loc,
-                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
-            )
-    elif len(selectors) > 1:
-        diags.error(
-            f"stream '{src.name}' names its topics twice: {' and '.join(selectors)}",
-            stmt.locate(nodes[selectors[1]]),
-            "keep exactly one of topic, topics, topic_pattern",
-        )
-    else:
-        sel = selectors[0]
-        value = values[sel]
-        if sel == "topics":
-            topics = [x.strip() for x in value.split(",")]
-            if any(not x for x in topics):
-                diags.error("option 'topics' has an empty topic name", stmt.locate(nodes[sel]), "e.g. topics = 'a,b'")
-            value = ",".join(topics)
-        elif sel == "topic" and ("," in value or not value.strip()):
-            diags.error(
-                f"option 'topic' must be one topic name, not '{value}'",
-                stmt.locate(nodes[sel]),
-                "use topics = 'a,b' for several topics",
-            )
-        elif sel == "topic_pattern" and (problem := options.check_topic_pattern(value)):
-            diags.error(f"option 'topic_pattern' is {problem}", stmt.locate(nodes[sel]), "e.g. topic_pattern = 'orders-.*'")
-        read[options.SOURCE_OPTIONS[sel].spark or sel] = value
-
-    if "starting_offsets" in values:
-        problem = options.check_starting_offsets(values["starting_offsets"])
-        if problem:
-            diags.error(
-                f"option 'starting_offsets' is not valid: {problem}",
-                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
-                "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
-            )
-        else:
-            value = values["starting_offsets"]
-            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
-    _starting_timestamp(values, nodes, stmt, diags, read)
-    for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
-        if key in values:
-            read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
+    _topic_read_option(src, values, nodes, name_loc, read, diags)
+    _offset_read_options(src, values, nodes, name_loc, read, diags)
 
     value_format = values.get("format", "json")
     key_format = values.get("key_format", "text")
     on_error = values.get("on_error", "fail")
     on_tombstone = values.get("on_tombstone", lower.ON_TOMBSTONE[0])
     dlq_topic = values.get("dlq_topic")
-    for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
-        if values.get(policy) == "dlq" and not dlq_topic:
-            diags.error(
-                f"stream '{src.name}' sends {what} to a dead-letter topic but names none",
-                stmt.locate(nodes[policy]) if policy in nodes else name_loc,
-                f"add dlq_topic = '{src.name}.DLT'",
-            )
-    if dlq_topic and "dlq" not in (on_error, on_tombstone):
-        diags.error(
-            "option 'dlq_topic' is only used with on_error = 'dlq' or on_tombstone = 'dlq'",
-            stmt.locate(nodes["dlq_topic"]),
-            "add on_error = 'dlq', or remove dlq_topic",
-        )
+    _check_dead_letters(src, values, nodes, name_loc, (on_error, on_tombstone), diags)
     value_row = formats.FORMATS.get(value_format)  # an unknown one: reported by the lowering
     if value_row is not None and value_row.schema_option and value_row.schema_option not in values:
         diags.error(
@@ -258,26 +191,9 @@ def _plan_source(
     except ValueError as e:
         diags.error(str(e), name_loc, None)
         return None
-    wm_delay = None
-    wm = node.watermark
-    if wm is not None and src.watermark_column:
-        delay_node = wm.delay
-        interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
-        if (
-            not isinstance(delay_node, (exp.Sub, exp.Column))
-            or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
-        ):
-            diags.error(
-                "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
-                stmt.locate(delay_node),
-                f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
-            )
-            return None
-        try:
-            wm_delay = lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
-        except ValueError as e:
-            diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
-            return None
+    wm_delay = _watermark_delay(src, diags)
+    if len(diags.errors) > before:
+        return None
     return SourcePlan(
         name=src.name,
         file=stmt.file.path,
@@ -367,6 +283,164 @@ def _rate_limit_errors(
     return errors
 
 
+def _source_options(
+    src: SourceDef, diags: Diagnostics, source_defaults: optiondefaults.Defaults
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
+    """The stream's options, checked, with the project's source defaults (never a topic)."""
+    values, nodes, kafka = _collect_options(
+        src.stmt,
+        src.node.options,
+        options.SOURCE_OPTIONS,
+        options.REFUSED_SOURCE_KAFKA_OPTIONS,
+        diags,
+        "source",
+    )
+    source_defaults.apply(values, kafka)
+    return values, nodes, kafka
+
+
+def _topic_read_option(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    read: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    """Exactly one of topic, topics, topic_pattern: its Spark option goes to ``read``."""
+    stmt = src.stmt
+    selectors = [k for k in options.TOPIC_SELECTORS if k in values]
+    given = {p.name.lower() for p in src.node.options}
+    if not selectors:
+        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
+            diags.error(
+                f"stream '{src.name}' names no topic",
+                name_loc,
+                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
+            )
+    elif len(selectors) > 1:
+        diags.error(
+            f"stream '{src.name}' names its topics twice: {' and '.join(selectors)}",
+            stmt.locate(nodes[selectors[1]]),
+            "keep exactly one of topic, topics, topic_pattern",
+        )
+    else:
+        sel = selectors[0]
+        value = _TOPIC_SELECTOR_CHECKS[sel](values[sel], stmt.locate(nodes[sel]), diags)
+        read[options.SOURCE_OPTIONS[sel].spark or sel] = value
+
+
+def _check_topics(value: str, loc: Location, diags: Diagnostics) -> str:
+    topics = [x.strip() for x in value.split(",")]
+    if any(not x for x in topics):
+        diags.error("option 'topics' has an empty topic name", loc, "e.g. topics = 'a,b'")
+    return ",".join(topics)
+
+
+def _check_topic(value: str, loc: Location, diags: Diagnostics) -> str:
+    if "," in value or not value.strip():
+        diags.error(
+            f"option 'topic' must be one topic name, not '{value}'",
+            loc,
+            "use topics = 'a,b' for several topics",
+        )
+    return value
+
+
+def _check_topic_pattern(value: str, loc: Location, diags: Diagnostics) -> str:
+    if problem := options.check_topic_pattern(value):
+        diags.error(f"option 'topic_pattern' is {problem}", loc, "e.g. topic_pattern = 'orders-.*'")
+    return value
+
+
+_TOPIC_SELECTOR_CHECKS: dict[str, t.Callable[[str, Location, Diagnostics], str]] = {
+    "topics": _check_topics,
+    "topic": _check_topic,
+    "topic_pattern": _check_topic_pattern,
+}
+"""Each topic selector's check, which returns the value Spark is given."""
+
+
+def _offset_read_options(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    read: dict[str, str],
+    diags: Diagnostics,
+) -> None:
+    """starting_offsets, checked, and the options Spark takes as they are, into ``read``."""
+    stmt = src.stmt
+    if "starting_offsets" in values:
+        problem = options.check_starting_offsets(values["starting_offsets"])
+        if problem:
+            diags.error(
+                f"option 'starting_offsets' is not valid: {problem}",
+                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
+                "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
+            )
+        else:
+            value = values["starting_offsets"]
+            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
+    _starting_timestamp(values, nodes, stmt, diags, read)
+    for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
+        if key in values:
+            read[t.cast(str, options.SOURCE_OPTIONS[key].spark)] = values[key]
+
+
+def _check_dead_letters(
+    src: SourceDef,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    name_loc: Location,
+    policies: tuple[str, str],
+    diags: Diagnostics,
+) -> None:
+    """A 'dlq' policy needs dlq_topic, and dlq_topic needs a 'dlq' policy (on_error, on_tombstone)."""
+    stmt = src.stmt
+    dlq_topic = values.get("dlq_topic")
+    for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
+        if values.get(policy) == "dlq" and not dlq_topic:
+            diags.error(
+                f"stream '{src.name}' sends {what} to a dead-letter topic but names none",
+                stmt.locate(nodes[policy]) if policy in nodes else name_loc,
+                f"add dlq_topic = '{src.name}.DLT'",
+            )
+    if dlq_topic and "dlq" not in policies:
+        diags.error(
+            "option 'dlq_topic' is only used with on_error = 'dlq' or on_tombstone = 'dlq'",
+            stmt.locate(nodes["dlq_topic"]),
+            "add on_error = 'dlq', or remove dlq_topic",
+        )
+
+
+def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
+    """The delay of ``WATERMARK FOR col AS col - INTERVAL ...`` as Spark takes it (None: none).
+
+    A mistake is reported in ``diags`` (the caller sees the count grow)."""
+    stmt = src.stmt
+    wm = src.node.watermark
+    if wm is None or not src.watermark_column:
+        return None
+    delay_node = wm.delay
+    interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
+    if (
+        not isinstance(delay_node, (exp.Sub, exp.Column))
+        or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
+    ):
+        diags.error(
+            "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
+            stmt.locate(delay_node),
+            f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
+        )
+        return None
+    try:
+        return lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
+    except ValueError as e:
+        diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
+        return None
+
+
 def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Diagnostics) -> None:
     stmt = src.stmt
     col_nodes = {c.name.text: c for c in src.node.columns}
@@ -427,94 +501,22 @@ def _plan_sink(
 ) -> SinkPlan | None:
     stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
-    props = node.options
-    config_props = [p for p in props if topics.is_topic_config(p)]
+    config_props = [p for p in node.options if topics.is_topic_config(p)]
     configs = topics.topic_configs(stmt, config_props, option_value, diags)
-    values, nodes, kafka = _collect_options(
-        stmt,
-        [p for p in props if not topics.is_topic_config(p)],
-        options.SINK_OPTIONS,
-        options.REFUSED_SINK_KAFKA_OPTIONS,
-        diags,
-        "sink",
-    )
-    sink_defaults.apply(values, kafka)
+    values, nodes, kafka = _sink_options(stmt, node, diags, sink_defaults)
     name = values.get("name") or f"{PurePath(stmt.file.path).stem}_{number}"
-    trigger = None
-    if "trigger" in values:
-        parsed = options.parse_trigger(values["trigger"])
-        if parsed is None:
-            diags.error(
-                f"trigger '{values['trigger']}' is not a trigger",
-                stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
-                f"use {triggers.EXAMPLES}",
-            )
-        else:
-            trigger = Trigger(parsed[0], parsed[1])
-
-    fmt_node = node.format
-    value_format = fmt_node.value.lower() if fmt_node is not None else "json"
-    if value_format not in options.VALUE_FORMATS:
-        diags.error(
-            f"unknown format '{fmt_node.value if fmt_node is not None else value_format}'",
-            stmt.locate(fmt_node),
-            did_you_mean(value_format, list(options.VALUE_FORMATS))
-            or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
-        )
-    sink_row = formats.FORMATS.get(value_format)
-    schema_option = sink_row.schema_option if sink_row is not None else None
-    if schema_option and schema_option not in values and node.value is None:
-        diags.error(
-            "FORMAT avro needs a schema",
-            stmt.locate(fmt_node),
-            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
-        )
+    trigger = _sink_trigger(stmt, values, nodes, diags)
+    value_format, sink_row = _sink_format(stmt, node, values, diags)
 
     if q.broken or not q.fields:
         return None  # the query itself failed to analyse; reported already
-    topic_node = node.topic
-    topic: str | None = None
-    topic_sql: str | None = None
-    if isinstance(topic_node, syntax_nodes.Text):
-        topic = topic_node.value
-        if not topic.strip():
-            diags.error("the topic name is empty", stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
-    elif topic_node is not None:
-        inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
-        topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
-
-    key = node.key
-    key_sql: str | None = None
-    key_columns: list[str] | None = None
-    if isinstance(key, exp.Tuple):
-        key_columns = []
-        for e in key.expressions:
-            if not isinstance(e, exp.Column):
-                diags.error("KEY (a, b) lists output columns", stmt.locate(e), "use KEY expr for a computed key")
-                continue
-            if _sink_expression(q, e, "KEY", diags) is not None:
-                key_columns.append(e.name)
-    elif key is not None:
-        key_sql = _sink_expression(q, key, "KEY", diags)
+    topic, topic_sql = _sink_topic(q, node, diags)
+    key_sql, key_columns = _sink_key(q, node, diags)
     partition = node.partition
     partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
     topics.check_declared_partitions(stmt, topic_spec, topics.partitions_needed(partition), partition, diags)
-    header_pairs = None
-    if node.headers:
-        header_pairs = []
-        seen: set[str] = set()
-        for pair in node.headers:
-            hkey = pair.key.value
-            if not hkey:
-                diags.error("a header key is empty", stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
-            seen.add(hkey)
-            sql = _sink_expression(q, pair.value, "HEADERS", diags)
-            if sql is not None:
-                header_pairs.append((hkey, sql))
-    headers_sql = None
-    if node.headers_expr is not None:
-        headers_sql = _sink_expression(q, node.headers_expr, "HEADERS", diags)
+    header_pairs, headers_sql = _sink_headers(q, node, diags)
     value_sql = None
     if node.value is not None:
         value_sql = _sink_expression(q, node.value, "VALUE", diags)
@@ -522,7 +524,7 @@ def _plan_sink(
     if sink_row is not None and not sink_row.many and value_sql is None and len(q.fields) != 1:
         diags.error(
             f"FORMAT {value_format} writes one column, but the SELECT has {len(q.fields)}",
-            stmt.locate(fmt_node),
+            stmt.locate(node.format),
             "select one column, use FORMAT json, or build the value with VALUE <expr>",
         )
     if len(diags.errors) > before:
@@ -560,6 +562,125 @@ def _plan_sink(
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
     )
+
+
+def _sink_options(
+    stmt: Statement,
+    node: syntax_nodes.InsertKafka,
+    diags: Diagnostics,
+    sink_defaults: optiondefaults.Defaults,
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
+    """The sink's options but the topic's configs, checked, with the project's defaults."""
+    values, nodes, kafka = _collect_options(
+        stmt,
+        [p for p in node.options if not topics.is_topic_config(p)],
+        options.SINK_OPTIONS,
+        options.REFUSED_SINK_KAFKA_OPTIONS,
+        diags,
+        "sink",
+    )
+    sink_defaults.apply(values, kafka)
+    return values, nodes, kafka
+
+
+def _sink_trigger(
+    stmt: Statement,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    diags: Diagnostics,
+) -> Trigger | None:
+    if "trigger" not in values:
+        return None
+    parsed = options.parse_trigger(values["trigger"])
+    if parsed is None:
+        diags.error(
+            f"trigger '{values['trigger']}' is not a trigger",
+            stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
+            f"use {triggers.EXAMPLES}",
+        )
+        return None
+    return Trigger(parsed[0], parsed[1])
+
+
+def _sink_format(
+    stmt: Statement, node: syntax_nodes.InsertKafka, values: dict[str, str], diags: Diagnostics
+) -> tuple[str, formats.Format | None]:
+    """FORMAT (json by default) and its row of the vocabulary (None: unknown, reported)."""
+    fmt_node = node.format
+    value_format = fmt_node.value.lower() if fmt_node is not None else "json"
+    if value_format not in options.VALUE_FORMATS:
+        diags.error(
+            f"unknown format '{fmt_node.value if fmt_node is not None else value_format}'",
+            stmt.locate(fmt_node),
+            did_you_mean(value_format, list(options.VALUE_FORMATS))
+            or f"FORMAT is one of {', '.join(options.VALUE_FORMATS)}",
+        )
+    sink_row = formats.FORMATS.get(value_format)
+    schema_option = sink_row.schema_option if sink_row is not None else None
+    if schema_option and schema_option not in values and node.value is None:
+        diags.error(
+            "FORMAT avro needs a schema",
+            stmt.locate(fmt_node),
+            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
+        )
+    return value_format, sink_row
+
+
+def _sink_topic(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[str | None, str | None]:
+    """(the topic's name, or the SQL of the per-row topic expression)."""
+    topic_node = node.topic
+    topic: str | None = None
+    topic_sql: str | None = None
+    if isinstance(topic_node, syntax_nodes.Text):
+        topic = topic_node.value
+        if not topic.strip():
+            diags.error("the topic name is empty", q.stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
+    elif topic_node is not None:
+        inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
+        topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
+    return topic, topic_sql
+
+
+def _sink_key(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[str | None, list[str] | None]:
+    """(the SQL of ``KEY expr``, or the output columns of ``KEY (a, b)``)."""
+    key = node.key
+    key_sql: str | None = None
+    key_columns: list[str] | None = None
+    if isinstance(key, exp.Tuple):
+        key_columns = []
+        for e in key.expressions:
+            if not isinstance(e, exp.Column):
+                diags.error("KEY (a, b) lists output columns", q.stmt.locate(e), "use KEY expr for a computed key")
+                continue
+            if _sink_expression(q, e, "KEY", diags) is not None:
+                key_columns.append(e.name)
+    elif key is not None:
+        key_sql = _sink_expression(q, key, "KEY", diags)
+    return key_sql, key_columns
+
+
+def _sink_headers(
+    q: QueryDef, node: syntax_nodes.InsertKafka, diags: Diagnostics
+) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """(``HEADERS ('k' = expr, ...)`` as key and SQL pairs, the SQL of ``HEADERS expr``)."""
+    header_pairs = None
+    if node.headers:
+        header_pairs = []
+        for pair in node.headers:
+            hkey = pair.key.value
+            if not hkey:
+                diags.error("a header key is empty", q.stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
+            sql = _sink_expression(q, pair.value, "HEADERS", diags)
+            if sql is not None:
+                header_pairs.append((hkey, sql))
+    headers_sql = None
+    if node.headers_expr is not None:
+        headers_sql = _sink_expression(q, node.headers_expr, "HEADERS", diags)
+    return header_pairs, headers_sql
 
 
 # --- continuous and real-time modes ---------------------------------------------------------
@@ -694,10 +815,5 @@ def _sink_expression(
 def _one_of(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
-
-
-def raise_if_errors(diags: Diagnostics) -> None:
-    if diags.errors:
-        diags.raise_if_any()
 
 

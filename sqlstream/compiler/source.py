@@ -71,14 +71,6 @@ class SourceFile:
                 length = max(1, len(src_line.strip()))
         return Location(self.path, src_line_no, col, src_line, max(1, length))
 
-    def locate_line_col(self, line: int, col: int, length: int = 1) -> Location:
-        """Like ``locate`` for a 1-based line and column of the rendered text."""
-        idx = max(0, min(line - 1, len(self._rendered_line_starts) - 1))
-        return self.locate(self._rendered_line_starts[idx] + max(0, col - 1), length)
-
-    def end_location(self) -> Location:
-        return self.locate(len(self.rendered.rstrip()))
-
 
 def _line_starts(lines: list[str]) -> list[int]:
     """The offset of each line's first character (a file of 5 MB takes milliseconds)."""

@@ -237,11 +237,6 @@ def ping(bootstrap: str, timeout: float = 2.0) -> bool:
     return n_brokers > 0
 
 
-def log_tail(state_dir: Path | None = None, lines: int = _LOG_TAIL) -> str:
-    """The last lines of the broker's log, for error messages."""
-    return _tail(_state_dir(state_dir) / "broker.log", lines)
-
-
 # --- starting ----------------------------------------------------------------------------------
 
 

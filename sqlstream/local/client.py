@@ -153,15 +153,7 @@ def produce(
 
     count = 0
     for record in records:
-        fields: tuple[t.Any, ...] = (*record, None, None, None)
-        key, value, headers, partition, timestamp = fields[:5]
-        kwargs: dict[str, t.Any] = {"key": _encode(key), "value": _encode(value)}
-        if headers:
-            kwargs["headers"] = [(str(k), _encode(v)) for k, v in headers]
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp is not None:
-            kwargs["timestamp"] = timestamp
+        kwargs = _produce_arguments(record)
         while True:
             try:
                 producer.produce(topic, on_delivery=on_delivery, **kwargs)
@@ -180,6 +172,20 @@ def produce(
             f"within {timeout:.0f}s"
         )
     return count
+
+
+def _produce_arguments(record: ProduceRecord) -> dict[str, t.Any]:
+    """``Producer.produce`` keyword arguments of ``(key, value[, headers[, partition[, ts]]])``."""
+    fields: tuple[t.Any, ...] = (*record, None, None, None)
+    key, value, headers, partition, timestamp = fields[:5]
+    kwargs: dict[str, t.Any] = {"key": _encode(key), "value": _encode(value)}
+    if headers:
+        kwargs["headers"] = [(str(k), _encode(v)) for k, v in headers]
+    if partition is not None:
+        kwargs["partition"] = partition
+    if timestamp is not None:
+        kwargs["timestamp"] = timestamp
+    return kwargs
 
 
 def consume_all(
@@ -215,52 +221,73 @@ def consume_all(
                 return []
             reason = md.error.str() if md is not None and md.error is not None else "not found"
             raise RunFailure(f"cannot read topic {topic!r} on {bootstrap}: {reason}")
-        ends: dict[int, int] = {}
-        assignment = []
-        for p in sorted(md.partitions):
-            low, high = consumer.get_watermark_offsets(
-                ck.TopicPartition(topic, p), timeout=timeout, cached=False
-            )
-            if high > low:
-                ends[p] = high
-                assignment.append(ck.TopicPartition(topic, p, low))
+        ends, assignment = _partition_ends(consumer, topic, md, timeout)
         if not assignment:
             return []
         consumer.assign(assignment)
-        records: list[Record] = []
-        pending = set(ends)
-        deadline = time.monotonic() + timeout
-        while pending:
-            for msg in consumer.consume(num_messages=10000, timeout=0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == ck.KafkaError._PARTITION_EOF:
-                        continue
-                    raise RunFailure(f"reading {topic!r} on {bootstrap}: {err.str()}")
-                p, offset = msg.partition(), msg.offset()
-                if p is not None and offset is not None and p in ends and offset < ends[p]:
-                    ts_type, ts = msg.timestamp()
-                    records.append(
-                        Record(
-                            topic=topic,
-                            partition=p,
-                            offset=offset,
-                            key=msg.key(),
-                            value=msg.value(),
-                            headers=[(k, _encode(v)) for k, v in (msg.headers() or [])],
-                            timestamp=ts if ts_type != ck.TIMESTAMP_NOT_AVAILABLE else None,
-                        )
-                    )
-            # The position also moves past transaction markers and aborted records.
-            for tp in consumer.position([ck.TopicPartition(topic, p) for p in pending]):
-                if tp.offset >= ends[tp.partition]:
-                    pending.discard(tp.partition)
-            if pending and time.monotonic() > deadline:
-                raise RunFailure(
-                    f"reading {topic!r} on {bootstrap}: partitions {sorted(pending)} did not "
-                    f"reach their end offsets within {timeout:.0f}s (an open transaction?)"
-                )
+        records = _read_to_ends(consumer, bootstrap, topic, ends, timeout)
         records.sort(key=lambda r: (r.partition, r.offset))
         return records
     finally:
         consumer.close()
+
+
+def _partition_ends(
+    consumer: t.Any, topic: str, md: t.Any, timeout: float
+) -> tuple[dict[int, int], list[t.Any]]:
+    """Each non-empty partition's high watermark now, and the assignment from its low one."""
+    ck = _ck()
+    ends: dict[int, int] = {}
+    assignment = []
+    for p in sorted(md.partitions):
+        low, high = consumer.get_watermark_offsets(
+            ck.TopicPartition(topic, p), timeout=timeout, cached=False
+        )
+        if high > low:
+            ends[p] = high
+            assignment.append(ck.TopicPartition(topic, p, low))
+    return ends, assignment
+
+
+def _read_to_ends(
+    consumer: t.Any, bootstrap: str, topic: str, ends: dict[int, int], timeout: float
+) -> list[Record]:
+    """Consume until every partition's position reaches its end offset, within ``timeout``."""
+    ck = _ck()
+    records: list[Record] = []
+    pending = set(ends)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for msg in consumer.consume(num_messages=10000, timeout=0.2):
+            err = msg.error()
+            if err is not None:
+                if err.code() == ck.KafkaError._PARTITION_EOF:
+                    continue
+                raise RunFailure(f"reading {topic!r} on {bootstrap}: {err.str()}")
+            p, offset = msg.partition(), msg.offset()
+            if p is not None and offset is not None and p in ends and offset < ends[p]:
+                records.append(_record(topic, p, offset, msg))
+        # The position also moves past transaction markers and aborted records.
+        for tp in consumer.position([ck.TopicPartition(topic, p) for p in pending]):
+            if tp.offset >= ends[tp.partition]:
+                pending.discard(tp.partition)
+        if pending and time.monotonic() > deadline:
+            raise RunFailure(
+                f"reading {topic!r} on {bootstrap}: partitions {sorted(pending)} did not "
+                f"reach their end offsets within {timeout:.0f}s (an open transaction?)"
+            )
+    return records
+
+
+def _record(topic: str, partition: int, offset: int, msg: t.Any) -> Record:
+    ck = _ck()
+    ts_type, ts = msg.timestamp()
+    return Record(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=msg.key(),
+        value=msg.value(),
+        headers=[(k, _encode(v)) for k, v in (msg.headers() or [])],
+        timestamp=ts if ts_type != ck.TIMESTAMP_NOT_AVAILABLE else None,
+    )

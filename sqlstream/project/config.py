@@ -660,18 +660,61 @@ def _default_target(name: str | None) -> Target:
 
 
 def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node | None) -> Target:
-    def value_node(key: str) -> yaml.Node | None:
-        return _value_node(node, key)
-
-    def setting(key: str) -> str | None:
-        if s.get(key) is None:
-            return None
-        return _as_str(doc, s[key], value_node(key), key)
-
+    """A target from its rendered settings, each part checked in turn (the first mistake stops)."""
+    ts = _TargetSettings(doc, s, node)
     secrets: set[str] = set()
+    options, protocol = _kafka_settings(ts, secrets)
+    _sasl_options(ts, options, protocol, secrets)
+    _extra_kafka_options(ts, options, secrets)
+
+    bootstrap = ts.setting("bootstrap_servers")
+    if bootstrap is None:
+        bootstrap = DEFAULT_BOOTSTRAP
+    elif not bootstrap.strip():
+        raise UserError(
+            "bootstrap_servers is empty",
+            _loc(doc, ts.value_node("bootstrap_servers")),
+            hint="host:port of one or more brokers, comma-separated",
+        )
+
+    master, remote, conf = _spark_settings(ts, name, secrets)
+
+    checkpoint_root = ts.setting("checkpoint_root") or DEFAULT_CHECKPOINT_ROOT
+
+    return Target(
+        name=name,
+        bootstrap_servers=bootstrap,
+        kafka_options=options,
+        spark_master=master,
+        spark_remote=remote,
+        spark_conf=conf,
+        checkpoint_root=checkpoint_root,
+        secrets=frozenset(x for x in secrets if x),
+    )
+
+
+@dataclass(frozen=True)
+class _TargetSettings:
+    """A target's rendered settings with its YAML node, so that each mistake is located."""
+
+    doc: YamlDoc
+    values: dict[str, t.Any]
+    node: yaml.Node | None
+
+    def value_node(self, key: str) -> yaml.Node | None:
+        return _value_node(self.node, key)
+
+    def setting(self, key: str) -> str | None:
+        if self.values.get(key) is None:
+            return None
+        return _as_str(self.doc, self.values[key], self.value_node(key), key)
+
+
+def _kafka_settings(ts: _TargetSettings, secrets: set[str]) -> tuple[dict[str, str], str | None]:
+    """The Kafka client options of the named settings, and the security protocol if set."""
     options: dict[str, str] = {}
     for key, option in _KAFKA_SETTINGS.items():
-        value = setting(key)
+        value = ts.setting(key)
         if value is None:
             continue
         if key in ("security_protocol", "sasl_mechanism"):
@@ -684,11 +727,17 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
     if protocol is not None and protocol not in _SECURITY_PROTOCOLS:
         raise UserError(
             f"unknown security_protocol '{protocol}'",
-            _loc(doc, value_node("security_protocol")),
+            _loc(ts.doc, ts.value_node("security_protocol")),
             hint="one of " + ", ".join(_SECURITY_PROTOCOLS),
         )
+    return options, protocol
 
-    username, password = setting("sasl_username"), setting("sasl_password")
+
+def _sasl_options(
+    ts: _TargetSettings, options: dict[str, str], protocol: str | None, secrets: set[str]
+) -> None:
+    """sasl_username and sasl_password, both or neither; both become a JAAS config."""
+    username, password = ts.setting("sasl_username"), ts.setting("sasl_password")
     if password:
         secrets.add(password)
     if (username is None) != (password is None):
@@ -699,36 +748,52 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         )
         raise UserError(
             f"{present} is set but {missing} is not",
-            _loc(doc, yaml_entry(node, present)[0]),
+            _loc(ts.doc, yaml_entry(ts.node, present)[0]),
             hint=f"set both, e.g. {missing}: \"{{{{ env_var('KAFKA_{missing[5:].upper()}') }}}}\"",
         )
     if username is not None and password is not None:
-        mechanism = options.setdefault("kafka.sasl.mechanism", "PLAIN")
-        module = _LOGIN_MODULES.get(mechanism)
-        if module is None:
-            raise UserError(
-                f"sasl_username/sasl_password do not work with sasl_mechanism {mechanism}",
-                _loc(doc, value_node("sasl_mechanism")),
-                hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, or give kafka.sasl.jaas.config "
-                "under kafka:",
-            )
-        if protocol is None:
-            options["kafka.security.protocol"] = protocol = "SASL_SSL"
-        elif not protocol.startswith("SASL_"):
-            raise UserError(
-                f"SASL credentials are set but security_protocol is {protocol}",
-                _loc(doc, value_node("security_protocol")),
-                hint="use SASL_SSL (or SASL_PLAINTEXT for a local broker)",
-            )
-        jaas = (
-            f'{module} required username="{_jaas_quote(username)}" '
-            f'password="{_jaas_quote(password)}";'
-        )
-        options["kafka.sasl.jaas.config"] = jaas
-        secrets.add(jaas)
+        _jaas_options(ts, options, protocol, username, password, secrets)
 
-    kafka_node = value_node("kafka")
-    extra = _check_mapping(doc, s.get("kafka"), kafka_node, "kafka")
+
+def _jaas_options(
+    ts: _TargetSettings,
+    options: dict[str, str],
+    protocol: str | None,
+    username: str,
+    password: str,
+    secrets: set[str],
+) -> None:
+    """The login module of the SASL mechanism, with the credentials; SASL_SSL unless said."""
+    mechanism = options.setdefault("kafka.sasl.mechanism", "PLAIN")
+    module = _LOGIN_MODULES.get(mechanism)
+    if module is None:
+        raise UserError(
+            f"sasl_username/sasl_password do not work with sasl_mechanism {mechanism}",
+            _loc(ts.doc, ts.value_node("sasl_mechanism")),
+            hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, or give kafka.sasl.jaas.config "
+            "under kafka:",
+        )
+    if protocol is None:
+        options["kafka.security.protocol"] = "SASL_SSL"
+    elif not protocol.startswith("SASL_"):
+        raise UserError(
+            f"SASL credentials are set but security_protocol is {protocol}",
+            _loc(ts.doc, ts.value_node("security_protocol")),
+            hint="use SASL_SSL (or SASL_PLAINTEXT for a local broker)",
+        )
+    jaas = (
+        f'{module} required username="{_jaas_quote(username)}" '
+        f'password="{_jaas_quote(password)}";'
+    )
+    options["kafka.sasl.jaas.config"] = jaas
+    secrets.add(jaas)
+
+
+def _extra_kafka_options(ts: _TargetSettings, options: dict[str, str], secrets: set[str]) -> None:
+    """Client options given as they are under ``kafka:``; none may repeat a named setting."""
+    doc = ts.doc
+    kafka_node = ts.value_node("kafka")
+    extra = _check_mapping(doc, ts.values.get("kafka"), kafka_node, "kafka")
     for key, value in extra.items():
         knode = yaml_entry(kafka_node, str(key))[0] or kafka_node
         if not str(key).startswith("kafka."):
@@ -757,18 +822,14 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
             secrets.add(text)
         options[str(key)] = text
 
-    bootstrap = setting("bootstrap_servers")
-    if bootstrap is None:
-        bootstrap = DEFAULT_BOOTSTRAP
-    elif not bootstrap.strip():
-        raise UserError(
-            "bootstrap_servers is empty",
-            _loc(doc, value_node("bootstrap_servers")),
-            hint="host:port of one or more brokers, comma-separated",
-        )
 
-    spark_node = value_node("spark")
-    spark = _check_mapping(doc, s.get("spark"), spark_node, "spark")
+def _spark_settings(
+    ts: _TargetSettings, name: str, secrets: set[str]
+) -> tuple[str | None, str | None, dict[str, str]]:
+    """spark: master or remote (local by default), and conf."""
+    doc = ts.doc
+    spark_node = ts.value_node("spark")
+    spark = _check_mapping(doc, ts.values.get("spark"), spark_node, "spark")
     check_keys(doc, spark, spark_node, _SPARK_KEYS, f"spark settings of target '{name}'")
     master = (
         _as_str(doc, spark["master"], _value_node(spark_node, "master"), "master")
@@ -798,6 +859,12 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         secrets.update(secret_policy.remote_secrets(remote))
     if master is None and remote is None:
         master = DEFAULT_MASTER
+    return master, remote, _spark_conf(doc, spark, spark_node, secrets)
+
+
+def _spark_conf(
+    doc: YamlDoc, spark: dict, spark_node: yaml.Node | None, secrets: set[str]
+) -> dict[str, str]:
     conf_node = _value_node(spark_node, "conf")
     conf_raw = _check_mapping(doc, spark.get("conf"), conf_node, "spark conf")
     conf: dict[str, str] = {}
@@ -806,19 +873,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         if secret_policy.is_secret_name(str(key)):
             secrets.add(text)
         conf[str(key)] = text
-
-    checkpoint_root = setting("checkpoint_root") or DEFAULT_CHECKPOINT_ROOT
-
-    return Target(
-        name=name,
-        bootstrap_servers=bootstrap,
-        kafka_options=options,
-        spark_master=master,
-        spark_remote=remote,
-        spark_conf=conf,
-        checkpoint_root=checkpoint_root,
-        secrets=frozenset(x for x in secrets if x),
-    )
+    return conf
 
 
 def _loc(doc: YamlDoc, node: yaml.Node | None) -> Location | None:

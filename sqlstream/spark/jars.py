@@ -220,6 +220,10 @@ def _pom(coordinates: t.Sequence[str]) -> str:
     )
 
 
+Artifact = tuple[str, str, str, Path]
+"""groupId, artifactId, version, path of the jar in the staging repository layout."""
+
+
 def _fetch(coordinates: list[str], directory: Path, skip_present_in: Path | None) -> list[Path]:
     mvn = _mvn_executable()
     if mvn is None:
@@ -231,75 +235,87 @@ def _fetch(coordinates: list[str], directory: Path, skip_present_in: Path | None
             "SQLSTREAM_MVN to a Maven executable"
         )
     with tempfile.TemporaryDirectory(prefix="sqlstream-mvn-") as tmp:
-        work = Path(tmp)
-        (work / "pom.xml").write_text(_pom(coordinates))
-        staging = work / "out"
-        cmd = [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(work / "pom.xml"),
-            *shlex.split(os.environ.get("SQLSTREAM_MVN_ARGS", "")),
-            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-            "-DincludeScope=runtime",
-            "-Dmdep.useRepositoryLayout=true",
-            f"-DoutputDirectory={staging}",
-        ]
-        try:
-            proc = subprocess.run(
-                cmd,
-                check=False,
-                cwd=work,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=_MVN_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise RunFailure(
-                f"Maven did not finish within {_MVN_TIMEOUT:.0f}s.\n"
-                f"command: {shlex.join(cmd)}\n{_tail(_text(e.output))}"
-            ) from None
-        except OSError as e:
-            raise RunFailure(f"cannot run Maven: {e}\ncommand: {shlex.join(cmd)}") from None
-        if proc.returncode != 0:
-            raise RunFailure(
-                f"Maven failed (exit {proc.returncode}) resolving {', '.join(coordinates)}.\n"
-                f"command: {shlex.join(cmd)}\n{_tail(proc.stdout)}\n"
-                "hint: check network access to Maven Central or the mirrors in "
-                "~/.m2/settings.xml; SQLSTREAM_MVN_ARGS passes extra arguments to Maven"
-            )
-        artifacts = _artifacts(staging)
-        if not artifacts:
-            raise RunFailure(
-                f"Maven resolved no jars for {', '.join(coordinates)}.\n"
-                f"command: {shlex.join(cmd)}\n{_tail(proc.stdout)}"
-            )
-        present = _artifact_ids(skip_present_in) if skip_present_in else set()
-        keep = [a for a in artifacts if a[1] not in present]
-        skipped = [a[3].name for a in artifacts if a[1] in present]
-        names = _flat_names(keep)
-
-        # Replace the directory as a whole; the marker goes in last, so a set without a
-        # marker is never mistaken for a complete one.
-        new = directory.with_name(directory.name + ".new")
-        shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        for artifact, flat in zip(keep, names):
-            shutil.copy2(artifact[3], new / flat)
-        shutil.rmtree(directory, ignore_errors=True)
-        new.rename(directory)
-        marker = {"coordinates": list(coordinates), "jars": names, "skipped": skipped}
-        tmp_marker = directory / (MARKER + ".tmp")
-        tmp_marker.write_text(json.dumps(marker, indent=2) + "\n")
-        tmp_marker.replace(directory / MARKER)
-        return [directory / n for n in names]
+        artifacts = _resolve(mvn, coordinates, Path(tmp))
+        return _install(coordinates, artifacts, directory, skip_present_in)
 
 
-Artifact = tuple[str, str, str, Path]
-"""groupId, artifactId, version, path of the jar in the staging repository layout."""
+def _resolve(mvn: str, coordinates: list[str], work: Path) -> list[Artifact]:
+    """Let Maven copy ``coordinates`` and their runtime dependencies under ``work``."""
+    (work / "pom.xml").write_text(_pom(coordinates))
+    staging = work / "out"
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(work / "pom.xml"),
+        *shlex.split(os.environ.get("SQLSTREAM_MVN_ARGS", "")),
+        f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime",
+        "-Dmdep.useRepositoryLayout=true",
+        f"-DoutputDirectory={staging}",
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=_MVN_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise RunFailure(
+            f"Maven did not finish within {_MVN_TIMEOUT:.0f}s.\n"
+            f"command: {shlex.join(cmd)}\n{_tail(_text(e.output))}"
+        ) from None
+    except OSError as e:
+        raise RunFailure(f"cannot run Maven: {e}\ncommand: {shlex.join(cmd)}") from None
+    if proc.returncode != 0:
+        raise RunFailure(
+            f"Maven failed (exit {proc.returncode}) resolving {', '.join(coordinates)}.\n"
+            f"command: {shlex.join(cmd)}\n{_tail(proc.stdout)}\n"
+            "hint: check network access to Maven Central or the mirrors in "
+            "~/.m2/settings.xml; SQLSTREAM_MVN_ARGS passes extra arguments to Maven"
+        )
+    artifacts = _artifacts(staging)
+    if not artifacts:
+        raise RunFailure(
+            f"Maven resolved no jars for {', '.join(coordinates)}.\n"
+            f"command: {shlex.join(cmd)}\n{_tail(proc.stdout)}"
+        )
+    return artifacts
+
+
+def _install(
+    coordinates: list[str],
+    artifacts: list[Artifact],
+    directory: Path,
+    skip_present_in: Path | None,
+) -> list[Path]:
+    """Put the resolved jars (less those already in ``skip_present_in``) in ``directory``.
+
+    Replace the directory as a whole; the marker goes in last, so a set without a marker is
+    never mistaken for a complete one.
+    """
+    present = _artifact_ids(skip_present_in) if skip_present_in else set()
+    keep = [a for a in artifacts if a[1] not in present]
+    skipped = [a[3].name for a in artifacts if a[1] in present]
+    names = _flat_names(keep)
+    new = directory.with_name(directory.name + ".new")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    for artifact, flat in zip(keep, names):
+        shutil.copy2(artifact[3], new / flat)
+    shutil.rmtree(directory, ignore_errors=True)
+    new.rename(directory)
+    marker = {"coordinates": list(coordinates), "jars": names, "skipped": skipped}
+    tmp_marker = directory / (MARKER + ".tmp")
+    tmp_marker.write_text(json.dumps(marker, indent=2) + "\n")
+    tmp_marker.replace(directory / MARKER)
+    return [directory / n for n in names]
 
 
 def _artifacts(staging: Path) -> list[Artifact]:

@@ -140,7 +140,7 @@ class TestResult:
 
 
 def discover_test_files(
-    project_root: Path, test_paths: t.Sequence[Path], paths: t.Sequence[str | Path] = ()
+    test_paths: t.Sequence[Path], paths: t.Sequence[str | Path] = ()
 ) -> list[Path]:
     """``*.yml`` / ``*.yaml`` under ``paths`` (files taken as they are), else the test paths."""
     found: list[Path] = []
@@ -176,7 +176,7 @@ def load_tests(
     ``select`` keeps the tests of matching queries: a query name, a stream the test's target
     reads or is, a query file, or a test file (or directory).
     """
-    files = discover_test_files(compiled.project.root, compiled.project.test_paths, paths)
+    files = discover_test_files(compiled.project.test_paths, paths)
     plan = compiled.full_plan or compiled.plan
     resolver = _Resolver(compiled, plan)
     diags = Diagnostics()
@@ -263,6 +263,28 @@ class _Resolver:
 
 
 def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) -> UnitTest:
+    """One test, resolved: its target first (a mistake there stops it), then every mistake in
+    given and expect at once."""
+    name = _test_name(doc, data, node)
+    here = doc.loc(node, 1)
+    assert here is not None
+    target = _test_target(doc, data, node, name, here, resolver)
+    reads = resolver.reads(target.name, target.kind)
+    errors: list[UserError] = []
+    given_rows = _given_rows(doc, data, node, target, resolver.upstream(reads), resolver, errors)
+    inputs, needed_views = _inputs(reads, given_rows, resolver, errors)
+    expect = _expect_rows(doc, data, node, name, here, target, errors)
+    if errors:
+        raise UserErrors(errors)
+    views = [v for v in resolver.plan.views if v.name in needed_views]
+    return UnitTest(
+        name=name, file=doc.shown, location=here, kind=target.kind, target=target.name,
+        sql=target.sql, output=target.output, inputs=inputs, views=views, expect=expect,
+    )
+
+
+def _test_name(doc: YamlDoc, data: t.Any, node: yaml.Node) -> str:
+    """The test's name, once the test is known to be a mapping of known keys."""
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise UserError(
             "a test is a mapping with name, query (or stream), given and expect",
@@ -271,8 +293,6 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             "        expect: [...]",
         )
     check_keys(doc, data, node, TEST_KEYS, "a test")
-    here = doc.loc(node, 1)
-    assert here is not None
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise UserError(
@@ -280,9 +300,27 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             doc.loc(yaml_entry(node, "name")[1] or node, 1),
             "add `name: what the test shows`",
         )
-    name = name.strip()
+    return name.strip()
 
-    # The target: a query, or a derived stream.
+
+@dataclass
+class _Target:
+    """What a test checks: a query (a sink's SELECT) or a derived stream's SELECT."""
+
+    kind: t.Literal["query", "stream"]
+    name: str
+    sql: str
+    output: list[str]
+
+    @property
+    def what(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def _test_target(
+    doc: YamlDoc, data: dict, node: yaml.Node, name: str, here: Location, resolver: _Resolver
+) -> _Target:
+    """The test's query or derived stream, looked up in the plan."""
     if "query" in data and "stream" in data:
         raise UserError(
             "a test has both query and stream",
@@ -297,32 +335,54 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
         )
     kind: t.Literal["query", "stream"] = "query" if "query" in data else "stream"
     target_node = yaml_entry(node, kind)[1]
-    target = data[kind]
-    if not isinstance(target, str) or not target.strip():
+    written = data[kind]
+    if not isinstance(written, str) or not written.strip():
         raise UserError(f"{kind} must be a name", doc.loc(target_node or node))
-    target = target.strip()
-    if kind == "query":
-        sink = resolver.sink(target)
-        if sink is None:
-            raise UserError(
-                f"no query named '{target}'", doc.loc(target_node), _query_hint(target, resolver)
-            )
-        target, sql, output = sink.name, sink.sql, [f.name for f in sink.fields]
-    else:
-        target = target.lower()
-        view = resolver.views.get(target)
-        if view is None:
-            raise UserError(
-                f"no derived stream named '{data[kind].strip()}'",
-                doc.loc(target_node),
-                _stream_hint(target, resolver),
-            )
-        sql, output = view.sql, [f.name for f in view.fields]
-    reads = resolver.reads(target, kind)
-    upstream = resolver.upstream(reads)
-    what = f"query {target}" if kind == "query" else f"stream {target}"
+    return _TARGET_LOOKUP[kind](doc, written.strip(), target_node, resolver)
 
-    # given: rows per stream the target reads.
+
+def _query_target(
+    doc: YamlDoc, written: str, target_node: yaml.Node | None, resolver: _Resolver
+) -> _Target:
+    sink = resolver.sink(written)
+    if sink is None:
+        raise UserError(
+            f"no query named '{written}'", doc.loc(target_node), _query_hint(written, resolver)
+        )
+    return _Target("query", sink.name, sink.sql, [f.name for f in sink.fields])
+
+
+def _stream_target(
+    doc: YamlDoc, written: str, target_node: yaml.Node | None, resolver: _Resolver
+) -> _Target:
+    target = written.lower()
+    view = resolver.views.get(target)
+    if view is None:
+        raise UserError(
+            f"no derived stream named '{written}'",
+            doc.loc(target_node),
+            _stream_hint(target, resolver),
+        )
+    return _Target("stream", target, view.sql, [f.name for f in view.fields])
+
+
+_TARGET_LOOKUP: dict[str, t.Callable[[YamlDoc, str, t.Any, _Resolver], _Target]] = {
+    "query": _query_target,
+    "stream": _stream_target,
+}
+"""How each kind of test target is found in the plan, by the key that names it."""
+
+
+def _given_rows(
+    doc: YamlDoc,
+    data: dict,
+    node: yaml.Node,
+    target: _Target,
+    upstream: list[str],
+    resolver: _Resolver,
+    errors: list[UserError],
+) -> dict[str, tuple[list[Row], Location | None]]:
+    """given: rows per stream the target reads (directly or not); mistakes go to ``errors``."""
     given_node = yaml_entry(node, "given")[1]
     given = data.get("given")
     if given is None:
@@ -334,7 +394,6 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             "e.g. given:\n          transactions:\n            - {user_id: u1, amount: 10}",
         )
     check_keys(doc, {}, given_node, (), "given")  # repeated stream names
-    errors: list[UserError] = []
     given_rows: dict[str, tuple[list[Row], Location | None]] = {}
     for key, rows in given.items():
         knode, vnode = yaml_entry(given_node, str(key))
@@ -343,7 +402,7 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             hint = _did_you_mean(str(key), upstream)
             reads_text = ", ".join(upstream) or "no stream"
             errors.append(UserError(
-                f"{what} does not read '{key}'",
+                f"{target.what} does not read '{key}'",
                 doc.loc(knode),
                 (f"did you mean '{hint}'? " if hint else "") + f"it reads {reads_text}",
             ))
@@ -354,8 +413,20 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             errors.extend(e.errors)
             continue
         given_rows[stream] = (parsed, doc.loc(knode))
+    return given_rows
 
-    # Walk from what the target reads; a given stream stands for itself (its upstream unused).
+
+def _inputs(
+    reads: list[str],
+    given_rows: dict[str, tuple[list[Row], Location | None]],
+    resolver: _Resolver,
+    errors: list[UserError],
+) -> tuple[list[Input], set[str]]:
+    """The streams the test provides and the derived streams it must create.
+
+    Walk from what the target reads; a given stream stands for itself (its upstream unused), so
+    rows given for a stream behind another given one are a mistake (in ``errors``).
+    """
     inputs: list[Input] = []
     needed_views: set[str] = set()
     reached: set[str] = set()
@@ -386,8 +457,19 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             inputs.append(Input(stream, resolver.columns(stream), rows, True, loc))
         elif stream in resolver.sources:
             inputs.append(Input(stream, resolver.columns(stream), [], False))
+    return inputs, needed_views
 
-    # expect: the rows the target produces.
+
+def _expect_rows(
+    doc: YamlDoc,
+    data: dict,
+    node: yaml.Node,
+    name: str,
+    here: Location,
+    target: _Target,
+    errors: list[UserError],
+) -> list[Row]:
+    """expect: the rows the target produces; mistakes go to ``errors``."""
     expect_node = yaml_entry(node, "expect")[1]
     if "expect" not in data:
         errors.append(UserError(
@@ -395,23 +477,15 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
             here,
             "list the rows the query produces under `expect:` (`expect: []` for none)",
         ))
-        expect: list[Row] = []
-    else:
-        try:
-            expect = _rows(
-                doc, data["expect"], expect_node, [(c, UNKNOWN_TYPE) for c in output],
-                f"the output of {what}",
-            )
-        except UserErrors as e:
-            errors.extend(e.errors)
-            expect = []
-    if errors:
-        raise UserErrors(errors)
-    views = [v for v in resolver.plan.views if v.name in needed_views]
-    return UnitTest(
-        name=name, file=doc.shown, location=here, kind=kind, target=target, sql=sql,
-        output=output, inputs=inputs, views=views, expect=expect,
-    )
+        return []
+    try:
+        return _rows(
+            doc, data["expect"], expect_node, [(c, UNKNOWN_TYPE) for c in target.output],
+            f"the output of {target.what}",
+        )
+    except UserErrors as e:
+        errors.extend(e.errors)
+        return []
 
 
 def _rows(
