@@ -21,6 +21,7 @@ from sqlstream.compiler.syntax.nodes import QueryStatement
 from sqlstream.compiler.analyse import Analysis, QueryDef, did_you_mean
 from sqlstream.compiler import facade
 from sqlstream.compiler.facade import Compiled
+from sqlstream.compiler.selection import NoMatch
 from sqlstream.compiler.plan import Field, Plan, SinkPlan
 from sqlstream.errors import UserError, UserErrors
 
@@ -53,11 +54,14 @@ class ProjectOptions:
     vars_: str | None = None
     profiles_dir: str | None = None
 
-    def compile(self, paths: t.Sequence[str] = (), sql: str | None = None) -> Compiled:
+    def compile(
+        self, paths: t.Sequence[str] = (), sql: str | None = None, select: t.Sequence[str] = ()
+    ) -> Compiled:
         return facade.compile_project(  # looked up at the call: tests replace it
             paths,
             target=self.target,
             vars_override=self.vars_,
+            select=select,
             profiles_dir=self.profiles_dir,
             extra={SQL_FILE: sql} if sql is not None else None,
         )
@@ -73,7 +77,10 @@ def peek_named(options: ProjectOptions, what: str) -> tuple[Compiled, PeekQuery]
     """``peek PATH``, ``peek QUERY`` or ``peek STREAM`` (a stream shows ``SELECT * FROM`` it)."""
     if Path(what).is_file():
         return _of_file(options, what)
-    compiled = options.compile()
+    try:  # only what the query or stream reads must be free of errors
+        compiled = options.compile(select=(what,))
+    except NoMatch:
+        compiled = options.compile()  # the names to suggest
     plan = compiled.full_plan or compiled.plan
     sink = next((s for s in plan.sinks if s.name == what), None)
     if sink is not None:
