@@ -52,6 +52,15 @@ class Console:
         """``path:line:col: error: ...`` with the line, a caret and a hint."""
         self.err(errors.format(color=self.color))
 
+    def not_checked(self, errors: t.Iterable[UserError]) -> None:
+        """Errors outside the selection (``validate queries/a.sql``, a broken b.sql): one line
+        each, no source excerpt; they do not change the exit code."""
+        head = click.style("warning:", fg="magenta", bold=True) if self.color else "warning:"
+        for e in errors:
+            where = f"{e.location}: " if e.location else ""
+            message = e.message.splitlines()[0] if e.message else ""
+            self.err(f"{where}{head} not checked: {message} (not read by the selection)")
+
     def failure(self, error: BaseException) -> None:
         """A run-time failure or an OS error: one line."""
         self.err(f"error: {error}")

@@ -57,16 +57,21 @@ class ProjectArgs:
     profiles_dir: str | None
 
     def compile(self) -> Compiled:
-        """The checked plan of the selected files (every user error at once)."""
+        """The checked plan of the selected files (every user error at once); errors outside
+        the selection are printed as warnings."""
         from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
 
-        return compile_project(
+        from sqlstream.cli.console import console
+
+        compiled = compile_project(
             self.paths,
             target=self.target,
             vars_override=self.vars_,
             select=self.select,
             profiles_dir=self.profiles_dir,
         )
+        console.not_checked(compiled.not_checked)
+        return compiled
 
 
 def project_options(fn: F) -> F:

@@ -165,6 +165,7 @@ def peek(
     compiled, what = (
         compiling.peek_sql(options, sql) if sql is not None else compiling.peek_named(options, t.cast(str, query))
     )
+    console.not_checked(compiled.not_checked)
     console.err(f"peek {what.name} ({what.place}) from {start or 'its starting offsets'}; Ctrl-C to stop")
 
     def waiting() -> None:

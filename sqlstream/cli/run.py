@@ -29,8 +29,9 @@ def mistake(message: str, location: Location | None, hint: str) -> UserErrors:
 
 def _check_runnable(compiled: Compiled, select: t.Sequence[str]) -> None:
     """Refuse what would start nothing: a bare SELECT (with nothing selected), or no sink."""
-    if compiled.analysis.selects and not select:
-        first = compiled.analysis.selects[0]
+    selects = [q for q in compiled.analysis.selects if q.stmt.file.path in compiled.selected_files]
+    if selects and not select:
+        first = selects[0]
         raise mistake(
             "a SELECT on its own has nothing to consume its result in `run`",
             first.stmt.locate(),

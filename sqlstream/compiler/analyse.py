@@ -19,7 +19,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from sqlstream.compiler import syntax
 from sqlstream.compiler.syntax import nodes as n
-from sqlstream.errors import Diagnostics
+from sqlstream.errors import Diagnostics, UserError
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Field, StreamColumn
 
@@ -63,6 +63,9 @@ class QueryDef:
     """An error was reported for it already: later checks would only repeat it."""
     watermarks: set[str] = field(default_factory=set)
     """Output columns (lower case) that carry an event-time watermark from upstream."""
+    unknown: list[tuple[str, UserError]] = field(default_factory=list)
+    """Streams it reads that no statement defines (lower case), each with its error: a file
+    that does not parse may define one (``selection.with_broken_hints``)."""
 
 
 @dataclass
@@ -213,12 +216,14 @@ def _references(q: QueryDef, known: set[str], diags: Diagnostics) -> list[str]:
             continue
         if name not in known:
             q.broken = True
-            diags.error(
+            error = UserError(
                 f"unknown stream '{table.name}'",
                 q.stmt.locate(table.this),
                 _did_you_mean(table.name, sorted(known))
                 or "declare it with CREATE STREAM ... FROM KAFKA or CREATE STREAM ... AS SELECT",
             )
+            q.unknown.append((name, error))
+            diags.add(error)
             continue
         if name == q.name:
             q.broken = True

@@ -10,7 +10,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlstream.compiler import render
+from sqlstream.compiler import render, selection
 from sqlstream.compiler.analyse import Analysis, analyse
 from sqlstream.errors import Diagnostics, UserError, UserErrors
 from sqlstream.compiler.parse import Statement, parse_file
@@ -33,7 +33,11 @@ class Compiled:
     selected_files: list[str] = field(default_factory=list)
     full_plan: Plan | None = None
     """The plan of every file before the selection, derived streams no query reads included
-    (what ``sqlstream test`` resolves its targets in)."""
+    (what ``sqlstream test`` resolves its targets in); with errors outside the selection, what
+    the planner made of the rest."""
+    not_checked: list[UserError] = field(default_factory=list)
+    """Errors outside the selection (``validate queries/a.sql`` with a broken b.sql): shown as
+    one-line warnings, they do not refuse the command (``selection``)."""
 
     def connection(self, bootstrap_override: str | None = None) -> Connection:
         """What ``run`` and ``explain`` connect with: the target's settings, and a relative
@@ -59,7 +63,11 @@ def compile_project(
     ``project_dir``: where to look for the project when no ``paths`` are given (default: the
     working directory); ``sqlstream test tests/spend.yml`` finds the project of its test file.
     ``extra``: texts that are not files (``{"<--sql>": "SELECT ..."}`` of ``sqlstream peek``),
-    compiled with the project's files as one more file each, named by their key.
+    compiled with the project's files as one more file each, named by their key; they are the
+    selection, as a path is.
+
+    Given PATHS, ``--select`` or ``extra``, only the errors of what the selection reads refuse
+    it; the others are in ``Compiled.not_checked`` (``selection``).
     """
     project = load_project(
         paths or ([project_dir] if project_dir is not None else []), target=target, vars_override=vars_override,
@@ -73,43 +81,85 @@ def compile_project(
     macro_files = sorted(
         f for mp in project.macro_paths if mp.is_dir() for f in mp.glob("**/*.sql")
     )
-    sources: list[SourceFile] = []
-    statements: list[Statement] = []
     try:
         env = render.make_environment(project.vars, macro_files, project.macro_paths)
     except UserError as e:
         raise UserErrors([e]) from None
-    for path in files:
-        with diags.collecting():
-            sf = render.render_file(path, display_path(path), env)
-            sources.append(sf)
-            statements.extend(parse_file(sf, diags))
-    for shown, text in (extra or {}).items():
-        with diags.collecting():
-            sf = render.render_text(text, shown, env)
-            sources.append(sf)
-            statements.extend(parse_file(sf, diags))
+    texts = [(display_path(p), p, None) for p in files] + [(k, None, v) for k, v in (extra or {}).items()]
+    sources, statements, broken = _read(texts, env, diags)
     analysis = analyse(statements, diags)
     plan = build_plan(analysis, project.name, diags, project.defaults)
-    # Report by file and line, as a compiler does, not in the order the stages found them.
-    diags.errors.sort(key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
+    # A text that is not a file (peek's --sql) is the selection: the project is what it reads.
+    chosen = {display_path(p) for p in (selected or ([] if extra else files))} | set(extra or {})
+    names = selection.sink_names(analysis, plan)
+    picked = selection.roots(statements, analysis, names, chosen, select)
+    if not paths and not select and not extra:
+        diags.errors = selection.with_broken_hints(diags.errors, analysis, broken)
+        not_checked: list[UserError] = []
+    else:
+        diags.errors, not_checked = _judge(diags.errors, statements, analysis, names, broken, chosen, select, picked)
+    diags.errors = _by_place(diags.errors)
     diags.raise_if_any()
-
-    full_plan = plan
-    selected_paths = {display_path(p) for p in (selected or files)}
-    keep = [s for s in plan.sinks if s.file in selected_paths]
-    if select:
-        keep = [s for s in keep if matches(s, select)]
-        if not keep:
-            raise UserErrors([UserError(
-                f"--select {' '.join(select)} matches no query",
-                None,
-                "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)",
-            )])
-    plan = subset(plan, keep)
+    if select and not picked:
+        raise selection.no_match(select)
     return Compiled(
-        project, sources, statements, analysis, plan, sorted(selected_paths), full_plan
+        project, sources, statements, analysis, subset(plan, selection.kept_sinks(plan, picked)),
+        sorted(chosen), plan, _by_place(not_checked),
     )
+
+
+def _read(
+    texts: t.Sequence[tuple[str, Path | None, str | None]], env: t.Any, diags: Diagnostics
+) -> tuple[list[SourceFile], list[Statement], list[selection.Broken]]:
+    """Render and parse each (shown name, file or text); a file with errors is also ``Broken``
+    (what it defines is partly unknown)."""
+    sources: list[SourceFile] = []
+    statements: list[Statement] = []
+    broken: list[selection.Broken] = []
+    for shown, path, text in texts:
+        before = len(diags.errors)
+        sf = None
+        with diags.collecting():
+            sf = render.render_file(path, shown, env) if path else render.render_text(text or "", shown, env)
+            sources.append(sf)
+            statements.extend(parse_file(sf, diags))
+        if len(diags.errors) > before:
+            written = sf.text if sf is not None else text if path is None else _on_disk(path)
+            broken.append(selection.Broken(shown, written or "", diags.errors[before:]))
+    return sources, statements, broken
+
+
+def _on_disk(path: Path) -> str:
+    """What the user wrote in a file Jinja could not read (searched for stream names)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _judge(
+    errors: list[UserError],
+    statements: list[Statement],
+    analysis: Analysis,
+    names: dict[int, str],
+    broken: list[selection.Broken],
+    chosen: set[str],
+    select: t.Sequence[str],
+    picked: list[Statement],
+) -> tuple[list[UserError], list[UserError]]:
+    """(the errors that refuse the command, those outside the selection): a selection answers
+    for the statements it picked and what they read only."""
+    errors = selection.with_broken_hints(errors, analysis, broken)
+    in_scope = selection.scope(picked, statements, analysis, names)
+    picked_files = {s.file.path for s in picked} | {
+        f for f in chosen if not select or any(selection.is_path_of(s, f) for s in select)
+    }
+    return selection.split(errors, statements, in_scope, broken, picked_files)
+
+
+def _by_place(errors: list[UserError]) -> list[UserError]:
+    """By file and line, as a compiler reports, not in the order the stages found them."""
+    return sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
 
 
 def _abs(path: Path) -> Path:

@@ -21,6 +21,7 @@ from sqlstream.compiler.syntax.nodes import QueryStatement
 from sqlstream.compiler.analyse import Analysis, QueryDef, did_you_mean
 from sqlstream.compiler import facade
 from sqlstream.compiler.facade import Compiled
+from sqlstream.compiler import selection
 from sqlstream.compiler.plan import Field, Plan, SinkPlan
 from sqlstream.errors import UserError, UserErrors
 
@@ -53,11 +54,14 @@ class ProjectOptions:
     vars_: str | None = None
     profiles_dir: str | None = None
 
-    def compile(self, paths: t.Sequence[str] = (), sql: str | None = None) -> Compiled:
+    def compile(
+        self, paths: t.Sequence[str] = (), sql: str | None = None, select: t.Sequence[str] = ()
+    ) -> Compiled:
         return facade.compile_project(  # looked up at the call: tests replace it
             paths,
             target=self.target,
             vars_override=self.vars_,
+            select=select,
             profiles_dir=self.profiles_dir,
             extra={SQL_FILE: sql} if sql is not None else None,
         )
@@ -73,16 +77,17 @@ def peek_named(options: ProjectOptions, what: str) -> tuple[Compiled, PeekQuery]
     """``peek PATH``, ``peek QUERY`` or ``peek STREAM`` (a stream shows ``SELECT * FROM`` it)."""
     if Path(what).is_file():
         return _of_file(options, what)
-    compiled = options.compile()
-    plan = compiled.full_plan or compiled.plan
-    sink = next((s for s in plan.sinks if s.name == what), None)
-    if sink is not None:
-        return compiled, of_sink(sink, compiled.analysis)
-    streams = [*compiled.analysis.sources, *(v.name for v in compiled.analysis.views if v.name)]
+    # An empty --sql selects nothing, so no error refuses this compile: it tells the names.
+    probe = options.compile(sql="")
+    queries = sorted(set(selection.sink_names(probe.analysis, probe.full_plan or probe.plan).values()))
+    streams = [*probe.analysis.sources, *(v.name for v in probe.analysis.views if v.name)]
+    if what in queries:  # only what the query reads must be free of errors
+        compiled = options.compile(select=(what,))
+        return compiled, of_sink(next(s for s in compiled.plan.sinks if s.name == what), compiled.analysis)
     if what.lower() in streams:
         compiled, query = peek_sql(options, f"SELECT * FROM {what}")
         return compiled, replace(query, name=what.lower(), place=f"stream {what.lower()}")
-    names = [s.name for s in plan.sinks] + streams
+    names = queries + streams
     raise UserErrors([UserError(
         f"peek {what}: no query file, query or stream of that name",
         None,
