@@ -57,16 +57,20 @@ class ProjectArgs:
     profiles_dir: str | None
 
     def compile(self) -> Compiled:
-        """The checked plan of the selected files (every user error at once)."""
+        """The checked plan of the selected files (every user error at once); its warnings are
+        printed here, so that every command that compiles shows them."""
+        from sqlstream.cli.console import console
         from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
 
-        return compile_project(
+        compiled = compile_project(
             self.paths,
             target=self.target,
             vars_override=self.vars_,
             select=self.select,
             profiles_dir=self.profiles_dir,
         )
+        console.warnings(compiled.warnings)
+        return compiled
 
 
 def project_options(fn: F) -> F:

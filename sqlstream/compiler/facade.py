@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlstream.compiler import render
 from sqlstream.compiler.analyse import Analysis, analyse
-from sqlstream.errors import Diagnostics, UserError, UserErrors
+from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
@@ -34,6 +34,8 @@ class Compiled:
     full_plan: Plan | None = None
     """The plan of every file before the selection, derived streams no query reads included
     (what ``sqlstream test`` resolves its targets in)."""
+    warnings: list[CompileWarning] = field(default_factory=list)
+    """Likely mistakes that do not stop the command, in file order (the CLI prints them)."""
 
     def connection(self, bootstrap_override: str | None = None) -> Connection:
         """What ``run`` and ``explain`` connect with: the target's settings, and a relative
@@ -93,6 +95,7 @@ def compile_project(
     plan = build_plan(analysis, project.name, diags, project.defaults)
     # Report by file and line, as a compiler does, not in the order the stages found them.
     diags.errors.sort(key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
+    diags.warnings.sort(key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
     diags.raise_if_any()
 
     full_plan = plan
@@ -108,7 +111,8 @@ def compile_project(
             )])
     plan = subset(plan, keep)
     return Compiled(
-        project, sources, statements, analysis, plan, sorted(selected_paths), full_plan
+        project, sources, statements, analysis, plan, sorted(selected_paths), full_plan,
+        diags.warnings,
     )
 
 
