@@ -102,7 +102,7 @@ def _check_select(
         a
         for e in select.expressions
         for a in e.find_all(exp.AggFunc)
-        if a.find_ancestor(exp.Select) is select
+        if a.find_ancestor(exp.Select, exp.Window) is select  # sum(x) OVER (...): reported apart
     ]
     if distinct is not None:
         yield _error(

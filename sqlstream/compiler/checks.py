@@ -27,7 +27,6 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
     for q in [*analysis.views, *analysis.sinks, *analysis.selects]:
         for expr in _expressions(q):
             _unknown_functions(q, expr, diags)
-            _unknown_types(q, expr, diags)
         diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
         node = t.cast(n.InsertKafka, q.node)
@@ -51,39 +50,41 @@ def _expressions(q: QueryDef) -> t.Iterator[exp.Expr]:
             yield pair.value
 
 
+def _spelled(q: QueryDef, call: exp.Expr) -> str:
+    """A call's name as the user wrote it (sqlglot keeps it upper-cased)."""
+    start, end = call.meta.get("start"), call.meta.get("end")
+    if start is None or end is None:
+        return str(call.name)
+    return q.stmt.file.rendered[start : end + 1]
+
+
+def _written(q: QueryDef, node: exp.Expr) -> str:
+    """An expression as the user wrote it, for a message; Spark SQL text when it has no place."""
+    span = syntax.node_span(node)
+    if span is None:
+        return node.sql(SPARK)
+    return q.stmt.file.rendered[span[0] : span[1] + 1]
+
+
 def _at_name(q: QueryDef, node: exp.Expr, length: int) -> Location:
     """Where a call's name stands: the caret under the name, not the whole call."""
     return dataclasses.replace(q.stmt.locate(node), length=max(1, length))
 
 
-# --- functions and types --------------------------------------------------------------------
+# --- functions --------------------------------------------------------------------
 
 
 def _unknown_functions(q: QueryDef, expr: exp.Expr, diags: Diagnostics) -> None:
     """sqlglot parses a function it does not know as ``Anonymous``: the names Spark may not
     have. (The ones it knows are typed nodes, written back as Spark spells them.)"""
     for call in expr.find_all(exp.Anonymous):
-        name = str(call.name)
-        if spark_names.is_function(name):
+        if spark_names.is_function(str(call.name)):
             continue
+        name = _spelled(q, call)
         diags.error(
             f"unknown function '{name}'",
             _at_name(q, call, len(name)),
             spark_names.function_hint(name),
-        )
-
-
-def _unknown_types(q: QueryDef, expr: exp.Expr, diags: Diagnostics) -> None:
-    """``CAST(x AS DOUBEL)``: sqlglot reads a type it does not know as a user-defined one."""
-    for kind in expr.find_all(exp.DataType):
-        if not kind.is_type(exp.DataType.Type.USERDEFINED):
-            continue
-        word = kind.sql(SPARK)
-        cast = kind.parent if isinstance(kind.parent, (exp.Cast, exp.TryCast)) else kind
-        diags.error(
-            f"unknown type '{word}'",
-            q.stmt.locate(cast),
-            spark_names.type_hint(word) or f"the types are: {', '.join(spark_names.TYPES)}",
         )
 
 
@@ -194,7 +195,7 @@ def _nullable_topic(q: QueryDef, topic: exp.Expr, analysis: Analysis, diags: Dia
         where = _case_keyword(q, cause)
         hint = "add an ELSE with a topic for the other records, e.g. ELSE 'orders-other'"
     else:
-        what = f"'{cause.sql(SPARK)}' can be NULL"
+        what = f"'{_written(q, cause)}' can be NULL"
         where = q.stmt.locate(cause)
         hint = (
             "give a fallback topic, e.g. TOPIC coalesce(<expr>, 'orders-other'), or add an ELSE "
@@ -229,9 +230,9 @@ def _negative_partition(q: QueryDef, partition: exp.Expr, diags: Diagnostics) ->
         left = mod.this
         if isinstance(left, (exp.Abs, exp.Literal)):  # sqlglot reads -5 as Neg(5)
             continue
-        x, k = left.sql(SPARK), mod.expression.sql(SPARK)
+        x, k = _written(q, left), _written(q, mod.expression)
         diags.warn(
-            f"PARTITION {mod.sql(SPARK)} is negative when {x} is, and Spark fails the query at "
+            f"PARTITION {_written(q, mod)} is negative when {x} is, and Spark fails the query at "
             "the first record with a negative partition",
             q.stmt.locate(mod),
             f"use pmod({x}, {k}), which is never negative",
