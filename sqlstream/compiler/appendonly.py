@@ -145,7 +145,9 @@ def _check_select(
         col = _time_column(call)
         if col is None:
             continue
-        if col.name.lower() not in watermarks:
+        if col.name.lower() not in watermarks and chained:
+            yield _chained_error(q, call, chained[0], via)
+        elif col.name.lower() not in watermarks:
             yield _error(
                 q, call,
                 f"the window over '{col.name}' never closes: no stream it reads has a WATERMARK "
