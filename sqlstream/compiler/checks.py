@@ -141,7 +141,8 @@ def _coalesce_null(node: exp.Expr, scope: Scope) -> exp.Expr | None:
 
 
 def _first_cause(nodes: t.Sequence[exp.Expr | None], scope: Scope) -> exp.Expr | None:
-    return next((c for e in nodes if e is not None and (c := _null_cause(e, scope)) is not None), None)
+    causes = (_null_cause(e, scope) for e in nodes if e is not None)
+    return next((c for c in causes if c is not None), None)
 
 
 _NULL_RULES: dict[type[exp.Expr], t.Callable[[exp.Expr, Scope], exp.Expr | None]] = {
@@ -191,7 +192,9 @@ def _nullable_topic(q: QueryDef, topic: exp.Expr, analysis: Analysis, diags: Dia
     if cause is None:
         return
     if isinstance(cause, (exp.Case, exp.If)):
-        what = "a CASE without ELSE" if isinstance(cause, exp.Case) else "an IF without a false value"
+        what = (
+            "a CASE without ELSE" if isinstance(cause, exp.Case) else "an IF without a false value"
+        )
         where = _case_keyword(q, cause)
         hint = "add an ELSE with a topic for the other records, e.g. ELSE 'orders-other'"
     else:

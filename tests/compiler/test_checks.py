@@ -81,14 +81,16 @@ def test_no_function_of_the_table_reaches_the_check_as_unknown() -> None:
 @pytest.mark.parametrize(
     "select",
     [
-        "SELECT window.start AS s, count(*) AS n FROM orders GROUP BY window(event_time, '1 minute')",
+        "SELECT window.start AS s, count(*) AS n FROM orders "
+        "GROUP BY window(event_time, '1 minute')",
         "SELECT session_window.start AS s, count(*) AS n FROM orders "
         "GROUP BY session_window(event_time, '5 minutes')",
         "SELECT from_json(payload, 'a INT, b STRING') AS parsed FROM orders",
         "SELECT to_json(named_struct('id', order_id, 'amount', amount)) AS j FROM orders",
         "SELECT pmod(user_id, 6) AS p, hash(order_id) AS h, xxhash64(order_id) AS x FROM orders",
         "SELECT transform(tags, t -> upper(t)) AS t, filter(tags, t -> t <> '') AS f FROM orders",
-        "SELECT date_format(event_time, 'yyyy-MM') AS m, unix_timestamp(event_time) AS u FROM orders",
+        "SELECT date_format(event_time, 'yyyy-MM') AS m, unix_timestamp(event_time) AS u "
+        "FROM orders",
         "SELECT get_json_object(payload, '$.a') AS a, regexp_extract(payload, 'x(\\\\d+)', 1) AS r "
         "FROM orders",
         "SELECT nvl(region, 'x') AS r, ifnull(region, 'y') AS r2, nullif(region, '') AS r3, "
@@ -135,7 +137,8 @@ WARNS = [
         3, 39, "the TOPIC can be NULL ('dest' can be NULL)", id="through-a-derived-stream",
     ),
     pytest.param(
-        "INSERT INTO KAFKA TOPIC 'out' PARTITION user_id % 5\nSELECT order_id, user_id FROM orders;\n",
+        "INSERT INTO KAFKA TOPIC 'out' PARTITION user_id % 5\n"
+        "SELECT order_id, user_id FROM orders;\n",
         1, 41, "PARTITION user_id % 5 is negative when user_id is", id="mod-partition",
     ),
     pytest.param(
@@ -163,7 +166,8 @@ def test_warnings(tmp_path: Path, sql: str, line: int, col: int, fragment: str) 
     assert len(result.plan.sinks) == 1  # a warning stops nothing
     [warning] = result.warnings
     assert warning.location is not None
-    assert (warning.location.line - HEADER_LINES, warning.location.col) == (line, col), warning.format()
+    where = (warning.location.line - HEADER_LINES, warning.location.col)
+    assert where == (line, col), warning.format()
     assert fragment in warning.message
     assert warning.hint
     assert warning.format().startswith(f"{warning.location}: warning: ")
@@ -181,11 +185,14 @@ def test_the_nullable_topic_hint_says_add_an_else(tmp_path: Path) -> None:
     [
         "INSERT INTO KAFKA TOPIC (CASE WHEN amount > 100 THEN 'big' ELSE 'small' END)\n"
         "SELECT order_id, amount FROM orders;\n",
-        "INSERT INTO KAFKA TOPIC (coalesce(region, 'unknown'))\nSELECT order_id, region FROM orders;\n",
+        "INSERT INTO KAFKA TOPIC (coalesce(region, 'unknown'))\n"
+        "SELECT order_id, region FROM orders;\n",
         "INSERT INTO KAFKA TOPIC ('o-' || dest)\n"
         "SELECT order_id, CASE WHEN amount > 1 THEN 'a' ELSE 'b' END AS dest FROM orders;\n",
-        "INSERT INTO KAFKA TOPIC 'out' PARTITION pmod(user_id, 5) SELECT order_id, user_id FROM orders;\n",
-        "INSERT INTO KAFKA TOPIC 'out' PARTITION abs(hash(order_id)) % 6 SELECT order_id FROM orders;\n",
+        "INSERT INTO KAFKA TOPIC 'out' PARTITION pmod(user_id, 5)\n"
+        "SELECT order_id, user_id FROM orders;\n",
+        "INSERT INTO KAFKA TOPIC 'out' PARTITION abs(hash(order_id)) % 6\n"
+        "SELECT order_id FROM orders;\n",
         "INSERT INTO KAFKA TOPIC 'out'\n"
         "SELECT o.order_id, p.paid FROM orders o JOIN payments p ON o.order_id = p.order_id\n"
         "AND p.paid_time BETWEEN o.event_time AND o.event_time + INTERVAL '1' HOUR;\n",
@@ -203,6 +210,7 @@ INSERT INTO KAFKA TOPIC 'out' PARTITION user_id % 5 SELECT order_id, user_id FRO
 INSERT INTO KAFKA TOPIC 'out' SELECT upperr(region) AS r FROM orders;
 """)
     text = info.value.format()
-    assert ": warning: PARTITION user_id % 5" in text and ": error: unknown function 'upperr'" in text
+    assert ": warning: PARTITION user_id % 5" in text
+    assert ": error: unknown function 'upperr'" in text
     assert text.index("warning:") < text.index("error:")  # in file order
     assert text.endswith("1 error and 1 warning found")
