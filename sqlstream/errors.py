@@ -3,8 +3,11 @@
 A *user* mistake (bad SQL, a bad option, a missing file) is a ``UserError``: it carries a
 ``Location`` in the file the user wrote and a hint, and the CLI prints it as
 ``path:line:col: error: message`` with the source line and a caret, exiting 2. Everything the
-compiler finds in one run is collected and reported together (``UserErrors``). A failure at run
-time (Spark or Kafka said no) is a ``RunFailure`` and exits 1.
+compiler finds in one run is collected and reported together (``UserErrors``). A likely mistake
+that Spark would still run (a TOPIC that can be NULL, state that grows without limit) is a
+``CompileWarning``, printed the same way as ``path:line:col: warning: ...``; it never changes the
+exit code. A failure at run time (Spark or Kafka said no) is a
+``RunFailure`` and exits 1.
 """
 
 from __future__ import annotations
@@ -50,11 +53,23 @@ class UserError(SqlStreamError):
         self.location = location
         self.hint = hint
 
+    severity = "error"
+
     def format(self, color: bool = False) -> str:
-        return format_diagnostic(self.message, self.location, self.hint, color=color)
+        return format_diagnostic(
+            self.message, self.location, self.hint, color=color, severity=self.severity
+        )
 
     def __str__(self) -> str:
         return self.format()
+
+
+class CompileWarning(UserError):
+    """A likely mistake that Spark would still run: reported like an error, but the command
+    goes on and exits 0. Never raised; ``Diagnostics.warn`` collects it."""
+
+    exit_code = 0
+    severity = "warning"
 
 
 class UserErrors(SqlStreamError):
@@ -62,14 +77,26 @@ class UserErrors(SqlStreamError):
 
     exit_code = 2
 
-    def __init__(self, errors: t.Sequence[UserError]) -> None:
+    def __init__(
+        self, errors: t.Sequence[UserError], warnings: t.Sequence[CompileWarning] = ()
+    ) -> None:
         self.errors = list(errors)
+        self.warnings = list(warnings)
+        """Found in the same run: shown with the errors, in file order."""
         super().__init__("\n".join(e.format() for e in self.errors))
 
     def format(self, color: bool = False) -> str:
-        body = "\n".join(e.format(color=color) for e in self.errors)
-        n = len(self.errors)
-        return f"{body}\n{n} error{'s' if n != 1 else ''} found"
+        shown = sorted([*self.errors, *self.warnings], key=_place)
+        body = "\n".join(e.format(color=color) for e in shown)
+        n, w = len(self.errors), len(self.warnings)
+        also = f" and {w} warning{'s' if w != 1 else ''}" if w else ""
+        return f"{body}\n{n} error{'s' if n != 1 else ''}{also} found"
+
+
+def _place(e: UserError) -> tuple[str, int, int]:
+    """File order: by path, line and column (the unlocated first)."""
+    loc = e.location
+    return (loc.path, loc.line, loc.col) if loc is not None else ("", 0, 0)
 
 
 class RunFailure(SqlStreamError):
@@ -82,11 +109,19 @@ def _style(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
+_SEVERITY_COLOR = {"error": "1;31", "warning": "1;35"}
+
+
 def format_diagnostic(
-    message: str, location: Location | None, hint: str | None, color: bool = False
+    message: str,
+    location: Location | None,
+    hint: str | None,
+    color: bool = False,
+    severity: str = "error",
 ) -> str:
-    """Render ``path:line:col: error: message``, the source line, a caret and the hint."""
-    head = _style("error:", "1;31", color)
+    """Render ``path:line:col: error: message`` (or ``warning:``), the source line, a caret and
+    the hint."""
+    head = _style(f"{severity}:", _SEVERITY_COLOR[severity], color)
     if location is None:
         lines = [f"{head} {message}"]
     else:
@@ -135,6 +170,11 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self.errors: list[UserError] = []
+        self.warnings: list[CompileWarning] = []
+
+    def warn(self, message: str, location: Location | None = None, hint: str | None = None) -> None:
+        """A likely mistake that does not stop the command (see ``CompileWarning``)."""
+        self.warnings.append(CompileWarning(message, location, hint))
 
     def add(self, error: UserError) -> None:
         self.errors.append(error)
@@ -160,4 +200,4 @@ class Diagnostics:
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise UserErrors(self.errors)
+            raise UserErrors(self.errors, self.warnings)

@@ -17,7 +17,7 @@ import click
 
 if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
-    from sqlstream.errors import UserError, UserErrors
+    from sqlstream.errors import CompileWarning, UserError, UserErrors
     from sqlstream.local.broker import Broker
 
 INTERNAL_HINT = (
@@ -60,6 +60,12 @@ class Console:
             where = f"{e.location}: " if e.location else ""
             message = e.message.splitlines()[0] if e.message else ""
             self.err(f"{where}{head} not checked: {message} (not read by the selection)")
+
+    def warnings(self, warnings: t.Sequence[CompileWarning]) -> None:
+        """``path:line:col: warning: ...`` with the line, a caret and a hint, each; the command
+        goes on (and exits 0 unless something else fails)."""
+        for warning in warnings:
+            self.err(warning.format(color=self.color))
 
     def failure(self, error: BaseException) -> None:
         """A run-time failure or an OS error: one line."""

@@ -57,11 +57,11 @@ class ProjectArgs:
     profiles_dir: str | None
 
     def compile(self) -> Compiled:
-        """The checked plan of the selected files (every user error at once); errors outside
-        the selection are printed as warnings."""
-        from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
-
+        """The checked plan of the selected files (every user error at once); its warnings, and
+        errors outside the selection, are printed here, so that every command that compiles
+        shows them."""
         from sqlstream.cli.console import console
+        from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
 
         compiled = compile_project(
             self.paths,
@@ -71,6 +71,7 @@ class ProjectArgs:
             profiles_dir=self.profiles_dir,
         )
         console.not_checked(compiled.not_checked)
+        console.warnings(compiled.warnings)
         return compiled
 
 

@@ -12,8 +12,8 @@ import typing as t
 
 from sqlglot import exp
 
-from sqlstream.compiler.analyse import Analysis, QueryDef, is_window_call
-from sqlstream.errors import UserError
+from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, is_window_call
+from sqlstream.errors import CompileWarning, UserError
 
 def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[UserError]:
     """Errors for the sink ``q`` and every derived stream it reads (each view reported once)."""
@@ -99,7 +99,7 @@ def _check_select(
         a
         for e in select.expressions
         for a in e.find_all(exp.AggFunc)
-        if a.find_ancestor(exp.Select) is select
+        if a.find_ancestor(exp.Select, exp.Window) is select  # sum(x) OVER (...): reported apart
     ]
     if distinct is not None:
         yield _error(
@@ -111,9 +111,14 @@ def _check_select(
     if group is None and not aggs:
         yield from _check_joins(q, select, watermarks, analysis, via)
         return
+    yield from _distinct_aggregates(q, aggs, via)
     keys = list(group.expressions) if group is not None else []
     windows = [k for k in keys if is_window_call(k)]
     time_keys = [k for k in keys if isinstance(k, exp.Column) and k.name.lower() in watermarks]
+    chained = _aggregating_reads(select, analysis)
+    if chained and not windows and not time_keys:
+        yield _chained_error(q, keys[0] if keys else aggs[0], chained[0], via)
+        return
     if not windows and not time_keys:
         node = keys[0] if keys else aggs[0]
         what = (
@@ -137,7 +142,9 @@ def _check_select(
         col = _time_column(call)
         if col is None:
             continue
-        if col.name.lower() not in watermarks:
+        if col.name.lower() not in watermarks and chained:
+            yield _chained_error(q, call, chained[0], via)
+        elif col.name.lower() not in watermarks:
             yield _error(
                 q, call,
                 f"the window over '{col.name}' never closes: no stream it reads has a WATERMARK "
@@ -147,6 +154,108 @@ def _check_select(
                 via,
             )
     yield from _check_joins(q, select, watermarks, analysis, via)
+
+
+def _distinct_aggregates(
+    q: QueryDef, aggs: list[exp.AggFunc], via: QueryDef | None
+) -> t.Iterator[UserError]:
+    """``count(DISTINCT x)`` and the like: Spark keeps no state for distinct aggregates."""
+    for agg in aggs:
+        if not isinstance(agg.this, exp.Distinct):
+            continue
+        args = ", ".join(a.sql(SPARK) for a in agg.this.expressions)
+        name = agg.sql_name().lower() if not isinstance(agg, exp.Count) else "count"
+        fix = (
+            f"use approx_count_distinct({args}), which Spark can keep per window"
+            if isinstance(agg, exp.Count)
+            else f"deduplicate first: a derived stream that groups by the window and {args}, "
+            f"then {name}({args}) over it, grouped by window(window_time(window), ...)"
+        )
+        yield _error(
+            q, agg, f"{name}(DISTINCT ...) is not supported on streams (a distinct aggregate)",
+            fix, via,
+        )
+
+
+def _aggregating_reads(select: exp.Select, analysis: Analysis) -> list[str]:
+    """Derived streams that this SELECT reads directly and that aggregate themselves."""
+    names = [
+        tbl.name.lower() for tbl in select.find_all(exp.Table)
+        if tbl.find_ancestor(exp.Select) is select
+    ]
+    return [
+        name for name in names
+        if (view := analysis.view(name)) is not None and _aggregates(view.query)
+    ]
+
+
+def _aggregates(query: exp.Expr) -> bool:
+    return any(
+        s.args.get("group") is not None or any(s.find(exp.AggFunc) for s in s.expressions)
+        for s in query.find_all(exp.Select)
+    )
+
+
+def _chained_error(q: QueryDef, node: exp.Expr, inner: str, via: QueryDef | None) -> UserError:
+    return _error(
+        q, node,
+        f"this aggregation reads stream '{inner}', which aggregates already: Spark chains "
+        f"aggregations only on the event time of the first one's window",
+        f"group by window(window_time(window), '1 hour') over the window of '{inner}', "
+        "or aggregate its source stream directly",
+        via,
+    )
+
+
+def unbounded_joins(q: QueryDef, analysis: Analysis) -> t.Iterator[CompileWarning]:
+    """Inner joins of streams whose state Spark can never clean up: a warning each.
+
+    Spark runs them, but keeps every record of both sides in state, for ever, unless both
+    sides have a watermark and the ON condition bounds the event times (the Structured
+    Streaming guide's "inner joins with optional watermarking")."""
+    watermarks = _watermarks(q, analysis)
+    for select in q.query.find_all(exp.Select):
+        for join in select.args.get("joins") or []:
+            side = (join.args.get("side") or "").upper()
+            if side or (join.args.get("kind") or "").upper() in ("CROSS", "SEMI", "ANTI"):
+                continue
+            unwatermarked = _unwatermarked(select, join, analysis)
+            bounded = _bounded(join, watermarks)
+            if not unwatermarked and bounded:
+                continue
+            why = (
+                f"{', '.join(unwatermarked)} has no WATERMARK" if unwatermarked
+                else "its ON condition does not bound the event times"
+            )
+            yield CompileWarning(
+                f"this join of streams keeps every record of both sides in state, which grows "
+                f"without limit: {why}",
+                q.stmt.locate(join),
+                "add a WATERMARK to each source and bound the join in time, e.g. "
+                "ON a.id = b.id AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR",
+            )
+
+
+def _bounded(join: exp.Join, watermarks: set[str]) -> bool:
+    condition = join.args.get("on")
+    return condition is not None and any(
+        _compares_time(c, watermarks)
+        for c in condition.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+    )
+
+
+def _unwatermarked(select: exp.Select, join: exp.Join, analysis: Analysis) -> list[str]:
+    """The streams on either side of ``join`` with no watermark upstream."""
+    from_ = select.args.get("from")
+    tables = [from_.this, join.this] if from_ is not None else [join.this]
+    missing = []
+    for table in tables:
+        if not isinstance(table, exp.Table) or not table.name:
+            continue
+        sources, _ = analysis.upstream([table.name.lower()])
+        if not any(analysis.sources[s].watermark_column for s in sources):
+            missing.append(table.name)
+    return missing
 
 
 def _check_joins(
@@ -161,21 +270,8 @@ def _check_joins(
         side = (join.args.get("side") or "").upper()
         if side not in ("LEFT", "RIGHT", "FULL"):
             continue
-        condition = join.args.get("on")
-        has_bound = condition is not None and any(
-            _compares_time(c, watermarks)
-            for c in condition.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
-        )
-        from_ = select.args.get("from")
-        tables = [from_.this, join.this] if from_ is not None else [join.this]
-        unwatermarked = []
-        for table in tables:
-            name = table.name.lower() if isinstance(table, exp.Table) else None
-            if name is None:
-                continue
-            sources, _ = analysis.upstream([name])
-            if not any(analysis.sources[s].watermark_column for s in sources):
-                unwatermarked.append(table.name)
+        has_bound = _bounded(join, watermarks)
+        unwatermarked = _unwatermarked(select, join, analysis)
         if unwatermarked:
             yield _error(
                 q, join,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlstream.compiler import render, selection
 from sqlstream.compiler.analyse import Analysis, analyse
-from sqlstream.errors import Diagnostics, UserError, UserErrors
+from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
@@ -38,6 +38,8 @@ class Compiled:
     not_checked: list[UserError] = field(default_factory=list)
     """Errors outside the selection (``validate queries/a.sql`` with a broken b.sql): shown as
     one-line warnings, they do not refuse the command (``selection``)."""
+    warnings: list[CompileWarning] = field(default_factory=list)
+    """Likely mistakes that do not stop the command, in file order (the CLI prints them)."""
 
     def connection(self, bootstrap_override: str | None = None) -> Connection:
         """What ``run`` and ``explain`` connect with: the target's settings, and a relative
@@ -99,12 +101,14 @@ def compile_project(
     else:
         diags.errors, not_checked = _judge(diags.errors, statements, analysis, names, broken, chosen, select, picked)
     diags.errors = _by_place(diags.errors)
+    diags.warnings = _by_place(diags.warnings)
     diags.raise_if_any()
     if select and not picked:
         raise selection.no_match(select)
     return Compiled(
         project, sources, statements, analysis, subset(plan, selection.kept_sinks(plan, picked)),
         sorted(chosen), plan, _by_place(not_checked),
+        diags.warnings,
     )
 
 
@@ -157,7 +161,10 @@ def _judge(
     return selection.split(errors, statements, in_scope, broken, picked_files)
 
 
-def _by_place(errors: list[UserError]) -> list[UserError]:
+E = t.TypeVar("E", bound=UserError)
+
+
+def _by_place(errors: t.Iterable[E]) -> list[E]:
     """By file and line, as a compiler reports, not in the order the stages found them."""
     return sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from sqlstream.compiler import syntax
+from sqlstream.compiler import spark_names, syntax
 from sqlstream.compiler.source import SourceFile
 from sqlstream.errors import Diagnostics, Location, UserError
 
@@ -104,6 +104,8 @@ def _message(description: str, highlight: str) -> str:
 
 
 def _hint(description: str, highlight: str) -> str:
+    if description.lower().startswith("expected type") and spark_names.type_hint(highlight):
+        return t.cast(str, spark_names.type_hint(highlight))  # CAST(x AS DOUBEL)
     if highlight.upper() in {"SELECT", "INSERT", "CREATE", "SET"}:
         return "is the ';' at the end of the statement before it missing?"
     if "Expecting )" in description:

@@ -14,7 +14,7 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sqlstream.compiler import appendonly
+from sqlstream.compiler import appendonly, checks
 from sqlstream.compiler import lower
 from sqlstream.compiler import options
 from sqlstream.compiler import formats, optiondefaults, syntax, topics, triggers
@@ -71,6 +71,7 @@ def build_plan(
         names[sink.name] = q.stmt
         diags.add_all(_rate_limit_errors(sink, q, analysis, plan, rate_limited))
         plan.sinks.append(sink)
+    checks.check(analysis, plan, diags)
     return plan
 
 

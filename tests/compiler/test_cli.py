@@ -591,3 +591,22 @@ def test_run_refuses_a_bare_select_and_a_bad_trigger(example: Path, fake_runtime
     result = invoke("run", "--trigger", "sometimes")
     assert result.exit_code == 2 and "--trigger 'sometimes'" in result.stderr and "hint: " in result.stderr
     assert fake_runtime == []
+
+
+def test_a_warning_is_printed_and_exits_0(tmp_path: Path) -> None:
+    """A likely mistake Spark would still run: `path:line:col: warning:` on stderr, and the
+    command goes on (validate says ok, compile writes, both exit 0)."""
+    make_project(tmp_path, {"queries/w.sql": (
+        SOURCE + "INSERT INTO KAFKA TOPIC (CASE WHEN amount > 10 THEN 'big' END)\n"
+        "SELECT order_id, amount FROM orders;\n"
+    )})
+    result = invoke("validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: 1 file(s), 1 query")
+    assert result.stderr.startswith("queries/w.sql:7:26: warning: the TOPIC can be NULL")
+    assert "   7 | INSERT INTO KAFKA TOPIC (CASE" in result.stderr
+    assert "hint: add an ELSE" in result.stderr
+    assert "error" not in result.stderr
+    result = invoke("compile", "--target-dir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "warning: the TOPIC can be NULL" in result.stderr

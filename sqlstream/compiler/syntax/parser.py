@@ -17,6 +17,7 @@ import typing as t
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
+from sqlstream.compiler import spark_names
 from sqlstream.compiler.syntax import nodes as n
 from sqlstream.compiler.syntax import spark
 from sqlstream.compiler.syntax.spark import SyntaxProblem
@@ -334,7 +335,10 @@ class Parser:
                 self.i = start + size
                 return kind
         self.i = start
-        self.fail(f"expected a type after column '{column}' of {where}")
+        word = part[0].text if part and part[0].token_type == TokenType.VAR else ""
+        self.fail(
+            f"expected a type after column '{column}' of {where}", hint=spark_names.type_hint(word)
+        )
 
     def type_extent(self) -> list[Token]:
         """Tokens up to a ',', ')', FROM or role word outside the type's ``(...)`` and ``<...>``."""

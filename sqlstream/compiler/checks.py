@@ -1,0 +1,292 @@
+"""What Spark would refuse or regret, found by ``validate`` with no JVM.
+
+Spark refuses an unknown function only when the query starts, after a page of log, at a
+position in its own text; it runs a query whose TOPIC can be NULL or whose PARTITION can be
+negative until the first such record fails it; and a pattern that also subscribes the project's
+own outputs quietly reads them back. Each check here turns one of these into a located error or
+warning before anything starts. The append-only rule of the planner is ``appendonly``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing as t
+
+from sqlglot import exp
+
+from sqlstream.compiler import appendonly, spark_names, syntax
+from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef
+from sqlstream.compiler.plan import Plan
+from sqlstream.compiler.syntax import nodes as n
+from sqlstream.errors import Diagnostics, Location
+
+
+def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
+    """Every check of this module, over every query and stream of the project."""
+    for q in [*analysis.views, *analysis.sinks, *analysis.selects]:
+        for expr in _expressions(q):
+            _unknown_functions(q, expr, diags)
+        diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
+    for q in analysis.sinks:
+        node = t.cast(n.InsertKafka, q.node)
+        if node.topic is not None and not isinstance(node.topic, n.Text):
+            _nullable_topic(q, node.topic, analysis, diags)
+        if node.partition is not None:
+            _negative_partition(q, node.partition, diags)
+    _reads_own_output(analysis, plan, diags)
+
+
+def _expressions(q: QueryDef) -> t.Iterator[exp.Expr]:
+    """The query and, for a sink, its KEY, PARTITION, TOPIC, HEADERS and VALUE expressions."""
+    yield q.query
+    node = q.node
+    if isinstance(node, n.InsertKafka):
+        topic = node.topic if not isinstance(node.topic, n.Text) else None
+        for e in (node.key, node.partition, topic, node.headers_expr, node.value):
+            if e is not None:
+                yield e
+        for pair in node.headers or []:
+            yield pair.value
+
+
+def _spelled(q: QueryDef, call: exp.Expr) -> str:
+    """A call's name as the user wrote it (sqlglot keeps it upper-cased)."""
+    start, end = call.meta.get("start"), call.meta.get("end")
+    if start is None or end is None:
+        return str(call.name)
+    return q.stmt.file.rendered[start : end + 1]
+
+
+def _written(q: QueryDef, node: exp.Expr) -> str:
+    """An expression as the user wrote it, for a message; Spark SQL text when it has no place."""
+    span = syntax.node_span(node)
+    if span is None:
+        return node.sql(SPARK)
+    return q.stmt.file.rendered[span[0] : span[1] + 1]
+
+
+def _at_name(q: QueryDef, node: exp.Expr, length: int) -> Location:
+    """Where a call's name stands: the caret under the name, not the whole call."""
+    return dataclasses.replace(q.stmt.locate(node), length=max(1, length))
+
+
+# --- functions --------------------------------------------------------------------
+
+
+def _unknown_functions(q: QueryDef, expr: exp.Expr, diags: Diagnostics) -> None:
+    """sqlglot parses a function it does not know as ``Anonymous``: the names Spark may not
+    have. (The ones it knows are typed nodes, written back as Spark spells them.)"""
+    for call in expr.find_all(exp.Anonymous):
+        if spark_names.is_function(str(call.name)):
+            continue
+        name = _spelled(q, call)
+        diags.error(
+            f"unknown function '{name}'",
+            _at_name(q, call, len(name)),
+            spark_names.function_hint(name),
+        )
+
+
+# --- a TOPIC that can be NULL ---------------------------------------------------------------
+
+
+Scope = t.Callable[[exp.Column], "tuple[exp.Expr, Scope] | None"]
+"""What a column names where it stands: the expression it is computed by and the scope of that
+expression, or None for a column read from Kafka."""
+
+
+def _null_cause(node: exp.Expr, scope: Scope) -> exp.Expr | None:
+    """The part of ``node`` that can make it NULL (a CASE without ELSE, a column, NULL), or
+    None when it never is. Every column read from Kafka can be NULL (a missing JSON field); a
+    computed column is followed to the expression it is computed by, through derived streams;
+    anything else is NULL when one of its arguments is (Spark's functions return NULL for a
+    NULL argument)."""
+    rule = _NULL_RULES.get(type(node))
+    if rule is not None:
+        return rule(node, scope)
+    for child in node.iter_expressions():
+        cause = _null_cause(child, scope)
+        if cause is not None:
+            return cause
+    return None
+
+
+def _column_null(node: exp.Expr, scope: Scope) -> exp.Expr | None:
+    found = scope(t.cast(exp.Column, node))
+    if found is None:
+        return node
+    return node if _null_cause(*found) is not None else None
+
+
+def _case_null(node: exp.Expr, scope: Scope) -> exp.Expr | None:
+    default = node.args.get("default")
+    if default is None:
+        return node
+    branches = [i.args.get("true") for i in node.args.get("ifs") or []]
+    return _first_cause([*branches, default], scope)
+
+
+def _if_null(node: exp.Expr, scope: Scope) -> exp.Expr | None:
+    if node.args.get("false") is None:
+        return node
+    return _first_cause([node.args.get("true"), node.args.get("false")], scope)
+
+
+def _coalesce_null(node: exp.Expr, scope: Scope) -> exp.Expr | None:
+    """NULL only when every argument can be."""
+    args = [node.this, *node.expressions]
+    causes = [_null_cause(a, scope) for a in args if a is not None]
+    return causes[-1] if causes and all(c is not None for c in causes) else None
+
+
+def _first_cause(nodes: t.Sequence[exp.Expr | None], scope: Scope) -> exp.Expr | None:
+    causes = (_null_cause(e, scope) for e in nodes if e is not None)
+    return next((c for c in causes if c is not None), None)
+
+
+_NULL_RULES: dict[type[exp.Expr], t.Callable[[exp.Expr, Scope], exp.Expr | None]] = {
+    # node kind -> what can make such a node NULL
+    exp.Literal: lambda node, _: None,
+    exp.Null: lambda node, _: node,
+    exp.Column: _column_null,
+    exp.Case: _case_null,
+    exp.If: _if_null,
+    exp.Coalesce: _coalesce_null,
+}
+
+
+def _output_scope(q: QueryDef, analysis: Analysis) -> Scope:
+    """Columns of ``q``'s output: each computed by an expression of its SELECT."""
+    query = q.query
+    outputs = {
+        s.alias_or_name.lower(): (s.this if isinstance(s, exp.Alias) else s)
+        for s in (query.selects if isinstance(query, exp.Select) else [])
+        if s.alias_or_name
+    }
+
+    def lookup(col: exp.Column) -> tuple[exp.Expr, Scope] | None:
+        expr = outputs.get(col.name.lower())
+        return (expr, _read_scope(q, analysis)) if expr is not None else None
+
+    return lookup
+
+
+def _read_scope(q: QueryDef, analysis: Analysis) -> Scope:
+    """Columns of the streams ``q`` reads: a derived stream's are followed into it."""
+
+    def lookup(col: exp.Column) -> tuple[exp.Expr, Scope] | None:
+        for name in q.reads:
+            view = analysis.view(name)
+            if view is None or view.broken:
+                continue
+            if any(f.name.lower() == col.name.lower() for f in view.fields):
+                return _output_scope(view, analysis)(col)
+        return None
+
+    return lookup
+
+
+def _nullable_topic(q: QueryDef, topic: exp.Expr, analysis: Analysis, diags: Diagnostics) -> None:
+    cause = _null_cause(topic, _output_scope(q, analysis))
+    if cause is None:
+        return
+    if isinstance(cause, (exp.Case, exp.If)):
+        what = (
+            "a CASE without ELSE" if isinstance(cause, exp.Case) else "an IF without a false value"
+        )
+        where = _case_keyword(q, cause)
+        hint = "add an ELSE with a topic for the other records, e.g. ELSE 'orders-other'"
+    else:
+        what = f"'{_written(q, cause)}' can be NULL"
+        where = q.stmt.locate(cause)
+        hint = (
+            "give a fallback topic, e.g. TOPIC coalesce(<expr>, 'orders-other'), or add an ELSE "
+            "to the CASE"
+        )
+    diags.warn(
+        f"the TOPIC can be NULL ({what}): Spark fails the query at the first record whose "
+        "topic is NULL",
+        where,
+        hint,
+    )
+
+
+def _case_keyword(q: QueryDef, node: exp.Expr) -> Location:
+    """The ``CASE`` (or ``IF``) keyword of ``node``: sqlglot keeps no position for it, so it is
+    the last such word before the node's first position."""
+    span = syntax.node_span(node)
+    if span is None:
+        return q.stmt.locate(node)
+    word = "CASE" if isinstance(node, exp.Case) else "IF"
+    found = q.stmt.file.rendered.upper().rfind(word, q.stmt.start, span[0])
+    return q.stmt.file.locate(found, len(word)) if found >= 0 else q.stmt.locate(node)
+
+
+# --- PARTITION x % n --------------------------------------------------------------------------
+
+
+def _negative_partition(q: QueryDef, partition: exp.Expr, diags: Diagnostics) -> None:
+    """``x % n`` is negative for a negative ``x`` (Spark's integers are all signed), and a
+    negative partition fails the query at run time; ``pmod(x, n)`` is never negative."""
+    for mod in partition.find_all(exp.Mod):
+        left = mod.this
+        if isinstance(left, (exp.Abs, exp.Literal)):  # sqlglot reads -5 as Neg(5)
+            continue
+        x, k = _written(q, left), _written(q, mod.expression)
+        diags.warn(
+            f"PARTITION {_written(q, mod)} is negative when {x} is, and Spark fails the query at "
+            "the first record with a negative partition",
+            q.stmt.locate(mod),
+            f"use pmod({x}, {k}), which is never negative",
+        )
+
+
+# --- a subscription that reads the project's own outputs ------------------------------------
+
+
+def _written_topics(plan: Plan) -> dict[str, str]:
+    """Each topic the project writes literally -> what writes it."""
+    written: dict[str, str] = {}
+    for sink in plan.sinks:
+        if sink.topic:
+            written.setdefault(sink.topic, f"query '{sink.name}' at {sink.file}:{sink.line}")
+    for source in plan.sources:
+        if source.dlq_topic:
+            written.setdefault(source.dlq_topic, f"the dead-letter topic of stream '{source.name}'")
+    return written
+
+
+_SUBSCRIPTIONS: dict[str, t.Callable[[str, str], bool]] = {
+    # option -> whether its value subscribes a topic; Kafka matches a pattern against the whole
+    # topic name (Java's Pattern.matcher(topic).matches()).
+    "topic_pattern": lambda value, topic: _full_match(value, topic),
+    "topics": lambda value, topic: topic in {x.strip() for x in value.split(",")},
+}
+
+
+def _full_match(pattern: str, topic: str) -> bool:
+    try:
+        return re.fullmatch(pattern, topic) is not None
+    except re.error:
+        return False  # reported by the option check
+
+
+def _reads_own_output(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
+    written = _written_topics(plan)
+    for source in analysis.sources.values():
+        for option in source.node.options:
+            matches = _SUBSCRIPTIONS.get(option.name.lower())
+            if matches is None:
+                continue
+            for topic, writer in written.items():
+                if not matches(option.value.text, topic):
+                    continue
+                diags.error(
+                    f"stream '{source.name}' reads topic '{topic}' ({option.name} = "
+                    f"'{option.value.text}'), which this project writes: {writer}",
+                    source.stmt.locate(option.value),
+                    "narrow the pattern or the list to the input topics (e.g. 'orders-[0-9]+'); "
+                    "to read a query's output on purpose, declare a stream of its own with "
+                    f"topic = '{topic}'",
+                )
