@@ -174,8 +174,13 @@ def advice(text: str, exc: t.Any = None) -> tuple[str, str | None]:
     return text, None
 
 
+#: Spark's boilerplate after the message: a link to its function docs and the SQLSTATE code.
+_BOILERPLATE = re.compile(r"\s*(Please, refer to '[^']*' for a fix\.|SQLSTATE: \w+\.?)")
+
+
 def _without_position(text: str) -> str:
-    return _POSITION.sub("", text.splitlines()[0] if text else text).strip()
+    first = text.splitlines()[0] if text else text
+    return _BOILERPLATE.sub("", _POSITION.sub("", first)).strip()
 
 
 # --------------------------------------------------------------------------------------------
