@@ -303,7 +303,9 @@ def _data_type(text: str) -> exp.DataType:
 
 def _mapping_schema(schema: dict[str, dict[str, str]]) -> MappingSchema:
     """One schema object for qualify and annotate_types, of parsed types."""
-    typed = {table: {c: _data_type(k) for c, k in cols.items()} for table, cols in schema.items()}
+    typed: dict[str, object] = {
+        table: {c: _data_type(k) for c, k in cols.items()} for table, cols in schema.items()
+    }
     return MappingSchema(typed, dialect=SPARK)
 
 
@@ -373,7 +375,7 @@ def _find_select(query: exp.Expr, name: str) -> exp.Expr | None:
 
 
 def _report_optimize_error(
-    e: OptimizeError, q: QueryDef, schema: dict[str, object], diags: Diagnostics
+    e: OptimizeError, q: QueryDef, schema: dict[str, dict[str, str]], diags: Diagnostics
 ) -> None:
     msg = str(e).split(". Line:")[0]
     import re
