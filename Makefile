@@ -56,7 +56,7 @@ lint: setup
 
 bench: bench-compile bench-throughput
 
-bench-compile: setup
+bench-compile: setup $(CSTAMP)
 	$(BIN)/python bench/compile_speed.py
 
 bench-throughput: setup

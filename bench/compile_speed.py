@@ -1,11 +1,19 @@
-"""Compile-path speed: a cold `sqlstream validate` of one file, and `compile` of 500 statements.
+"""Compile-path speed on both sqlglot builds, side by side: pure sqlglot and its compiled build.
 
-Run: make bench-compile (or python bench/compile_speed.py). Prints the figures and writes them
-to docs/benchmarks.md (section "compile").
+Run: make bench-compile (or python bench/compile_speed.py [--python PATH ...]). Each ``--python``
+is an interpreter with sqlglot installed (default: the Makefile's two venvs, ``.venv`` and
+``.venv-sqlglotc``, those that exist, else this interpreter); this checkout's package is the
+one imported (``PYTHONPATH``). Only the compile path runs (no JVM), so an interpreter without
+pyspark is fine. Prints a table and writes it to docs/benchmarks.md (section "compile").
+
+Workloads: a cold ``validate`` of one file; ``compile`` of 250 streams and 250 windowed sinks,
+as 250 files of one of each and as 10 files of 50 of each (the difference is per-file cost);
+``validate`` of a WHERE of 20,000 AND/OR terms; ``validate`` of a 5 MB file (refused by size).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -13,31 +21,96 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
+VENVS = (".venv", ".venv-sqlglotc")
+"""The Makefile's venvs (pure sqlglot; sqlglot with sqlglotc), relative to the checkout."""
+
+CHAIN_TERMS = 20_000
+BIG_BYTES = 5 * 1000 * 1000
+
+_BUILD = (
+    "import importlib.metadata as m, platform, sqlglot, sqlglot.expressions.core as core\n"
+    "try:\n    c = m.version('sqlglotc') if not core.__file__.endswith('.py') else ''\n"
+    "except m.PackageNotFoundError:\n    c = ''\n"
+    "print(c, sqlglot.__version__, platform.python_version(), sep='|')"
+)
 
 
-def generated_project(root: Path, streams: int = 250) -> None:
+def stream(i: int) -> str:
+    return (
+        f"CREATE STREAM s{i} (\n    id STRING KEY,\n    amount DOUBLE,\n    ts TIMESTAMP,\n"
+        f"    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE\n) FROM KAFKA (topic = 't{i}');\n"
+    )
+
+
+def windowed_sink(i: int) -> str:
+    return (
+        f"INSERT INTO KAFKA TOPIC 'out{i}' KEY id\n"
+        f"SELECT window.end AS window_end, id, sum(amount) AS total\n"
+        f"FROM s{i} GROUP BY window(ts, '5 minutes'), id;\n"
+    )
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
     (root / "queries").mkdir(parents=True)
-    (root / "sqlstream.yml").write_text("name: generated\n")
-    parts = []
-    for i in range(streams):
-        parts.append(
-            f"CREATE STREAM s{i} (\n    id STRING KEY,\n    amount DOUBLE,\n    ts TIMESTAMP,\n"
-            f"    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE\n) FROM KAFKA (topic = 't{i}');\n"
-        )
-        parts.append(
-            f"INSERT INTO KAFKA TOPIC 'out{i}' KEY id\n"
-            f"SELECT window.end AS window_end, id, sum(amount) AS total\n"
-            f"FROM s{i} GROUP BY window(ts, '5 minutes'), id;\n"
-        )
-    for chunk in range(10):
-        n = len(parts) // 10
-        (root / "queries" / f"q{chunk}.sql").write_text("\n".join(parts[chunk * n : (chunk + 1) * n]))
+    (root / "sqlstream.yml").write_text(f"name: {root.name}\n")
+    for name, text in files.items():
+        (root / "queries" / name).write_text(text)
+    return root
+
+
+def generated_project(root: Path, files: int, pairs: int = 250) -> Path:
+    """``pairs`` streams and as many windowed sinks (one reads each stream), in ``files`` files."""
+    per = pairs // files
+    return _project(
+        root,
+        {
+            f"q{f}.sql": "\n".join(
+                stream(i) + windowed_sink(i) for i in range(f * per, (f + 1) * per)
+            )
+            for f in range(files)
+        },
+    )
+
+
+def chain_project(root: Path, terms: int = CHAIN_TERMS) -> Path:
+    """One sink whose WHERE is ``terms`` comparisons joined by AND and OR."""
+    parts = [f"amount <> {i}" if i % 2 else f"id <> 'x{i}'" for i in range(terms)]
+    where = "".join(
+        part + ("" if i == terms - 1 else (" OR " if i % 100 == 99 else " AND "))
+        for i, part in enumerate(parts)
+    )
+    sink = f"INSERT INTO KAFKA TOPIC 'o' KEY id\nSELECT id, amount FROM s0\nWHERE {where};\n"
+    return _project(root, {"chain.sql": stream(0) + sink})
+
+
+def big_project(root: Path, size: int = BIG_BYTES) -> Path:
+    """One file of ``size`` bytes: a sink with a WHERE that long, on lines of about 80 chars."""
+    head = stream(0) + "INSERT INTO KAFKA TOPIC 'o' KEY id\nSELECT id FROM s0\nWHERE amount = 0"
+    terms, i, length = [head], 1, len(head)
+    while length < size:
+        term = f"\n   OR amount = {i}" if i % 4 == 0 else f" OR amount = {i}"
+        terms.append(term)
+        length += len(term)
+        i += 1
+    return _project(root, {"big.sql": "".join(terms) + ";\n"})
+
+
+@dataclass
+class Case:
+    what: str
+    args: list[str]
+    cwd: Path
+    runs: int
+    targets: dict[str, float]
+    """Build ("pure", "sqlglotc") -> target seconds."""
+    exit_code: int = 0
 
 
 def _children_cpu() -> float:
@@ -45,53 +118,139 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd: list[str], cwd: Path, runs: int) -> tuple[list[float], list[float]]:
-    """Wall seconds and CPU seconds (user + system) of each run of ``cmd``, a new process each."""
+def timed(python: str, case: Case) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + system) of each run, a new process each."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [python, "-m", "sqlstream.cli.main", *case.args]
     wall, cpu = [], []
-    for _ in range(runs):
+    for _ in range(case.runs):
         c0 = _children_cpu()
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd, cwd=case.cwd, env=env, capture_output=True, text=True, check=False
+        )
         wall.append(time.perf_counter() - t0)
         cpu.append(_children_cpu() - c0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+        flood = case.exit_code != 0 and len(proc.stdout) + len(proc.stderr) > 10_000
+        if proc.returncode != case.exit_code or flood:
+            raise SystemExit(
+                f"{' '.join(cmd)} (in {case.cwd}) exited {proc.returncode}, expected"
+                f" {case.exit_code}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            )
     return wall, cpu
 
 
+def build_of(python: str) -> tuple[str, str]:
+    """("pure" or "sqlglotc", a description with the versions) of an interpreter."""
+    out = subprocess.run([python, "-c", _BUILD], capture_output=True, text=True, check=True)
+    compiled, sqlglot, py = out.stdout.strip().split("|")
+    if compiled:
+        return "sqlglotc", f"sqlglot {sqlglot} with sqlglotc {compiled}, Python {py}"
+    return "pure", f"sqlglot {sqlglot} (pure Python), Python {py}"
+
+
+def default_pythons() -> list[str]:
+    found = [ROOT / v / "bin" / "python" for v in VENVS]
+    return [str(p) for p in found if p.exists()] or [sys.executable]
+
+
+def cases(tmp: Path) -> list[Case]:
+    p250 = generated_project(tmp / "files250", files=250)
+    p10 = generated_project(tmp / "files10", files=10)
+    chain = chain_project(tmp / "chain")
+    big = big_project(tmp / "big")
+    return [
+        Case(
+            "cold `validate queries/spend.sql`",
+            ["validate", "queries/spend.sql"],
+            ROOT,
+            7,
+            {"pure": 0.3, "sqlglotc": 0.3},
+        ),
+        Case(
+            "`compile`, 250 files of 1 stream + 1 windowed sink",
+            ["compile"],
+            p250,
+            5,
+            {"pure": 1.0, "sqlglotc": 0.5},
+        ),
+        Case("`compile`, the same 500 statements in 10 files", ["compile"], p10, 5, {}),
+        Case(
+            f"`validate`, a WHERE of {CHAIN_TERMS:,} AND/OR terms",
+            ["validate"],
+            chain,
+            3,
+            {"pure": 2.0, "sqlglotc": 2.0},
+        ),
+        Case(
+            f"`validate`, a {BIG_BYTES // 1_000_000} MB file (refused: over 1 MiB)",
+            ["validate"],
+            big,
+            3,
+            {"pure": 5.0, "sqlglotc": 5.0},
+            exit_code=2,
+        ),
+    ]
+
+
 def main() -> None:
-    exe = str(Path(sys.executable).parent / "sqlstream")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--python", action="append", help="an interpreter to measure (repeatable)")
+    parser.add_argument("--no-write", action="store_true", help="print only, leave the docs")
+    opts = parser.parse_args()
+    builds = [(p, *build_of(p)) for p in opts.python or default_pythons()]
     load_before = os.getloadavg()[0]
-    validate = timed([exe, "validate", "queries/spend.sql"], ROOT, runs=7)
+    results: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        generated_project(Path(tmp))
-        compile_ = timed([exe, "compile"], Path(tmp), runs=5)
+        all_cases = cases(Path(tmp))
+        for case in all_cases:
+            for python, kind, _ in builds:
+                results[case.what, python] = wall, cpu = timed(python, case)
+                print(
+                    f"{kind:8} {case.what}: median {statistics.median(wall):.3f} s"
+                    f" (min {min(wall):.3f} s, CPU {statistics.median(cpu):.3f} s, {len(wall)} runs)"
+                )
     load_after = os.getloadavg()[0]
-    rows = [
-        ("`sqlstream validate queries/spend.sql` (cold CLI start to exit)", validate, 0.5),
-        ("`sqlstream compile` of 500 statements (250 streams, 250 sinks)", compile_, 1.0),
-    ]
-    lines = [
-        "| what | median | min | median CPU time | runs | target |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for what, (xs, cpu), target in rows:
-        lines.append(
-            f"| {what} | {statistics.median(xs):.3f} s | {min(xs):.3f} s |"
-            f" {statistics.median(cpu):.3f} s | {len(xs)} | < {target} s |"
-        )
-        print(
-            f"{what}: median {statistics.median(xs):.3f} s (min {min(xs):.3f} s, {len(xs)} runs;"
-            f" CPU {statistics.median(cpu):.3f} s)"
-        )
-    lines.append(
-        f"\nEach run is a new process (interpreter start, imports, work, exit); the times are wall"
-        " clock, start to exit, and the CPU time is the process's user + system time. The 1-minute"
-        f" load average was {load_before:.1f} before and {load_after:.1f} after on {os.cpu_count()}"
-        " cores: when it is above the core count, other work shared the CPU, the wall times are"
-        " high, and the CPU time is the closer estimate of the wall time on an idle machine."
+    body = _table(all_cases, builds, results, load_before, load_after)
+    print("\n" + body)
+    if not opts.no_write:
+        write_section("compile", "python bench/compile_speed.py", body)
+
+
+def _table(
+    all_cases: list[Case],
+    builds: list[tuple[str, str, str]],
+    results: dict[tuple[str, str], tuple[list[float], list[float]]],
+    load_before: float,
+    load_after: float,
+) -> str:
+    head = (
+        "| what | " + " | ".join(f"{kind}: median (CPU) | target" for _, kind, _ in builds) + " |"
     )
-    write_section("compile", "python bench/compile_speed.py", "\n".join(lines))
+    lines = [head, "| --- |" + " --- | --- |" * len(builds)]
+    for case in all_cases:
+        cells = []
+        for python, kind, _ in builds:
+            wall, cpu = results[case.what, python]
+            target = case.targets.get(kind)
+            cells.append(
+                f"{statistics.median(wall):.3f} s ({statistics.median(cpu):.3f} s) | "
+                + (f"< {target} s" if target is not None else "")
+            )
+        lines.append(f"| {case.what} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- {kind}: {desc}" for _, kind, desc in builds]
+    lines.append(
+        f"\nEach run is a new process (`python -m sqlstream.cli.main ...`: interpreter start,"
+        " imports, work, exit); the times are wall clock, start to exit, median of"
+        f" {', '.join(sorted({str(c.runs) for c in all_cases}))} runs, and the CPU time is the"
+        " process's user + system time. `compile` writes target/ (rendered SQL, one script per"
+        f" file, plan.json). The 1-minute load average was {load_before:.1f} before and"
+        f" {load_after:.1f} after on {os.cpu_count()} cores: when it is above the core count,"
+        " other work shared the CPU, the wall times are high, and the CPU time is the closer"
+        " estimate of the wall time on an idle machine."
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

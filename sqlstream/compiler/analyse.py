@@ -13,9 +13,11 @@ import typing as t
 from dataclasses import dataclass, field
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
 
 from sqlstream.compiler import syntax
 from sqlstream.compiler.syntax import nodes as n
@@ -24,6 +26,7 @@ from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Field, StreamColumn
 
 SPARK = "spark"
+_DIALECT = Dialect.get_or_raise(SPARK)
 
 # Spark's streaming window functions return a struct named after the function; a query that
 # groups by one may select ``window.start`` / ``window.end``. sqlglot does not know these, so
@@ -274,9 +277,9 @@ uses_window_function = syntax.uses_window_function
 is_window_call = syntax.is_window_call
 
 
-def _schema(q: QueryDef, analysis: Analysis) -> dict[str, object]:
+def _schema(q: QueryDef, analysis: Analysis) -> dict[str, dict[str, str]]:
     windowed = uses_window_function(q.query)
-    schema: dict[str, object] = {}
+    schema: dict[str, dict[str, str]] = {}
     for name in q.reads:
         cols = {f.name: f.type for f in analysis.fields_of(name) if f.type != UNKNOWN}
         cols.update({f.name: "STRING" for f in analysis.fields_of(name) if f.type == UNKNOWN})
@@ -285,6 +288,30 @@ def _schema(q: QueryDef, analysis: Analysis) -> dict[str, object]:
                 cols.setdefault(fn, WINDOW_TYPE)
         schema[name] = cols
     return schema
+
+
+_TYPES: dict[str, exp.DataType] = {}
+"""Type text -> its parsed type, shared by every query of the process. A schema of strings
+made sqlglot parse each column's type again for every query, twice (qualify, then
+annotate_types); the types are few (STRING, DOUBLE, ...), the columns many."""
+
+
+def _data_type(text: str) -> exp.DataType:
+    """The type as sqlglot's schema would parse it (Spark, identifiers normalised)."""
+    kind = _TYPES.get(text)
+    if kind is None:
+        kind = exp.DataType.build(text, dialect=SPARK)
+        kind.transform(_DIALECT.normalize_identifier, copy=False)
+        _TYPES[text] = kind
+    return kind
+
+
+def _mapping_schema(schema: dict[str, dict[str, str]]) -> MappingSchema:
+    """One schema object for qualify and annotate_types, of parsed types."""
+    typed: dict[str, object] = {
+        table: {c: _data_type(k) for c, k in cols.items()} for table, cols in schema.items()
+    }
+    return MappingSchema(typed, dialect=SPARK)
 
 
 def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
@@ -296,16 +323,17 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
         q.broken = True
         return  # an upstream view failed; its error was reported
     schema = _schema(q, analysis)
+    mapping = _mapping_schema(schema)
     try:
         qualified = qualify(
             q.query.copy(),
-            schema=schema,
+            schema=mapping,
             dialect=SPARK,
             validate_qualify_columns=True,
             quote_identifiers=False,
             identify=False,
         )
-        typed = annotate_types(qualified, schema=schema, dialect=SPARK)
+        typed = annotate_types(qualified, schema=mapping, dialect=SPARK)
     except OptimizeError as e:
         _report_optimize_error(e, q, schema, diags)
         q.broken = True
@@ -352,7 +380,7 @@ def _find_select(query: exp.Expr, name: str) -> exp.Expr | None:
 
 
 def _report_optimize_error(
-    e: OptimizeError, q: QueryDef, schema: dict[str, object], diags: Diagnostics
+    e: OptimizeError, q: QueryDef, schema: dict[str, dict[str, str]], diags: Diagnostics
 ) -> None:
     msg = str(e).split(". Line:")[0]
     import re

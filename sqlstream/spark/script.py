@@ -13,6 +13,7 @@ default.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import typing as t
 
@@ -37,6 +38,7 @@ _SQL_ARGS = frozenset({"sql"})
 """Calls whose text argument is a query: a triple-quoted block when it spans lines."""
 
 
+@functools.lru_cache(maxsize=4096)  # the same option names and values, in every file's script
 def py_str(text: str) -> str:
     """A Python literal for ``text``: readable when it can be, always exact."""
     lit = json.dumps(text, ensure_ascii=not text.isprintable())
