@@ -243,6 +243,15 @@ def _run(parse: t.Callable[[list[Token]], list], tokens: t.Sequence[Token], sql:
         raise from_parse_error(e, sql, tokens) from None
     except RecursionError:  # a safety net: check_depth refuses what gets here first
         raise too_deep(tokens[0]) from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+        # sqlglot's function builders index their arguments (`map(a)` raised IndexError): a
+        # call sqlglot cannot build is a mistake in the SQL, not a crash of ours.
+        raise SyntaxProblem(
+            "cannot read this SQL: a function call here has arguments sqlglot cannot build",
+            tokens[0].start,
+            tokens[-1].end,
+            "check the number and kind of the arguments of each function call",
+        ) from None
     return [_finish(tree, prepared) if tree is not None else None for tree in trees]
 
 
