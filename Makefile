@@ -49,8 +49,7 @@ test-e2e: setup
 ## ruff, mypy, and the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check sqlstream tests bench
-# enforced after the one-time `ruff format` of the tree
-#	$(BIN)/ruff format --check sqlstream tests bench
+	$(BIN)/ruff format --check sqlstream tests bench
 	$(BIN)/mypy sqlstream
 	$(BIN)/lint-imports --no-cache
 

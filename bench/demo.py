@@ -17,8 +17,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlstream.local import client as kafkaclient
 from sqlstream.local import broker as localkafka
+from sqlstream.local import client as kafkaclient
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".sqlstream" / "kafka"
@@ -45,7 +45,11 @@ def transactions(n: int = 400, seed: int = 7) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    port = localkafka.DEFAULT_PORT if localkafka.status(STATE) or _free(localkafka.DEFAULT_PORT) else localkafka.free_port()
+    port = (
+        localkafka.DEFAULT_PORT
+        if localkafka.status(STATE) or _free(localkafka.DEFAULT_PORT)
+        else localkafka.free_port()
+    )
     print(f"==> starting a local Kafka broker (state in {STATE.relative_to(ROOT)})", flush=True)
     broker = localkafka.up(port=port, state_dir=STATE)
     bootstrap = broker.bootstrap
@@ -62,9 +66,14 @@ def main() -> int:
         print(f"==> produced {len(records)} transactions to topic 'transactions'", flush=True)
 
         cmd = [
-            str(Path(sys.executable).parent / "sqlstream"), "run",
-            "queries/spend.sql", "queries/routing.sql",
-            "--trigger", "available-now", "--bootstrap-servers", bootstrap,
+            str(Path(sys.executable).parent / "sqlstream"),
+            "run",
+            "queries/spend.sql",
+            "queries/routing.sql",
+            "--trigger",
+            "available-now",
+            "--bootstrap-servers",
+            bootstrap,
         ]
         print(f"==> {' '.join(['sqlstream', *cmd[1:]])}", flush=True)
         code = subprocess.call(cmd, cwd=ROOT)
@@ -74,11 +83,18 @@ def main() -> int:
 
         for topic in OUTPUT_TOPICS:
             got = kafkaclient.consume_all(bootstrap, topic)
-            print(f"\n==> topic '{topic}': {len(got)} records" + (" (first 10)" if len(got) > 10 else ""))
+            print(
+                f"\n==> topic '{topic}': {len(got)} records"
+                + (" (first 10)" if len(got) > 10 else "")
+            )
             for r in got[:10]:
                 key = r.key.decode() if r.key is not None else None
-                headers = "".join(f" {k}={v.decode() if v is not None else None}" for k, v in r.headers)
-                print(f"  key={key}{'  headers:' + headers if headers else ''}\n    {r.value.decode() if r.value else r.value}")
+                headers = "".join(
+                    f" {k}={v.decode() if v is not None else None}" for k, v in r.headers
+                )
+                print(
+                    f"  key={key}{'  headers:' + headers if headers else ''}\n    {r.value.decode() if r.value else r.value}"
+                )
         return 0
     finally:
         print("\n==> stopping the broker", flush=True)

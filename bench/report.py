@@ -44,6 +44,10 @@ def write_section(name: str, command: str, body: str) -> None:
         f"{body}\n<!-- end:{name} -->\n"
     )
     pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- end:{name} -->\n", re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip("\n") + "\n\n" + section
+    )
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text)

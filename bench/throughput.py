@@ -43,11 +43,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section  # noqa: E402
 
-from sqlstream.local import broker as localkafka  # noqa: E402
-from sqlstream.spark import runtime  # noqa: E402
-from sqlstream.spark import progress as progress_mod  # noqa: E402
 from sqlstream.compiler.facade import compile_project  # noqa: E402
 from sqlstream.compiler.plan import Trigger  # noqa: E402
+from sqlstream.local import broker as localkafka  # noqa: E402
+from sqlstream.spark import progress as progress_mod  # noqa: E402
+from sqlstream.spark import runtime  # noqa: E402
 
 INPUT_TOPIC = "bench-input"
 PARTITIONS = 4
@@ -132,7 +132,9 @@ def produce(bootstrap: str, topic: str, data: list[tuple[bytes, bytes]], partiti
     for i, (key, value) in enumerate(data):
         while True:
             try:
-                producer.produce(topic, value, key, partition=i % partitions, on_delivery=on_delivery)
+                producer.produce(
+                    topic, value, key, partition=i % partitions, on_delivery=on_delivery
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -219,7 +221,9 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 class Bench:
-    def __init__(self, spark: t.Any, bootstrap: str, work: Path, expected_in: int, expected_out: int):
+    def __init__(
+        self, spark: t.Any, bootstrap: str, work: Path, expected_in: int, expected_out: int
+    ):
         self.spark = spark
         self.bootstrap = bootstrap
         self.work = work
@@ -240,7 +244,9 @@ class Bench:
             f"      bootstrap_servers: '{self.bootstrap}'\n"
         )
         extra = "" if on_error == "fail" else f",\n    on_error = '{on_error}'"
-        (root / "queries" / "pipeline.sql").write_text(SQL.format(input=INPUT_TOPIC, on_error=extra))
+        (root / "queries" / "pipeline.sql").write_text(
+            SQL.format(input=INPUT_TOPIC, on_error=extra)
+        )
         return root
 
     def _fresh(self) -> tuple[str, Path]:
@@ -275,7 +281,9 @@ class Bench:
             plan, connection = self.compile(variant, topic, checkpoint)
             compile_seconds = time.perf_counter() - c0
             t0 = time.perf_counter()
-            (query,) = runtime.start(plan, self.spark, connection, trigger_override=Trigger("available_now"))
+            (query,) = runtime.start(
+                plan, self.spark, connection, trigger_override=Trigger("available_now")
+            )
         query.awaitTermination()
         seconds = time.perf_counter() - t0
         cpu1 = cpu_seconds(self.jvm_pid)
@@ -285,7 +293,11 @@ class Bench:
         plan = str(query._jsq.explainInternal(True))  # what query.explain(True) prints
         progress = [progress_mod.as_dict(p) for p in query.recentProgress]
         rows_in = sum(int(p.get("numInputRows") or 0) for p in progress)
-        batch_ms = sum(int((p.get("durationMs") or {}).get("triggerExecution") or 0) for p in progress if p.get("numInputRows"))
+        batch_ms = sum(
+            int((p.get("durationMs") or {}).get("triggerExecution") or 0)
+            for p in progress
+            if p.get("numInputRows")
+        )
         batches = sum(1 for p in progress if p.get("numInputRows"))
         rows_out = self._count(topic)
         self._drop(topic, checkpoint)
@@ -294,7 +306,18 @@ class Bench:
                 f"{variant}: read {rows_in} records (expected {self.expected_in}), wrote {rows_out}"
                 f" (expected {self.expected_out})"
             )
-        return Run(variant, seconds, batch_ms / 1000, batches, rows_in, rows_out, load, cpu, compile_seconds, plan)
+        return Run(
+            variant,
+            seconds,
+            batch_ms / 1000,
+            batches,
+            rows_in,
+            rows_out,
+            load,
+            cpu,
+            compile_seconds,
+            plan,
+        )
 
     def hand_written(self, topic: str, checkpoint: str) -> t.Any:
         """The job as the Spark Kafka integration guide writes it (a DataStreamWriter)."""
@@ -338,7 +361,9 @@ class Bench:
         consumer = ck.Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-count"})
         try:
             return sum(
-                consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=30, cached=False)[1]
+                consumer.get_watermark_offsets(
+                    ck.TopicPartition(topic, p), timeout=30, cached=False
+                )[1]
                 for p in range(PARTITIONS)
             )
         finally:
@@ -349,6 +374,7 @@ class Bench:
 
         kafkaclient.delete_topic(self.bootstrap, topic)
         shutil.rmtree(checkpoint, ignore_errors=True)
+
 
 # --- main ----------------------------------------------------------------------------------------
 
@@ -367,15 +393,24 @@ def fmt_rate(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--records", type=int, default=1_000_000, help="input records (default 1,000,000)")
-    ap.add_argument("--runs", type=int, default=5, help="counted runs per Spark variant (default 5)")
+    ap.add_argument(
+        "--records", type=int, default=1_000_000, help="input records (default 1,000,000)"
+    )
+    ap.add_argument(
+        "--runs", type=int, default=5, help="counted runs per Spark variant (default 5)"
+    )
     ap.add_argument("--raw-runs", type=int, default=3, help="raw consumer runs (default 3)")
     ap.add_argument(
-        "--variants", default="sqlstream,hand,skip",
+        "--variants",
+        default="sqlstream,hand,skip",
         help="Spark variants, in the first round's order: sqlstream, hand, skip (default all three)",
     )
     ap.add_argument("--no-warmup", action="store_true", help="skip the uncounted warm-up runs")
-    ap.add_argument("--explain", action="store_true", help="run each variant once, print Spark's plans of it, and exit")
+    ap.add_argument(
+        "--explain",
+        action="store_true",
+        help="run each variant once, print Spark's plans of it, and exit",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args(argv)
     variants = [VARIANTS[v.strip()] for v in args.variants.split(",") if v.strip()]
@@ -407,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.raw_runs):
             s = raw_consume(broker.bootstrap, INPUT_TOPIC, args.records)
             raw.append(s)
-            print(f"    raw consume {i + 1}: {s:.2f} s, {fmt_rate(args.records / s)} records/s", flush=True)
+            print(
+                f"    raw consume {i + 1}: {s:.2f} s, {fmt_rate(args.records / s)} records/s",
+                flush=True,
+            )
 
         print("==> starting Spark (runtime.session, as `sqlstream run` does)", flush=True)
         bench = Bench(None, broker.bootstrap, work, args.records, kept)
@@ -421,7 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_warmup:
             for v in variants:
                 r = bench.run(v)
-                print(f"    warm-up {v}: {r.seconds:.2f} s ({fmt_rate(r.rate)} records/s), not counted", flush=True)
+                print(
+                    f"    warm-up {v}: {r.seconds:.2f} s ({fmt_rate(r.rate)} records/s), not counted",
+                    flush=True,
+                )
         runs: list[Run] = []
         for i, v in enumerate(order(variants, args.runs), 1):
             r = bench.run(v)
@@ -460,7 +501,9 @@ def report(
 
     by = {v: [r for r in runs if r.variant == v] for v in variants}
     med = {v: statistics.median(r.rate for r in rs) for v, rs in by.items()}
-    med_batch = {v: statistics.median(r.rows_in / r.batch_seconds for r in rs) for v, rs in by.items()}
+    med_batch = {
+        v: statistics.median(r.rows_in / r.batch_seconds for r in rs) for v, rs in by.items()
+    }
     cpu_known = all(r.cpu_rate for r in runs)
     med_cpu = {v: statistics.median(r.cpu_rate or 0 for r in rs) for v, rs in by.items()}
     raw_rates = [args.records / s for s in raw]
@@ -491,12 +534,16 @@ def report(
     for v in variants:
         rates = ", ".join(fmt_rate(r.rate) for r in by[v])
         cpu = fmt_rate(med_cpu[v]) if cpu_known else "n/a"
-        lines.append(f"| {v} | {rates} | **{fmt_rate(med[v])}** | {fmt_rate(med_batch[v])} | {cpu} |")
+        lines.append(
+            f"| {v} | {rates} | **{fmt_rate(med[v])}** | {fmt_rate(med_batch[v])} | {cpu} |"
+        )
     lines.append(
         f"| raw consume (confluent-kafka consumer, librdkafka) | {', '.join(fmt_rate(x) for x in raw_rates)}"
         f" | **{fmt_rate(statistics.median(raw_rates))}** | | |"
     )
-    lines.append(f"| produce the input (confluent-kafka producer, lz4) | {fmt_rate(produce_rate)} | | | |")
+    lines.append(
+        f"| produce the input (confluent-kafka producer, lz4) | {fmt_rate(produce_rate)} | | | |"
+    )
     lines.append("")
 
     def ratios(v: str) -> str:
@@ -509,7 +556,9 @@ def report(
         lines.append(f"sqlstream / hand-written: {ratios(SQLSTREAM)}; goal >= 0.97.")
     if SQLSTREAM_SKIP in med and HAND in med:
         lines.append("")
-        lines.append(f"sqlstream with `on_error = 'skip'` / hand-written: {ratios(SQLSTREAM_SKIP)}.")
+        lines.append(
+            f"sqlstream with `on_error = 'skip'` / hand-written: {ratios(SQLSTREAM_SKIP)}."
+        )
     spreads = []
     for v in variants:
         wall = [r.rate for r in by[v]]

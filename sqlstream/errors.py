@@ -179,7 +179,9 @@ class Diagnostics:
     def add(self, error: UserError) -> None:
         self.errors.append(error)
 
-    def error(self, message: str, location: Location | None = None, hint: str | None = None) -> None:
+    def error(
+        self, message: str, location: Location | None = None, hint: str | None = None
+    ) -> None:
         self.add(UserError(message, location, hint))
 
     def add_all(self, errors: t.Iterable[UserError]) -> None:

@@ -3,15 +3,18 @@ running the tests (HOME points at an empty directory). Modules that read profile
 
 from __future__ import annotations
 
-
 import pytest
 
 
 @pytest.fixture
-def clean_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_machine(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-    for name in ("SQLSTREAM_PROFILES_DIR", "KAFKA_PASSWORD", "KAFKA_USERNAME", "KAFKA_BOOTSTRAP_SERVERS"):
+    for name in (
+        "SQLSTREAM_PROFILES_DIR",
+        "KAFKA_PASSWORD",
+        "KAFKA_USERNAME",
+        "KAFKA_BOOTSTRAP_SERVERS",
+    ):
         monkeypatch.delenv(name, raising=False)
-
-
-

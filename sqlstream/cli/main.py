@@ -15,10 +15,10 @@ import click
 
 from sqlstream import __version__
 from sqlstream.cli import kafka, project, run, state, topics
-from sqlstream.cli.peek import peek
 from sqlstream.cli.console import console
 from sqlstream.cli.errors import handled
 from sqlstream.cli.options import debug_option
+from sqlstream.cli.peek import peek
 
 
 class SqlStreamGroup(click.Group):

@@ -66,17 +66,22 @@ def cut(text: str, width: int = MAX_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + ELLIPSIS
 
 
-def table(columns: t.Sequence[str], rows: t.Sequence[t.Sequence[t.Any]], width: int = MAX_WIDTH) -> list[str]:
+def table(
+    columns: t.Sequence[str], rows: t.Sequence[t.Sequence[t.Any]], width: int = MAX_WIDTH
+) -> list[str]:
     """A header, a rule and a line per row; numbers right-aligned, text left-aligned."""
     header = [cut(c, width) for c in columns]
     texts = [[cut(cell(v), width) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in texts)]) for i, h in enumerate(header)]
     right = [
-        bool(rows) and all(_is_number(r[i]) for r in rows if r[i] is not None) for i in range(len(columns))
+        bool(rows) and all(_is_number(r[i]) for r in rows if r[i] is not None)
+        for i in range(len(columns))
     ]
 
     def line(values: t.Sequence[str], align: t.Sequence[bool]) -> str:
-        return " | ".join(v.rjust(w) if a else v.ljust(w) for v, w, a in zip(values, widths, align)).rstrip()
+        return " | ".join(
+            v.rjust(w) if a else v.ljust(w) for v, w, a in zip(values, widths, align)
+        ).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
     return [line(header, [False] * len(header)), rule, *(line(r, right) for r in texts)]
@@ -120,19 +125,31 @@ def _rows(n: int) -> str:
 @click.argument("query", required=False)
 @click.option("--sql", "sql", metavar="SELECT", help="A SELECT over the project's streams.")
 @click.option(
-    "--max", "max_rows", type=click.IntRange(min=0), default=20, show_default=True,
+    "--max",
+    "max_rows",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
     help="Stop after this many rows (0: no limit).",
 )
 @click.option(
-    "--from", "start", type=click.Choice(["earliest", "latest"]),
+    "--from",
+    "start",
+    type=click.Choice(["earliest", "latest"]),
     help="Where every source starts (default: its own starting_offsets).",
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
     help="Stop when no row arrives for this long (default: wait for Ctrl-C or --max).",
 )
 @click.option(
-    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="text: a table per batch; json: one object a line.",
 )
 @target_option
@@ -157,16 +174,25 @@ def peek(
     from sqlstream.spark import peek as peeking
 
     if (query is None) == (sql is None):
-        raise UserErrors([UserError(
-            "peek takes a QUERY or --sql, one of the two", None,
-            'e.g. sqlstream peek spend_1, or sqlstream peek --sql "SELECT * FROM orders"',
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    "peek takes a QUERY or --sql, one of the two",
+                    None,
+                    'e.g. sqlstream peek spend_1, or sqlstream peek --sql "SELECT * FROM orders"',
+                )
+            ]
+        )
     options = compiling.ProjectOptions(target, vars_, profiles_dir)
     compiled, what = (
-        compiling.peek_sql(options, sql) if sql is not None else compiling.peek_named(options, t.cast(str, query))
+        compiling.peek_sql(options, sql)
+        if sql is not None
+        else compiling.peek_named(options, t.cast(str, query))
     )
     console.not_checked(compiled.not_checked)
-    console.err(f"peek {what.name} ({what.place}) from {start or 'its starting offsets'}; Ctrl-C to stop")
+    console.err(
+        f"peek {what.name} ({what.place}) from {start or 'its starting offsets'}; Ctrl-C to stop"
+    )
 
     def waiting() -> None:
         if what.waits_for_watermark:

@@ -83,7 +83,11 @@ def _check_rate_limits(compiled: Compiled, override: Trigger | None) -> None:
     "trigger",
     help="Override every query's trigger, e.g. available-now, once, '5 seconds'.",
 )
-@click.option("--from", "from_", help="Bounded run (a backfill) from: earliest, an ISO timestamp or offsets JSON.")
+@click.option(
+    "--from",
+    "from_",
+    help="Bounded run (a backfill) from: earliest, an ISO timestamp or offsets JSON.",
+)
 @click.option("--until", help="Bounded run until: latest, an ISO timestamp or offsets JSON.")
 @bootstrap_servers_option
 def run(
@@ -125,7 +129,9 @@ def _bounded(
     from sqlstream.spark import bounded
 
     if trigger:
-        raise mistake("--trigger does not apply to a bounded run", None, "drop --trigger, or --from/--until")
+        raise mistake(
+            "--trigger does not apply to a bounded run", None, "drop --trigger, or --from/--until"
+        )
     try:
         rng = bounded.parse_range(start, end)
         bounded.check_range(rng, compiled.plan)

@@ -36,10 +36,15 @@ def _checkpoints(args: ProjectArgs) -> tuple[list[Checkpoint], Path]:
     connection = compiled.connection()
     root = state_mod.local_root(connection)
     if root is None:
-        raise UserErrors([UserError(
-            f"the checkpoint root {connection.checkpoint_root} is not a local folder", None,
-            "sqlstream reads and resets local checkpoints only; use the file system's own tools",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    f"the checkpoint root {connection.checkpoint_root} is not a local folder",
+                    None,
+                    "sqlstream reads and resets local checkpoints only; use the file system's own tools",
+                )
+            ]
+        )
     return state_mod.checkpoints(compiled.plan, root, compiled.full_plan), root
 
 
@@ -52,10 +57,14 @@ def size_text(n: int) -> str:
 
 
 def _offsets_text(offsets: dict[str, dict[str, int]]) -> str:
-    return "; ".join(
-        f"{topic} " + ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
-        for topic, parts in sorted(offsets.items())
-    ) or "-"
+    return (
+        "; ".join(
+            f"{topic} "
+            + ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
+            for topic, parts in sorted(offsets.items())
+        )
+        or "-"
+    )
 
 
 def _row(c: Checkpoint) -> list[str]:
@@ -64,14 +73,25 @@ def _row(c: Checkpoint) -> list[str]:
         batch += f" ({c.planned_batch} planned)"
     kind = {"sink": "", "dlq": "dlq", "orphaned": "orphaned"}[c.kind]
     return [
-        c.query, kind, "yes" if c.stateful else "no", batch if c.exists else "no checkpoint",
-        size_text(c.state_bytes) if c.state_bytes else "-", _offsets_text(c.offsets),
+        c.query,
+        kind,
+        "yes" if c.stateful else "no",
+        batch if c.exists else "no checkpoint",
+        size_text(c.state_bytes) if c.state_bytes else "-",
+        _offsets_text(c.offsets),
     ]
 
 
 def list_text(rows: t.Sequence[Checkpoint], root: Path) -> str:
     """A table, one query a line; the checkpoint root above it, since every path shares it."""
-    header = ["QUERY", "KIND", "STATEFUL", "LAST BATCH", "STATE", "OFFSETS (topic partition:offset)"]
+    header = [
+        "QUERY",
+        "KIND",
+        "STATEFUL",
+        "LAST BATCH",
+        "STATE",
+        "OFFSETS (topic partition:offset)",
+    ]
     table = [header, *(_row(c) for c in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
     lines = [f"checkpoints in {root}"]
@@ -82,7 +102,9 @@ def list_text(rows: t.Sequence[Checkpoint], root: Path) -> str:
 
 @state.command("list")
 @project_options
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def list_(args: ProjectArgs, output: str) -> None:
     """Each query's checkpoint: where, last batch, offsets, size of its state, stateful or not.
 
@@ -103,10 +125,17 @@ def on_a_terminal() -> bool:
 def _pick(rows: t.Sequence[Checkpoint], names: t.Sequence[str], every: bool) -> list[Checkpoint]:
     """The checkpoints to reset: the named ones (a did-you-mean for an unknown name), or all."""
     if every == bool(names):
-        raise UserErrors([UserError(
-            "name the queries to reset, or give --all" if not names else "give query names or --all, not both",
-            None, "see `sqlstream state list` for the project's queries",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    "name the queries to reset, or give --all"
+                    if not names
+                    else "give query names or --all, not both",
+                    None,
+                    "see `sqlstream state list` for the project's queries",
+                )
+            ]
+        )
     if every:
         return [r for r in rows if r.exists]
     by_name = {r.query: r for r in rows}
@@ -114,7 +143,11 @@ def _pick(rows: t.Sequence[Checkpoint], names: t.Sequence[str], every: bool) -> 
     for name in names:
         if name not in by_name:
             close = difflib.get_close_matches(name, list(by_name), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "see `sqlstream state list` for the project's queries"
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "see `sqlstream state list` for the project's queries"
+            )
             errors.append(UserError(f"no query named {name} in this project", None, hint))
     if errors:
         raise UserErrors(errors)
@@ -123,15 +156,22 @@ def _pick(rows: t.Sequence[Checkpoint], names: t.Sequence[str], every: bool) -> 
 
 @state.command("reset")
 @click.argument("queries", nargs=-1)
-@click.option("--all", "every", is_flag=True, help="Every checkpoint of the project (orphaned ones too).")
+@click.option(
+    "--all", "every", is_flag=True, help="Every checkpoint of the project (orphaned ones too)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @target_option
 @vars_option
 @select_option
 @profiles_dir_option
 def reset(
-    queries: tuple[str, ...], every: bool, yes: bool, target: str | None, vars_: str | None,
-    select: tuple[str, ...], profiles_dir: str | None,
+    queries: tuple[str, ...],
+    every: bool,
+    yes: bool,
+    target: str | None,
+    vars_: str | None,
+    select: tuple[str, ...],
+    profiles_dir: str | None,
 ) -> None:
     """Delete the checkpoint (offsets and state) of QUERIES: they start again from their
     starting_offsets on the next run."""
@@ -147,10 +187,15 @@ def reset(
         return
     if not yes:
         if not on_a_terminal():
-            raise UserErrors([UserError(
-                "state reset deletes checkpoints and asks first, but this is not a terminal", None,
-                "add --yes to reset without asking",
-            )])
+            raise UserErrors(
+                [
+                    UserError(
+                        "state reset deletes checkpoints and asks first, but this is not a terminal",
+                        None,
+                        "add --yes to reset without asking",
+                    )
+                ]
+            )
         listing = "\n".join(f"  {r.path}" for r in present)
         click.confirm(f"delete these checkpoints?\n{listing}\n", abort=True)
     for r in present:

@@ -20,10 +20,10 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from sqlstream.compiler import syntax
-from sqlstream.compiler.syntax import nodes as n
-from sqlstream.errors import Diagnostics, UserError
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Field, StreamColumn
+from sqlstream.compiler.syntax import nodes as n
+from sqlstream.errors import Diagnostics, UserError
 
 SPARK = "spark"
 _DIALECT = Dialect.get_or_raise(SPARK)
@@ -346,7 +346,9 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     # output keeps the case the user wrote, as Spark does: in the query, else in the upstream.
     spelled = {f.name.lower(): f.name for r in q.reads for f in analysis.fields_of(r)}
     if isinstance(q.query, exp.Query):
-        spelled.update({s.alias_or_name.lower(): s.alias_or_name for s in q.query.selects if s.alias_or_name})
+        spelled.update(
+            {s.alias_or_name.lower(): s.alias_or_name for s in q.query.selects if s.alias_or_name}
+        )
     upstream_watermarks = {w for r in q.reads for w in analysis.watermarks_of(r)}
     fields: list[Field] = []
     watermarks: set[str] = set()
@@ -356,7 +358,11 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
         if isinstance(sel, exp.Star) or not name:
             continue
         name = spelled.get(name.lower(), name)
-        dtype = sel.type.sql(SPARK) if sel.type and not sel.type.is_type(exp.DataType.Type.UNKNOWN) else UNKNOWN
+        dtype = (
+            sel.type.sql(SPARK)
+            if sel.type and not sel.type.is_type(exp.DataType.Type.UNKNOWN)
+            else UNKNOWN
+        )
         if name.lower() in seen:
             diags.error(
                 f"the output has two columns named '{name}'",
@@ -397,7 +403,9 @@ def _report_optimize_error(
             ),
             None,
         )
-        available = sorted({c for cols in schema.values() for c in t.cast(dict, cols) if c not in WINDOW_FUNCTIONS})
+        available = sorted(
+            {c for cols in schema.values() for c in t.cast(dict, cols) if c not in WINDOW_FUNCTIONS}
+        )
         where = f" in {', '.join(sorted(schema))}" if schema else ""
         if table:
             message = f"unknown column '{table}.{col_name}'"
@@ -406,12 +414,16 @@ def _report_optimize_error(
         hint = _did_you_mean(col_name, available) or (
             f"the columns are: {', '.join(available)}" if available else None
         )
-        diags.error(message, q.stmt.locate(node) if node is not None else q.stmt.locate(q.query), hint)
+        diags.error(
+            message, q.stmt.locate(node) if node is not None else q.stmt.locate(q.query), hint
+        )
         return
     m = re.search(r"Ambiguous column '([^']+)'|Column '([^']+)' is ambiguous", msg)
     if m:
         col_name = (m.group(1) or m.group(2)).strip('"`')
-        node = next((c for c in q.query.find_all(exp.Column) if c.name.lower() == col_name.lower()), None)
+        node = next(
+            (c for c in q.query.find_all(exp.Column) if c.name.lower() == col_name.lower()), None
+        )
         diags.error(
             f"column '{col_name}' is ambiguous",
             q.stmt.locate(node) if node is not None else q.stmt.locate(q.query),

@@ -15,6 +15,7 @@ from sqlglot import exp
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, is_window_call
 from sqlstream.errors import CompileWarning, UserError
 
+
 def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[UserError]:
     """Errors for the sink ``q`` and every derived stream it reads (each view reported once)."""
     errors = list(_check_query(q, analysis))
@@ -34,7 +35,9 @@ def _watermarks(q: QueryDef, analysis: Analysis) -> set[str]:
     return {w for name in q.reads for w in analysis.watermarks_of(name)}
 
 
-def _error(q: QueryDef, node: exp.Expr | None, what: str, hint: str, via: QueryDef | None) -> UserError:
+def _error(
+    q: QueryDef, node: exp.Expr | None, what: str, hint: str, via: QueryDef | None
+) -> UserError:
     where = ""
     if via is not None and q.name:
         where = f" (stream '{q.name}' is written to Kafka by the INSERT at {via.stmt.locate()})"
@@ -45,7 +48,9 @@ def _error(q: QueryDef, node: exp.Expr | None, what: str, hint: str, via: QueryD
     )
 
 
-def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -> t.Iterator[UserError]:
+def _check_query(
+    q: QueryDef, analysis: Analysis, via: QueryDef | None = None
+) -> t.Iterator[UserError]:
     watermarks = _watermarks(q, analysis)
     for select in q.query.find_all(exp.Select):
         yield from _check_select(q, select, watermarks, analysis, via)
@@ -53,7 +58,9 @@ def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -
         if isinstance(node.parent, exp.Window):
             continue
         yield _error(
-            q, node, "ORDER BY sorts a stream, which never ends",
+            q,
+            node,
+            "ORDER BY sorts a stream, which never ends",
             "remove ORDER BY: records reach the topic in event order per partition; sort when you read it",
             via,
         )
@@ -62,19 +69,25 @@ def _check_query(q: QueryDef, analysis: Analysis, via: QueryDef | None = None) -
             continue  # UNION ALL appends
         op = type(setop).__name__.upper()
         yield _error(
-            q, setop.expression, f"{op} removes duplicates, so its result changes as records arrive",
+            q,
+            setop.expression,
+            f"{op} removes duplicates, so its result changes as records arrive",
             "use UNION ALL, or filter with WHERE ... IN / NOT IN on a windowed aggregate",
             via,
         )
     for limit in q.query.find_all(exp.Limit):
         yield _error(
-            q, limit, "LIMIT on a stream would have to retract rows past the limit",
+            q,
+            limit,
+            "LIMIT on a stream would have to retract rows past the limit",
             "remove LIMIT, or filter with WHERE",
             via,
         )
     for window in q.query.find_all(exp.Window):
         yield _error(
-            q, window, "window functions (OVER ...) are not supported on streams",
+            q,
+            window,
+            "window functions (OVER ...) are not supported on streams",
             "use GROUP BY window(event_time, '5 minutes') for time-windowed aggregates",
             via,
         )
@@ -103,7 +116,9 @@ def _check_select(
     ]
     if distinct is not None:
         yield _error(
-            q, select.expressions[0] if select.expressions else distinct, "SELECT DISTINCT keeps changing its result as records arrive",
+            q,
+            select.expressions[0] if select.expressions else distinct,
+            "SELECT DISTINCT keeps changing its result as records arrive",
             "group by an event-time window instead, e.g. GROUP BY window(event_time, '5 minutes'), "
             "user_id, on a stream with a WATERMARK",
             via,
@@ -127,7 +142,12 @@ def _check_select(
         )
         sample = next(iter(sorted(watermarks)), None)
         ts = next(
-            (f.name for r in q.reads for f in analysis.fields_of(r) if f.type.upper().startswith("TIMESTAMP")),
+            (
+                f.name
+                for r in q.reads
+                for f in analysis.fields_of(r)
+                if f.type.upper().startswith("TIMESTAMP")
+            ),
             "event_time",
         )
         hint = (
@@ -146,7 +166,8 @@ def _check_select(
             yield _chained_error(q, call, chained[0], via)
         elif col.name.lower() not in watermarks:
             yield _error(
-                q, call,
+                q,
+                call,
                 f"the window over '{col.name}' never closes: no stream it reads has a WATERMARK "
                 f"on '{col.name}'",
                 f"add WATERMARK FOR {col.name} AS {col.name} - INTERVAL '10' MINUTES to the "
@@ -172,19 +193,24 @@ def _distinct_aggregates(
             f"then {name}({args}) over it, grouped by window(window_time(window), ...)"
         )
         yield _error(
-            q, agg, f"{name}(DISTINCT ...) is not supported on streams (a distinct aggregate)",
-            fix, via,
+            q,
+            agg,
+            f"{name}(DISTINCT ...) is not supported on streams (a distinct aggregate)",
+            fix,
+            via,
         )
 
 
 def _aggregating_reads(select: exp.Select, analysis: Analysis) -> list[str]:
     """Derived streams that this SELECT reads directly and that aggregate themselves."""
     names = [
-        tbl.name.lower() for tbl in select.find_all(exp.Table)
+        tbl.name.lower()
+        for tbl in select.find_all(exp.Table)
         if tbl.find_ancestor(exp.Select) is select
     ]
     return [
-        name for name in names
+        name
+        for name in names
         if (view := analysis.view(name)) is not None and _aggregates(view.query)
     ]
 
@@ -198,7 +224,8 @@ def _aggregates(query: exp.Expr) -> bool:
 
 def _chained_error(q: QueryDef, node: exp.Expr, inner: str, via: QueryDef | None) -> UserError:
     return _error(
-        q, node,
+        q,
+        node,
         f"this aggregation reads stream '{inner}', which aggregates already: Spark chains "
         f"aggregations only on the event time of the first one's window",
         f"group by window(window_time(window), '1 hour') over the window of '{inner}', "
@@ -224,7 +251,8 @@ def unbounded_joins(q: QueryDef, analysis: Analysis) -> t.Iterator[CompileWarnin
             if not unwatermarked and bounded:
                 continue
             why = (
-                f"{', '.join(unwatermarked)} has no WATERMARK" if unwatermarked
+                f"{', '.join(unwatermarked)} has no WATERMARK"
+                if unwatermarked
                 else "its ON condition does not bound the event times"
             )
             yield CompileWarning(
@@ -274,7 +302,8 @@ def _check_joins(
         unwatermarked = _unwatermarked(select, join, analysis)
         if unwatermarked:
             yield _error(
-                q, join,
+                q,
+                join,
                 f"a {side} OUTER join of streams needs a WATERMARK on both sides "
                 f"({', '.join(unwatermarked)} has none): without one it can never emit the "
                 "unmatched rows",
@@ -284,7 +313,8 @@ def _check_joins(
             )
         elif not has_bound:
             yield _error(
-                q, join,
+                q,
+                join,
                 f"a {side} OUTER join of streams needs a time bound in its ON condition",
                 "add a condition on both event times, e.g. "
                 "AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR",

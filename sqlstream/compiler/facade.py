@@ -12,14 +12,14 @@ from pathlib import Path
 
 from sqlstream.compiler import render, selection
 from sqlstream.compiler.analyse import Analysis, analyse
-from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
+from sqlstream.compiler.source import SourceFile
+from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.project.config import Project, discover_files, load_project
 from sqlstream.project.connection import Connection
 from sqlstream.project.env import display_path
-from sqlstream.compiler.source import SourceFile
 
 
 @dataclass
@@ -72,7 +72,9 @@ def compile_project(
     it; the others are in ``Compiled.not_checked`` (``selection``).
     """
     project = load_project(
-        paths or ([project_dir] if project_dir is not None else []), target=target, vars_override=vars_override,
+        paths or ([project_dir] if project_dir is not None else []),
+        target=target,
+        vars_override=vars_override,
         profiles_dir=Path(profiles_dir) if profiles_dir else None,
     )
     selected = [_abs(p) for p in discover_files(project, paths)] if paths else None
@@ -87,7 +89,9 @@ def compile_project(
         env = render.make_environment(project.vars, macro_files, project.macro_paths)
     except UserError as e:
         raise UserErrors([e]) from None
-    texts = [(display_path(p), p, None) for p in files] + [(k, None, v) for k, v in (extra or {}).items()]
+    texts = [(display_path(p), p, None) for p in files] + [
+        (k, None, v) for k, v in (extra or {}).items()
+    ]
     sources, statements, broken = _read(texts, env, diags)
     analysis = analyse(statements, diags)
     plan = build_plan(analysis, project.name, diags, project.defaults)
@@ -99,15 +103,23 @@ def compile_project(
         diags.errors = selection.with_broken_hints(diags.errors, analysis, broken)
         not_checked: list[UserError] = []
     else:
-        diags.errors, not_checked = _judge(diags.errors, statements, analysis, names, broken, chosen, select, picked)
+        diags.errors, not_checked = _judge(
+            diags.errors, statements, analysis, names, broken, chosen, select, picked
+        )
     diags.errors = _by_place(diags.errors)
     diags.warnings = _by_place(diags.warnings)
     diags.raise_if_any()
     if select and not picked:
         raise selection.no_match(select)
     return Compiled(
-        project, sources, statements, analysis, subset(plan, selection.kept_sinks(plan, picked)),
-        sorted(chosen), plan, _by_place(not_checked),
+        project,
+        sources,
+        statements,
+        analysis,
+        subset(plan, selection.kept_sinks(plan, picked)),
+        sorted(chosen),
+        plan,
+        _by_place(not_checked),
         diags.warnings,
     )
 
@@ -124,7 +136,11 @@ def _read(
         before = len(diags.errors)
         sf = None
         with diags.collecting():
-            sf = render.render_file(path, shown, env) if path else render.render_text(text or "", shown, env)
+            sf = (
+                render.render_file(path, shown, env)
+                if path
+                else render.render_text(text or "", shown, env)
+            )
             sources.append(sf)
             statements.extend(parse_file(sf, diags))
         if len(diags.errors) > before:
@@ -166,7 +182,12 @@ E = t.TypeVar("E", bound=UserError)
 
 def _by_place(errors: t.Iterable[E]) -> list[E]:
     """By file and line, as a compiler reports, not in the order the stages found them."""
-    return sorted(errors, key=lambda e: (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0))
+    return sorted(
+        errors,
+        key=lambda e: (
+            (e.location.path, e.location.line, e.location.col) if e.location else ("", 0, 0)
+        ),
+    )
 
 
 def _abs(path: Path) -> Path:

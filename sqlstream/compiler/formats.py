@@ -34,8 +34,15 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("json", value=True, key=True, many=True, null_text_is_tombstone=True),
-        Format("avro", value=True, key=False, many=True, schema_option="avro_schema",
-               options=("avro_schema",), spark_package="spark-avro"),
+        Format(
+            "avro",
+            value=True,
+            key=False,
+            many=True,
+            schema_option="avro_schema",
+            options=("avro_schema",),
+            spark_package="spark-avro",
+        ),
         Format("csv", value=True, key=False, many=True, options=("csv_delimiter",)),
         Format("text", value=True, key=True, many=False),
         Format("raw", value=True, key=True, many=False, binary=True),

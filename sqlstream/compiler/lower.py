@@ -402,7 +402,9 @@ def _decode_key(columns: list[StreamColumn], key_format: str) -> _Part:
     (column,) = columns
     if fmt.binary:
         if not _is_binary(column.type):
-            raise ValueError(f"key_format '{key_format}' gives BINARY: declare {column.name} BINARY")
+            raise ValueError(
+                f"key_format '{key_format}' gives BINARY: declare {column.name} BINARY"
+            )
         return _Part(outputs={column.name: "`key`"})
     return _single(_text_to_type(utf8_text("`key`"), "`key`", column.type, "key"), column.name)
 
@@ -517,7 +519,9 @@ def error_filter(
     conditions = [_keep(tombstone, TOMBSTONE_REASON, None, on_tombstone, source_name)]
     if decoding.error_expr != "false":
         conditions.append(
-            _keep(decoding.error_expr, "malformed record", decoding.reason_expr, on_error, source_name)
+            _keep(
+                decoding.error_expr, "malformed record", decoding.reason_expr, on_error, source_name
+            )
         )
     return " AND ".join(conditions)
 
@@ -535,7 +539,9 @@ def _keep(bad: str, what: str, reason: str | None, policy: str, source_name: str
     return f"CASE WHEN {bad} THEN raise_error({message}) ELSE true END"
 
 
-def dlq_filter(decoding: Decoding, on_error: str, on_tombstone: str = ON_TOMBSTONE[0]) -> str | None:
+def dlq_filter(
+    decoding: Decoding, on_error: str, on_tombstone: str = ON_TOMBSTONE[0]
+) -> str | None:
     """The ``where`` of a source's dead-letter query: its malformed records with ``on_error =
     'dlq'``, its tombstones with ``on_tombstone = 'dlq'``; None when it has no DLQ."""
     selected = []

@@ -110,9 +110,7 @@ def check(
     return {name: _check_kind(kind, given.get(name) or {}, diags) for name, kind in KINDS.items()}
 
 
-def _check_kind(
-    kind: _Kind, given: t.Mapping[str, DefaultOption], diags: Diagnostics
-) -> Defaults:
+def _check_kind(kind: _Kind, given: t.Mapping[str, DefaultOption], diags: Diagnostics) -> Defaults:
     result = Defaults()
     for key, option in given.items():
         lkey = key.lower()
@@ -129,7 +127,9 @@ def _kafka_ok(kind: _Kind, key: str, option: DefaultOption, diags: Diagnostics) 
     lkey = key.lower()
     if lkey in kind.refused_kafka:
         diags.error(
-            f"Spark does not allow the Kafka option '{key}'", option.key_at, kind.refused_kafka[lkey]
+            f"Spark does not allow the Kafka option '{key}'",
+            option.key_at,
+            kind.refused_kafka[lkey],
         )
         return False
     if lkey == "kafka.bootstrap.servers":

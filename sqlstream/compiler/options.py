@@ -43,24 +43,33 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
     for o in (
         OptionSpec("topic", "string", "the one topic to read", spark="subscribe"),
         OptionSpec("topics", "string", "a comma-separated list of topics", spark="subscribe"),
-        OptionSpec("topic_pattern", "string", "a Java regex of topic names", spark="subscribePattern"),
+        OptionSpec(
+            "topic_pattern", "string", "a Java regex of topic names", spark="subscribePattern"
+        ),
         OptionSpec("format", "enum", "the value format", VALUE_FORMATS),
         OptionSpec("key_format", "enum", "the key format", KEY_FORMATS),
         OptionSpec(
-            "starting_offsets", "string", "earliest | latest | per-partition JSON",
+            "starting_offsets",
+            "string",
+            "earliest | latest | per-partition JSON",
             spark="startingOffsets",
         ),
         OptionSpec(
-            "starting_timestamp", "string",
+            "starting_timestamp",
+            "string",
             "where a new query starts: an ISO timestamp or milliseconds since the epoch",
             spark="startingTimestamp",
         ),
         OptionSpec(
-            "max_offsets_per_trigger", "int", "rate limit per micro-batch",
+            "max_offsets_per_trigger",
+            "int",
+            "rate limit per micro-batch",
             spark="maxOffsetsPerTrigger",
         ),
         OptionSpec(
-            "min_offsets_per_trigger", "int", "wait for at least this many records",
+            "min_offsets_per_trigger",
+            "int",
+            "wait for at least this many records",
             spark="minOffsetsPerTrigger",
         ),
         OptionSpec(
@@ -71,7 +80,9 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec(
             "dlq_topic", "string", "where records go with on_error = 'dlq' or on_tombstone = 'dlq'"
         ),
-        OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for format = 'avro'"),
+        OptionSpec(
+            "avro_schema", "string", "the Avro schema (JSON) of the value, for format = 'avro'"
+        ),
         OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
         OptionSpec(
             "dlq_partitions", "int", "the partitions `run` creates a missing dlq_topic with"
@@ -83,11 +94,15 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
     o.name: o
     for o in (
         OptionSpec("trigger", "string", triggers.FORMS),
-        OptionSpec("checkpoint", "string", "checkpoint directory, relative to the target's checkpoint root"),
+        OptionSpec(
+            "checkpoint", "string", "checkpoint directory, relative to the target's checkpoint root"
+        ),
         OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
         OptionSpec("csv_delimiter", "string", "the field separator, for FORMAT csv"),
-        OptionSpec("partitions", "int", "the topic's partitions: `run` creates a missing topic with them"),
+        OptionSpec(
+            "partitions", "int", "the topic's partitions: `run` creates a missing topic with them"
+        ),
         OptionSpec(
             "replication_factor", "int", "the replication factor `run` creates a missing topic with"
         ),
@@ -114,6 +129,7 @@ REFUSED_SINK_KAFKA_OPTIONS = {
     "kafka.interceptor.classes": "Spark writes keys and values as bytes; interceptors would break it",
 }
 
+
 def check_value(spec: OptionSpec, value: str) -> str | None:
     """None when ``value`` is of the option's kind, else what is wrong (after the option's name).
 
@@ -131,7 +147,9 @@ def check_value(spec: OptionSpec, value: str) -> str | None:
     elif spec.kind == "enum":
         if value.lower() not in spec.choices:
             hint = did_you_mean(value, list(spec.choices))
-            return f"is '{value}', not one of {', '.join(spec.choices)}" + (f" ({hint})" if hint else "")
+            return f"is '{value}', not one of {', '.join(spec.choices)}" + (
+                f" ({hint})" if hint else ""
+            )
     elif spec.kind == "string" and not value.strip():
         return "is empty"
     return None
@@ -139,7 +157,7 @@ def check_value(spec: OptionSpec, value: str) -> str | None:
 
 BOUNDED_RUN_HINT = (
     "a stream has no end; read a range once with `sqlstream run PATH --from earliest "
-    "--until '{\"topic\": {\"0\": 100}}'` (or --until 2024-05-01T00:00:00Z)"
+    '--until \'{"topic": {"0": 100}}\'` (or --until 2024-05-01T00:00:00Z)'
 )
 BOUNDED_RUN_ONLY = {
     "ending_offsets": "a streaming Kafka source cannot end",
@@ -186,7 +204,7 @@ def check_starting_offsets(value: str) -> str | None:
         for parts in parsed.values()
     ):
         return (
-            "per-partition offsets are a JSON object {\"topic\": {\"0\": offset, ...}}, "
+            'per-partition offsets are a JSON object {"topic": {"0": offset, ...}}, '
             "with -2 for earliest and -1 for latest"
         )
     return None

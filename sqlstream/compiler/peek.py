@@ -15,14 +15,11 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from sqlstream.compiler import appendonly
-from sqlstream.compiler import syntax
-from sqlstream.compiler.syntax.nodes import QueryStatement
+from sqlstream.compiler import appendonly, facade, selection, syntax
 from sqlstream.compiler.analyse import Analysis, QueryDef, did_you_mean
-from sqlstream.compiler import facade
 from sqlstream.compiler.facade import Compiled
-from sqlstream.compiler import selection
 from sqlstream.compiler.plan import Field, Plan, SinkPlan
+from sqlstream.compiler.syntax.nodes import QueryStatement
 from sqlstream.errors import UserError, UserErrors
 
 SQL_FILE = "<--sql>"
@@ -79,20 +76,29 @@ def peek_named(options: ProjectOptions, what: str) -> tuple[Compiled, PeekQuery]
         return _of_file(options, what)
     # An empty --sql selects nothing, so no error refuses this compile: it tells the names.
     probe = options.compile(sql="")
-    queries = sorted(set(selection.sink_names(probe.analysis, probe.full_plan or probe.plan).values()))
+    queries = sorted(
+        set(selection.sink_names(probe.analysis, probe.full_plan or probe.plan).values())
+    )
     streams = [*probe.analysis.sources, *(v.name for v in probe.analysis.views if v.name)]
     if what in queries:  # only what the query reads must be free of errors
         compiled = options.compile(select=(what,))
-        return compiled, of_sink(next(s for s in compiled.plan.sinks if s.name == what), compiled.analysis)
+        return compiled, of_sink(
+            next(s for s in compiled.plan.sinks if s.name == what), compiled.analysis
+        )
     if what.lower() in streams:
         compiled, query = peek_sql(options, f"SELECT * FROM {what}")
         return compiled, replace(query, name=what.lower(), place=f"stream {what.lower()}")
     names = queries + streams
-    raise UserErrors([UserError(
-        f"peek {what}: no query file, query or stream of that name",
-        None,
-        did_you_mean(what, names) or f"peek one of: {', '.join(names) or 'nothing (no queries yet)'}",
-    )])
+    raise UserErrors(
+        [
+            UserError(
+                f"peek {what}: no query file, query or stream of that name",
+                None,
+                did_you_mean(what, names)
+                or f"peek one of: {', '.join(names) or 'nothing (no queries yet)'}",
+            )
+        ]
+    )
 
 
 def needed_plan(compiled: Compiled, query: PeekQuery) -> Plan:
@@ -100,9 +106,19 @@ def needed_plan(compiled: Compiled, query: PeekQuery) -> Plan:
     run's step description is built from (the sink's write is peek's to replace)."""
     plan = compiled.full_plan or compiled.plan
     sink = SinkPlan(
-        name=query.name, file=query.place, line=0, sql=query.sql, fields=query.fields,
-        write_exprs=[], value_format="json", topic=None, write_options={}, trigger=None,
-        checkpoint="", sources=query.sources, views=query.views,
+        name=query.name,
+        file=query.place,
+        line=0,
+        sql=query.sql,
+        fields=query.fields,
+        write_exprs=[],
+        value_format="json",
+        topic=None,
+        write_options={},
+        trigger=None,
+        checkpoint="",
+        sources=query.sources,
+        views=query.views,
     )
     return Plan(plan.project, list(plan.sources), list(plan.views), [sink], dict(plan.settings))
 
@@ -110,12 +126,22 @@ def needed_plan(compiled: Compiled, query: PeekQuery) -> Plan:
 def of_sink(sink: SinkPlan, analysis: Analysis) -> PeekQuery:
     """A query's SELECT, without its KEY, PARTITION, HEADERS and TOPIC."""
     q = next(
-        (q for q in analysis.sinks if q.stmt.file.path == sink.file and q.stmt.locate().line == sink.line),
+        (
+            q
+            for q in analysis.sinks
+            if q.stmt.file.path == sink.file and q.stmt.locate().line == sink.line
+        ),
         None,
     )
     waits = q is not None and waits_for_watermark(q, analysis)
     return PeekQuery(
-        sink.name, f"{sink.file}:{sink.line}", sink.sql, sink.fields, sink.sources, sink.views, waits
+        sink.name,
+        f"{sink.file}:{sink.line}",
+        sink.sql,
+        sink.fields,
+        sink.sources,
+        sink.views,
+        waits,
     )
 
 
@@ -141,14 +167,22 @@ def _of_file(options: ProjectOptions, path: str) -> tuple[Compiled, PeekQuery]:
     selects = [q for q in compiled.analysis.selects if q.stmt.file.path in shown]
     if len(compiled.plan.sinks) + len(selects) == 1:
         if selects:
-            return compiled, _from_select(selects[0], compiled.analysis, f"{Path(path).stem}_select")
+            return compiled, _from_select(
+                selects[0], compiled.analysis, f"{Path(path).stem}_select"
+            )
         return compiled, of_sink(compiled.plan.sinks[0], compiled.analysis)
     names = [s.name for s in compiled.plan.sinks]
-    raise UserErrors([UserError(
-        f"{path} holds {len(names) + len(selects)} queries; peek shows one",
-        None,
-        f"peek one by name: {', '.join(names)}" if names else "add an INSERT or a SELECT to the file",
-    )])
+    raise UserErrors(
+        [
+            UserError(
+                f"{path} holds {len(names) + len(selects)} queries; peek shows one",
+                None,
+                f"peek one by name: {', '.join(names)}"
+                if names
+                else "add an INSERT or a SELECT to the file",
+            )
+        ]
+    )
 
 
 def _of_select(compiled: Compiled) -> PeekQuery:
@@ -158,10 +192,15 @@ def _of_select(compiled: Compiled) -> PeekQuery:
         raise UserErrors([UserError("--sql is empty", None, 'e.g. --sql "SELECT * FROM orders"')])
     others = [s for s in mine if not isinstance(s.node, QueryStatement)] + mine[1:]
     if others:
-        raise UserErrors([UserError(
-            "--sql takes one SELECT statement", others[0].locate(),
-            "define streams and queries in the project's files; peek reads them",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    "--sql takes one SELECT statement",
+                    others[0].locate(),
+                    "define streams and queries in the project's files; peek reads them",
+                )
+            ]
+        )
     q = next(q for q in compiled.analysis.selects if q.stmt is mine[0])
     return _from_select(q, compiled.analysis, "peek")
 
@@ -171,15 +210,26 @@ def _from_select(q: QueryDef, analysis: Analysis, name: str) -> PeekQuery:
     mode on the live topic, so it must read a stream and be append-only."""
     sources, views = analysis.upstream(q.reads)
     if not sources:
-        raise UserErrors([UserError(
-            "this SELECT reads no stream", q.stmt.locate(),
-            "peek shows a SELECT over the project's streams, e.g. SELECT * FROM orders",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    "this SELECT reads no stream",
+                    q.stmt.locate(),
+                    "peek shows a SELECT over the project's streams, e.g. SELECT * FROM orders",
+                )
+            ]
+        )
     errors = appendonly.check(q, analysis, set())
     if errors:
         raise UserErrors(errors)
     where = q.stmt.locate()
     place = where.path if where.path == SQL_FILE else f"{where.path}:{where.line}"
     return PeekQuery(
-        name, place, syntax.to_spark_sql(q.query), q.fields, sources, views, waits_for_watermark(q, analysis)
+        name,
+        place,
+        syntax.to_spark_sql(q.query),
+        q.fields,
+        sources,
+        views,
+        waits_for_watermark(q, analysis),
     )

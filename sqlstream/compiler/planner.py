@@ -14,16 +14,23 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sqlstream.compiler import appendonly, checks
-from sqlstream.compiler import lower
-from sqlstream.compiler import options
-from sqlstream.compiler import formats, optiondefaults, syntax, topics, triggers
-from sqlstream.compiler.syntax import nodes as syntax_nodes
+from sqlstream.compiler import (
+    appendonly,
+    checks,
+    formats,
+    lower,
+    optiondefaults,
+    options,
+    syntax,
+    topics,
+    triggers,
+)
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef, did_you_mean
-from sqlstream.errors import Diagnostics, Location, UserError
-from sqlstream.project.config import DefaultOption
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger, ViewPlan
+from sqlstream.compiler.syntax import nodes as syntax_nodes
+from sqlstream.errors import Diagnostics, Location, UserError
+from sqlstream.project.config import DefaultOption
 
 INTEGRAL = {"TINYINT", "SMALLINT", "INT", "BIGINT", "BYTE", "SHORT", "LONG", "INTEGER"}
 
@@ -45,7 +52,13 @@ def build_plan(
     for v in analysis.views:
         assert v.name
         plan.views.append(
-            ViewPlan(v.name, v.stmt.file.path, syntax.to_spark_sql(v.query), v.fields, v.stmt.locate().line)
+            ViewPlan(
+                v.name,
+                v.stmt.file.path,
+                syntax.to_spark_sql(v.query),
+                v.fields,
+                v.stmt.locate().line,
+            )
         )
 
     checked_views: set[str] = set()
@@ -57,10 +70,16 @@ def build_plan(
         per_file[q.stmt.file.path] = per_file.get(q.stmt.file.path, 0) + 1
         not_append_only = appendonly.check(q, analysis, checked_views)
         diags.add_all(not_append_only)
-        sink = _plan_sink(q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults)
+        sink = _plan_sink(
+            q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults
+        )
         if sink is None:
             continue
-        if sink.trigger is not None and triggers.kind(sink.trigger.kind).stateless_mode and not not_append_only:
+        if (
+            sink.trigger is not None
+            and triggers.kind(sink.trigger.kind).stateless_mode
+            and not not_append_only
+        ):
             diags.add_all(_stateless_mode_errors(q, analysis, sink.trigger.kind, reported))
         if sink.name in names:
             diags.error(
@@ -175,7 +194,7 @@ def _plan_source(
         diags.error(
             f"stream '{src.name}' reads Avro but gives no schema",
             stmt.locate(nodes["format"]) if "format" in nodes else name_loc,
-            "add avro_schema = '{\"type\": \"record\", ...}'",
+            'add avro_schema = \'{"type": "record", ...}\'',
         )
     _check_columns(src, value_format, key_format, diags)
 
@@ -207,7 +226,9 @@ def _plan_source(
         error_filter=lower.error_filter(decoding, on_error, src.name, on_tombstone),
         dlq_topic=dlq_topic,
         dlq_partitions=int(values["dlq_partitions"]) if "dlq_partitions" in values else None,
-        dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq", on_tombstone) if dlq_topic else [],
+        dlq_exprs=lower.dlq_exprs(decoding, src.name, f"{src.name}_dlq", on_tombstone)
+        if dlq_topic
+        else [],
         on_tombstone=on_tombstone,
         dlq_filter=lower.dlq_filter(decoding, on_error, on_tombstone),
         watermark_column=src.watermark_column,
@@ -273,14 +294,16 @@ def _rate_limit_errors(
         d = analysis.sources[src.name]
         prop = next((p for p in d.node.options if p.name.lower() == limited[0]), None)
         what = "ignores" if kind.rate_limit == "ignored" else "refuses"
-        errors.append(UserError(
-            f"query {sink.name} runs with trigger '{kind.word}', which {what} {limited[0]} of "
-            f"stream '{src.name}'",
-            d.stmt.locate(prop.key_span) if prop is not None else q.stmt.locate(),
-            "use trigger = 'available_now' or a processing-time trigger to read at most that "
-            "many records per batch, `sqlstream run PATH --until ...` to read a range once, "
-            f"or remove {limited[0]}",
-        ))
+        errors.append(
+            UserError(
+                f"query {sink.name} runs with trigger '{kind.word}', which {what} {limited[0]} of "
+                f"stream '{src.name}'",
+                d.stmt.locate(prop.key_span) if prop is not None else q.stmt.locate(),
+                "use trigger = 'available_now' or a processing-time trigger to read at most that "
+                "many records per batch, `sqlstream run PATH --until ...` to read a range once, "
+                f"or remove {limited[0]}",
+            )
+        )
     return errors
 
 
@@ -377,12 +400,16 @@ def _offset_read_options(
         if problem:
             diags.error(
                 f"option 'starting_offsets' is not valid: {problem}",
-                stmt.locate(nodes.get("starting_offsets")) if nodes.get("starting_offsets") is not None else name_loc,
+                stmt.locate(nodes.get("starting_offsets"))
+                if nodes.get("starting_offsets") is not None
+                else name_loc,
                 "use 'earliest', 'latest' or '{\"orders\": {\"0\": 42}}'",
             )
         else:
             value = values["starting_offsets"]
-            read["startingOffsets"] = value.lower() if value.lower() in ("earliest", "latest") else value
+            read["startingOffsets"] = (
+                value.lower() if value.lower() in ("earliest", "latest") else value
+            )
     _starting_timestamp(values, nodes, stmt, diags, read)
     for key in ("max_offsets_per_trigger", "min_offsets_per_trigger", "fail_on_data_loss"):
         if key in values:
@@ -425,9 +452,9 @@ def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
         return None
     delay_node = wm.delay
     interval = delay_node.expression if isinstance(delay_node, exp.Sub) else None
-    if (
-        not isinstance(delay_node, (exp.Sub, exp.Column))
-        or (isinstance(delay_node, exp.Sub) and delay_node.this.name.lower() != src.watermark_column.lower())
+    if not isinstance(delay_node, (exp.Sub, exp.Column)) or (
+        isinstance(delay_node, exp.Sub)
+        and delay_node.this.name.lower() != src.watermark_column.lower()
     ):
         diags.error(
             "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
@@ -438,7 +465,11 @@ def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
     try:
         return lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
     except ValueError as e:
-        diags.error(f"cannot use this watermark delay: {e}", stmt.locate(delay_node), "e.g. INTERVAL '10' MINUTES")
+        diags.error(
+            f"cannot use this watermark delay: {e}",
+            stmt.locate(delay_node),
+            "e.g. INTERVAL '10' MINUTES",
+        )
         return None
 
 
@@ -514,9 +545,15 @@ def _plan_sink(
     topic, topic_sql = _sink_topic(q, node, diags)
     key_sql, key_columns = _sink_key(q, node, diags)
     partition = node.partition
-    partition_sql = _sink_expression(q, partition, "PARTITION", diags, want="integral") if partition is not None else None
+    partition_sql = (
+        _sink_expression(q, partition, "PARTITION", diags, want="integral")
+        if partition is not None
+        else None
+    )
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
-    topics.check_declared_partitions(stmt, topic_spec, topics.partitions_needed(partition), partition, diags)
+    topics.check_declared_partitions(
+        stmt, topic_spec, topics.partitions_needed(partition), partition, diags
+    )
     header_pairs, headers_sql = _sink_headers(q, node, diags)
     value_sql = None
     if node.value is not None:
@@ -596,7 +633,9 @@ def _sink_trigger(
     if parsed is None:
         diags.error(
             f"trigger '{values['trigger']}' is not a trigger",
-            stmt.locate(nodes.get("trigger")) if nodes.get("trigger") is not None else stmt.locate(),
+            stmt.locate(nodes.get("trigger"))
+            if nodes.get("trigger") is not None
+            else stmt.locate(),
             f"use {triggers.EXAMPLES}",
         )
         return None
@@ -622,7 +661,7 @@ def _sink_format(
         diags.error(
             "FORMAT avro needs a schema",
             stmt.locate(fmt_node),
-            "add WITH (avro_schema = '{\"type\": \"record\", ...}')",
+            'add WITH (avro_schema = \'{"type": "record", ...}\')',
         )
     return value_format, sink_row
 
@@ -637,7 +676,11 @@ def _sink_topic(
     if isinstance(topic_node, syntax_nodes.Text):
         topic = topic_node.value
         if not topic.strip():
-            diags.error("the topic name is empty", q.stmt.locate(topic_node), "INSERT INTO KAFKA TOPIC 'name' ...")
+            diags.error(
+                "the topic name is empty",
+                q.stmt.locate(topic_node),
+                "INSERT INTO KAFKA TOPIC 'name' ...",
+            )
     elif topic_node is not None:
         inner: exp.Expr = topic_node.this if isinstance(topic_node, exp.Paren) else topic_node
         topic_sql = _sink_expression(q, inner, "TOPIC", diags, want="string")
@@ -655,7 +698,11 @@ def _sink_key(
         key_columns = []
         for e in key.expressions:
             if not isinstance(e, exp.Column):
-                diags.error("KEY (a, b) lists output columns", q.stmt.locate(e), "use KEY expr for a computed key")
+                diags.error(
+                    "KEY (a, b) lists output columns",
+                    q.stmt.locate(e),
+                    "use KEY expr for a computed key",
+                )
                 continue
             if _sink_expression(q, e, "KEY", diags) is not None:
                 key_columns.append(e.name)
@@ -674,7 +721,11 @@ def _sink_headers(
         for pair in node.headers:
             hkey = pair.key.value
             if not hkey:
-                diags.error("a header key is empty", q.stmt.locate(pair.key), "e.g. HEADERS ('source' = 'sqlstream')")
+                diags.error(
+                    "a header key is empty",
+                    q.stmt.locate(pair.key),
+                    "e.g. HEADERS ('source' = 'sqlstream')",
+                )
             sql = _sink_expression(q, pair.value, "HEADERS", diags)
             if sql is not None:
                 header_pairs.append((hkey, sql))
@@ -687,8 +738,13 @@ def _sink_headers(
 # --- continuous and real-time modes ---------------------------------------------------------
 
 _CURRENT_TIME = (
-    exp.CurrentTimestamp, exp.CurrentTimestampLTZ, exp.CurrentDate, exp.CurrentTime,
-    exp.CurrentDatetime, exp.Localtime, exp.Localtimestamp,
+    exp.CurrentTimestamp,
+    exp.CurrentTimestampLTZ,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.CurrentDatetime,
+    exp.Localtime,
+    exp.Localtimestamp,
 )
 
 
@@ -720,7 +776,9 @@ def _stateless_mode_errors(
                 continue
             reported.add(id(node))
             errors.append(
-                UserError(f"{mode} cannot run {what}{via}", query_def.stmt.locate(node), fix or hint)
+                UserError(
+                    f"{mode} cannot run {what}{via}", query_def.stmt.locate(node), fix or hint
+                )
             )
     return errors
 
@@ -732,7 +790,9 @@ def _stateful_parts(
     for select in query.find_all(exp.Select):
         group = select.args.get("group")
         aggs = [
-            a for e in select.expressions for a in e.find_all(exp.AggFunc)
+            a
+            for e in select.expressions
+            for a in e.find_all(exp.AggFunc)
             if a.find_ancestor(exp.Select) is select
         ]
         if group is not None or aggs:
@@ -749,7 +809,8 @@ def _stateful_parts(
             yield union.expression, "UNION ALL (Spark's continuous processing has no union)", None
     if not triggers.kind(kind).current_time:
         calls = [
-            c for c in query.find_all(*_CURRENT_TIME, exp.Anonymous)
+            c
+            for c in query.find_all(*_CURRENT_TIME, exp.Anonymous)
             if not isinstance(c, exp.Anonymous) or c.name.lower() in ("now", "curdate")
         ]
         for call in calls:
@@ -778,19 +839,28 @@ def _sink_expression(
     }
     probe = exp.select(expr.copy().as_("__probe")).from_("__output")
     try:
-        qualified = qualify(probe, schema=schema, dialect=SPARK, validate_qualify_columns=True, quote_identifiers=False)
+        qualified = qualify(
+            probe,
+            schema=schema,
+            dialect=SPARK,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+        )
         typed = annotate_types(qualified, schema=schema, dialect=SPARK)
     except OptimizeError as e:
         import re
 
         m = re.search(r"Column '([^']+)' could not be resolved", str(e))
         col = m.group(1).strip('"`') if m else None
-        node = next((c for c in expr.find_all(exp.Column) if c.name.lower() == (col or "").lower()), expr)
+        node = next(
+            (c for c in expr.find_all(exp.Column) if c.name.lower() == (col or "").lower()), expr
+        )
         if isinstance(node, exp.Column):
             col = node.name
         output = [f.name for f in fields]
         diags.error(
-            f"{clause} uses '{col}', which is not a column of the SELECT's output" if col
+            f"{clause} uses '{col}', which is not a column of the SELECT's output"
+            if col
             else f"cannot resolve the {clause} expression",
             q.stmt.locate(node),
             did_you_mean(col or "", output)
@@ -816,5 +886,3 @@ def _sink_expression(
 def _one_of(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
-
-

@@ -135,9 +135,7 @@ def make_environment(
     env.project_vars = dict(project_vars)
     env.macro_names = {}
     env.sources = {}
-    env.loader = MacroLoader(
-        macro_dirs, lambda path, shown: _read(Path(path), shown), env.sources
-    )
+    env.loader = MacroLoader(macro_dirs, lambda path, shown: _read(Path(path), shown), env.sources)
     env.globals["var"] = _make_var(env.project_vars)
     env.globals["env_var"] = env_var
     for path in macro_files:

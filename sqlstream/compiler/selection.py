@@ -36,7 +36,9 @@ from sqlstream.compiler.plan import Plan, SinkPlan
 from sqlstream.compiler.syntax import nodes as n
 from sqlstream.errors import UserError, UserErrors
 
-NO_MATCH_HINT = "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)"
+NO_MATCH_HINT = (
+    "select by file path (queries/spend.sql), query name (spend_1) or stream name (orders)"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ def sink_names(analysis: Analysis, plan: Plan) -> dict[int, str]:
     for q in analysis.sinks:
         path = q.stmt.file.path
         per_file[path] = per_file.get(path, 0) + 1
-        given = next((o.value.text for o in t.cast(n.InsertKafka, q.node).options if o.name == "name"), None)
+        given = next(
+            (o.value.text for o in t.cast(n.InsertKafka, q.node).options if o.name == "name"), None
+        )
         fallback = given or f"{PurePath(path).stem}_{per_file[path]}"
         names[id(q.stmt)] = planned.get((path, q.stmt.locate().line), fallback)
     return names
@@ -193,7 +197,9 @@ class NoMatch(UserErrors):
 
 
 def no_match(select: t.Sequence[str]) -> NoMatch:
-    return NoMatch([UserError(f"--select {' '.join(select)} matches no query", None, NO_MATCH_HINT)])
+    return NoMatch(
+        [UserError(f"--select {' '.join(select)} matches no query", None, NO_MATCH_HINT)]
+    )
 
 
 def kept_sinks(plan: Plan, picked: t.Sequence[Statement]) -> list[SinkPlan]:

@@ -34,19 +34,47 @@ SHAPE_VERSION = 1
 OperatorKind = t.Literal["aggregate", "join", "distinct"]
 
 # Spark aggregate functions that sqlglot's Spark dialect parses as plain (anonymous) calls.
-_MORE_AGGREGATES = frozenset({
-    "count_min_sketch", "every", "histogram_numeric", "hll_sketch_agg", "hll_union_agg", "mean",
-    "some", "std", "try_avg", "try_sum", "theta_sketch_agg", "theta_union_agg",
-    "kll_sketch_agg_bigint", "kll_sketch_agg_double", "kll_sketch_agg_float",
-})
+_MORE_AGGREGATES = frozenset(
+    {
+        "count_min_sketch",
+        "every",
+        "histogram_numeric",
+        "hll_sketch_agg",
+        "hll_union_agg",
+        "mean",
+        "some",
+        "std",
+        "try_avg",
+        "try_sum",
+        "theta_sketch_agg",
+        "theta_union_agg",
+        "kll_sketch_agg_bigint",
+        "kll_sketch_agg_double",
+        "kll_sketch_agg_float",
+    }
+)
 _WINDOW_FUNCTIONS = frozenset({"window", "session_window"})
 _INTERVAL = re.compile(r"^\s*(?:interval\s+)?'?\s*(\d+)\s*'?\s*([a-z]+?)s?\s*'?\s*$", re.IGNORECASE)
 _UNITS: dict[str, int] = {  # microseconds per unit, largest first: how a duration is printed
-    "week": 604_800_000_000, "day": 86_400_000_000, "hour": 3_600_000_000,
-    "minute": 60_000_000, "second": 1_000_000, "millisecond": 1_000, "microsecond": 1,
+    "week": 604_800_000_000,
+    "day": 86_400_000_000,
+    "hour": 3_600_000_000,
+    "minute": 60_000_000,
+    "second": 1_000_000,
+    "millisecond": 1_000,
+    "microsecond": 1,
 }
-_UNIT_ALIASES = {"min": "minute", "sec": "second", "ms": "millisecond", "us": "microsecond",
-                 "hr": "hour", "h": "hour", "m": "minute", "s": "second", "d": "day"}
+_UNIT_ALIASES = {
+    "min": "minute",
+    "sec": "second",
+    "ms": "millisecond",
+    "us": "microsecond",
+    "hr": "hour",
+    "h": "hour",
+    "m": "minute",
+    "s": "second",
+    "d": "day",
+}
 
 
 @dataclass(frozen=True)
@@ -110,10 +138,17 @@ class StateShape:
         ops = []
         for op in data.get("operators") or ():
             window = Window(**op["window"]) if op.get("window") else None
-            ops.append(Operator(**{
-                **op, "window": window, "keys": tuple(op.get("keys") or ()),
-                "aggregates": tuple(op.get("aggregates") or ()), "sides": tuple(op.get("sides") or ()),
-            }))
+            ops.append(
+                Operator(
+                    **{
+                        **op,
+                        "window": window,
+                        "keys": tuple(op.get("keys") or ()),
+                        "aggregates": tuple(op.get("aggregates") or ()),
+                        "sides": tuple(op.get("sides") or ()),
+                    }
+                )
+            )
         return cls(str(data.get("query", "")), tuple(ops), int(data.get("version", SHAPE_VERSION)))
 
 
@@ -186,7 +221,8 @@ def _aggregate_or_distinct(select: exp.Select, where: str) -> list[Operator]:
     aggs = [
         # count(*) FILTER (WHERE ...) keeps its filter: it is part of what the state counts.
         norm(node.parent if isinstance(node.parent, exp.Filter) else node)
-        for scope in scopes if scope is not None
+        for scope in scopes
+        if scope is not None
         for node in _own(select, scope.find_all(exp.Expr, bfs=False))
         if _is_aggregate(node) and not _inside_aggregate(node)
     ]
@@ -255,7 +291,9 @@ def _joins(select: exp.Select, where: str) -> list[Operator]:
         else:
             condition = None
         kind = " ".join(x for x in (join.side, join.kind) if x).lower() or "inner"
-        found.append(Operator("join", where, join_type=kind, sides=(left, right), condition=condition))
+        found.append(
+            Operator("join", where, join_type=kind, sides=(left, right), condition=condition)
+        )
         left = f"{left} and {right}"
     return found
 
@@ -278,7 +316,11 @@ def _describe_aggregate(op: Operator) -> str:
 
 
 def _describe_join(op: Operator) -> str:
-    on = f" {'' if op.condition.startswith('USING') else 'on '}{op.condition}" if op.condition else ""
+    on = (
+        f" {'' if op.condition.startswith('USING') else 'on '}{op.condition}"
+        if op.condition
+        else ""
+    )
     return f"{op.join_type} join of {' and '.join(op.sides)}{on} in {op.where}"
 
 
@@ -323,9 +365,13 @@ def _operator_changes(was: Operator, now: Operator) -> list[str]:
     if was.join_type != now.join_type:
         found.append(f"{was.join_type} join became {now.join_type} join{where}")
     for attr, word in _COMPARED[now.kind]:
-        found.extend(f"{c}{where}" for c in sequence_changes(word, getattr(was, attr), getattr(now, attr)))
+        found.extend(
+            f"{c}{where}" for c in sequence_changes(word, getattr(was, attr), getattr(now, attr))
+        )
     if was.condition != now.condition:
-        found.append(f"join condition {was.condition or '(none)'} became {now.condition or '(none)'}{where}")
+        found.append(
+            f"join condition {was.condition or '(none)'} became {now.condition or '(none)'}{where}"
+        )
     return found
 
 

@@ -39,7 +39,7 @@ def topic_configs(
     """``{'cleanup.policy': 'compact'}`` from ``'topic.cleanup.policy' = 'compact'``."""
     configs: dict[str, str] = {}
     for prop in props:
-        key = prop.name[len(options.TOPIC_CONFIG_PREFIX):]
+        key = prop.name[len(options.TOPIC_CONFIG_PREFIX) :]
         value_node = prop.value
         if not key:
             diags.error(
@@ -48,7 +48,9 @@ def topic_configs(
                 "e.g. 'topic.cleanup.policy' = 'compact' or 'topic.retention.ms' = '86400000'",
             )
         elif key in configs:
-            diags.error(f"option '{prop.name}' is given twice", stmt.locate(prop.key_span), "keep one")
+            diags.error(
+                f"option '{prop.name}' is given twice", stmt.locate(prop.key_span), "keep one"
+            )
         else:
             configs[key] = value_of(value_node) if value_node is not None else ""
     return configs

@@ -51,20 +51,56 @@ class TriggerKind:
 TRIGGERS: dict[str, TriggerKind] = {
     k.name: k
     for k in (
-        TriggerKind("processing_time", None, "required", "'<n> seconds'", "'10 seconds'",
-                    "processingTime", "0 seconds"),
+        TriggerKind(
+            "processing_time",
+            None,
+            "required",
+            "'<n> seconds'",
+            "'10 seconds'",
+            "processingTime",
+            "0 seconds",
+        ),
         TriggerKind("once", "once", "none", "once", "'once'", "once", None, rate_limit="ignored"),
-        TriggerKind("available_now", "available_now", "none", "available_now", "'available_now'",
-                    "availableNow", None),
-        TriggerKind("continuous", "continuous", "required", "continuous '<n> seconds'",
-                    "'continuous 1 second'", "continuous", "1 second",
-                    stateless_mode="continuous mode", union=False, joins=False,
-                    current_time=False, observe=False, watermark=False, checker="continuous",
-                    rate_limit="ignored"),
+        TriggerKind(
+            "available_now",
+            "available_now",
+            "none",
+            "available_now",
+            "'available_now'",
+            "availableNow",
+            None,
+        ),
+        TriggerKind(
+            "continuous",
+            "continuous",
+            "required",
+            "continuous '<n> seconds'",
+            "'continuous 1 second'",
+            "continuous",
+            "1 second",
+            stateless_mode="continuous mode",
+            union=False,
+            joins=False,
+            current_time=False,
+            observe=False,
+            watermark=False,
+            checker="continuous",
+            rate_limit="ignored",
+        ),
         # Spark's own default batch duration for Trigger.RealTime() is 5 minutes.
-        TriggerKind("real_time", "real_time", "optional", "real_time", "'real_time'", "realTime",
-                    "5 minutes", output_mode="update", stateless_mode="real-time mode",
-                    observe=False, rate_limit="refused"),
+        TriggerKind(
+            "real_time",
+            "real_time",
+            "optional",
+            "real_time",
+            "'real_time'",
+            "realTime",
+            "5 minutes",
+            output_mode="update",
+            stateless_mode="real-time mode",
+            observe=False,
+            rate_limit="refused",
+        ),
     )
 }
 DEFAULT = TRIGGERS["processing_time"]
@@ -87,10 +123,19 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _UNITS = {
-    "ms": "milliseconds", "millisecond": "milliseconds",
-    "s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds",
-    "min": "minutes", "mins": "minutes", "minute": "minutes",
-    "h": "hours", "hour": "hours", "d": "days", "day": "days",
+    "ms": "milliseconds",
+    "millisecond": "milliseconds",
+    "s": "seconds",
+    "sec": "seconds",
+    "secs": "seconds",
+    "second": "seconds",
+    "min": "minutes",
+    "mins": "minutes",
+    "minute": "minutes",
+    "h": "hours",
+    "hour": "hours",
+    "d": "days",
+    "day": "days",
 }
 
 
@@ -115,7 +160,7 @@ def parse_trigger(text: str) -> tuple[TriggerName, str | None] | None:
         if norm == k.word and k.interval != "required":
             return k.name, None
         if norm.startswith(k.word) and k.interval != "none":
-            rest = norm[len(k.word):]
+            rest = norm[len(k.word) :]
             if rest[:1] in (" ", "'", '"') or (k.interval == "required" and rest):
                 d = parse_duration(rest.strip().strip("'\" "))
                 return (k.name, d) if d else None

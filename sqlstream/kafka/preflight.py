@@ -155,7 +155,9 @@ def check(
     errors: list[str] = []
     defaults = _broker_defaults(cluster)
     written = outputs(plan, query)
-    to_create = {o.topic: o for o in written if _check_output(cluster, names, defaults, o, notes, errors)}
+    to_create = {
+        o.topic: o for o in written if _check_output(cluster, names, defaults, o, notes, errors)
+    }
     if errors:  # nothing is created for a run that does not start
         raise RunFailure(connection.redact("\n".join(errors)))
     notes.extend(_create(cluster, out) for out in to_create.values())
@@ -169,7 +171,13 @@ def outputs(plan: Plan, query: str | None = None) -> list[Output]:
     """Every literal topic the selected queries write (a TOPIC expression names none), DLQs too."""
     sinks = _selected(plan, query)
     found = [
-        Output(s.topic, f"{s.file}:{s.line}: query {s.name}", s.topic_spec, s.partitions_needed, s.partition_sql)
+        Output(
+            s.topic,
+            f"{s.file}:{s.line}: query {s.name}",
+            s.topic_spec,
+            s.partitions_needed,
+            s.partition_sql,
+        )
         for s in sinks
         if s.topic is not None
     ]
@@ -209,15 +217,26 @@ def _check_output(
 ) -> bool:
     """Whether ``out`` is to be created; its findings go to ``notes`` and ``errors``."""
     address = cluster.cfg.bootstrap_servers
-    say = {"topic": out.topic, "writer": out.writer, "address": address, "partition": out.partition_sql}
+    say = {
+        "topic": out.topic,
+        "writer": out.writer,
+        "address": address,
+        "partition": out.partition_sql,
+    }
     create = False
     if out.topic in names:
         partitions = len(cluster.require(out.topic).partitions)
         too_few = "too few"
         if out.spec is not None and out.spec.partitions not in (None, partitions):
-            notes.append(_say("declared differs", partitions=partitions, declared=out.spec.partitions, **say))
+            notes.append(
+                _say("declared differs", partitions=partitions, declared=out.spec.partitions, **say)
+            )
     elif out.spec is not None:
-        partitions, too_few, create = out.spec.partitions or defaults.partitions, "too few declared", True
+        partitions, too_few, create = (
+            out.spec.partitions or defaults.partitions,
+            "too few declared",
+            True,
+        )
     elif defaults.auto_create:
         partitions, too_few = defaults.partitions, "too few auto"
         if out.needed is None or out.needed <= partitions:
@@ -238,7 +257,12 @@ def _create(cluster: Cluster, out: Output) -> str:
     cluster.create(out.topic, spec.partitions or -1, spec.replication_factor, dict(spec.configs))
     partitions = len(cluster.metadata(refresh=True).topics[out.topic].partitions)
     configs = ", ".join(f"{k}={v}" for k, v in spec.configs.items())
-    return _say("created", topic=out.topic, partitions=partitions, configs=f" ({configs})" if configs else "")
+    return _say(
+        "created",
+        topic=out.topic,
+        partitions=partitions,
+        configs=f" ({configs})" if configs else "",
+    )
 
 
 def _check_input(src: Input, names: set[str], address: str) -> list[str]:
@@ -248,7 +272,9 @@ def _check_input(src: Input, names: set[str], address: str) -> list[str]:
         if name not in names
     ]
     if src.pattern is not None and not _matches(src.pattern, names):
-        notes.append(_say("no match", stream=src.stream, file=src.file, pattern=src.pattern, address=address))
+        notes.append(
+            _say("no match", stream=src.stream, file=src.file, pattern=src.pattern, address=address)
+        )
     return notes
 
 
@@ -271,7 +297,9 @@ def _broker_defaults(cluster: Cluster) -> BrokerDefaults:
         return BrokerDefaults(None, 1)
     resource = admin.ConfigResource(admin.ResourceType.BROKER, str(brokers[0]))
     try:
-        entries = cluster.client.describe_configs([resource], request_timeout=10)[resource].result(timeout=15)
+        entries = cluster.client.describe_configs([resource], request_timeout=10)[resource].result(
+            timeout=15
+        )
     except ck().KafkaException:  # not allowed to read them: assume the safe answer, no auto-create
         return BrokerDefaults(None, 1)
     auto = entries.get("auto.create.topics.enable")

@@ -42,9 +42,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream.spark import jars
 from sqlstream.errors import RunFailure
 from sqlstream.project.config import find_project_root
+from sqlstream.spark import jars
 
 DEFAULT_PORT = 9092
 DEFAULT_STATE_DIR = Path(".sqlstream/kafka")

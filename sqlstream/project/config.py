@@ -782,8 +782,7 @@ def _jaas_options(
             hint="use SASL_SSL (or SASL_PLAINTEXT for a local broker)",
         )
     jaas = (
-        f'{module} required username="{_jaas_quote(username)}" '
-        f'password="{_jaas_quote(password)}";'
+        f'{module} required username="{_jaas_quote(username)}" password="{_jaas_quote(password)}";'
     )
     options["kafka.sasl.jaas.config"] = jaas
     secrets.add(jaas)

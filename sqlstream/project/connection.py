@@ -14,7 +14,11 @@ from pathlib import Path
 
 from sqlstream.project import secrets
 from sqlstream.project.config import Target
-from sqlstream.project.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CHECKPOINT_ROOT, DEFAULT_SPARK_CONF
+from sqlstream.project.defaults import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_CHECKPOINT_ROOT,
+    DEFAULT_SPARK_CONF,
+)
 
 
 @dataclass(repr=False)
@@ -44,7 +48,8 @@ class Connection:
         ``{{ env_var('PASSWORD') }}``)."""
         options = {**target.kafka_options, **target.spark_conf}
         secret_names = {
-            k for k, v in options.items()
+            k
+            for k, v in options.items()
             if secrets.is_secret_name(k) or any(secrets.holds(v, s) for s in target.secrets)
         }
         values = set(target.secrets) | {v for k, v in options.items() if k in secret_names and v}

@@ -24,8 +24,8 @@ import re
 import typing as t
 from dataclasses import dataclass, replace
 
-from sqlstream.compiler.options import parse_timestamp_ms
 from sqlstream.compiler import lower
+from sqlstream.compiler.options import parse_timestamp_ms
 from sqlstream.compiler.plan import Plan, SourcePlan, Trigger
 from sqlstream.errors import RunFailure, UserError
 from sqlstream.project.connection import Connection
@@ -117,7 +117,9 @@ def _offsets(text: str, side: Side) -> dict[str, dict[str, int]]:
         raise _mistake(f"--{side}: not valid JSON ({e})") from None
     shape_ok = isinstance(parsed, dict) and all(
         isinstance(parts, dict)
-        and all(k.isdigit() and isinstance(v, int) and not isinstance(v, bool) for k, v in parts.items())
+        and all(
+            k.isdigit() and isinstance(v, int) and not isinstance(v, bool) for k, v in parts.items()
+        )
         for parts in parsed.values()
     )
     if not shape_ok:
@@ -162,7 +164,9 @@ def parse_range(start: str | None, end: str | None) -> Range:
 def topics_of(src: SourcePlan) -> tuple[list[str], str | None]:
     """(the topics a source names, its topic pattern)."""
     names = src.read_options.get("subscribe")
-    return ([n for n in names.split(",") if n] if names else []), src.read_options.get("subscribePattern")
+    return ([n for n in names.split(",") if n] if names else []), src.read_options.get(
+        "subscribePattern"
+    )
 
 
 def _reads(src: SourcePlan, topic: str) -> bool:
@@ -177,9 +181,10 @@ def check_range(rng: Range, plan: Plan, query: str | None = None) -> None:
     for side, bound in (("from", rng.start), ("until", rng.end)):
         for topic in bound.offsets or {}:
             if not any(_reads(src, topic) for src in sources):
-                read = sorted({n for s in sources for n in topics_of(s)[0]} | {
-                    f"/{p}/" for s in sources if (p := topics_of(s)[1])
-                })
+                read = sorted(
+                    {n for s in sources for n in topics_of(s)[0]}
+                    | {f"/{p}/" for s in sources if (p := topics_of(s)[1])}
+                )
                 raise _mistake(
                     f"--{side} names topic '{topic}', which no selected query reads",
                     f"the selected queries read: {', '.join(read) or 'nothing'}",
@@ -206,11 +211,17 @@ def _sources(plan: Plan, query: str | None) -> list[SourcePlan]:
 # The description: streaming steps rewritten for batch
 # --------------------------------------------------------------------------------------------
 
-STREAM_ONLY_READ_OPTIONS = frozenset({
-    "startingOffsets", "startingTimestamp", "startingOffsetsByTimestamp",
-    "startingOffsetsByTimestampStrategy", "maxOffsetsPerTrigger", "minOffsetsPerTrigger",
-    "maxTriggerDelay",
-})
+STREAM_ONLY_READ_OPTIONS = frozenset(
+    {
+        "startingOffsets",
+        "startingTimestamp",
+        "startingOffsetsByTimestamp",
+        "startingOffsetsByTimestampStrategy",
+        "maxOffsetsPerTrigger",
+        "minOffsetsPerTrigger",
+        "maxTriggerDelay",
+    }
+)
 """Where a stream starts and how fast it reads: replaced by the range in a bounded run."""
 
 _DEFAULT: dict[Side, dict[str, str]] = {
@@ -224,7 +235,8 @@ _RANGE_OPTIONS: dict[tuple[Side, BoundKind], t.Callable[[Bound, SourcePlan], dic
     # A partition with no record at or after the timestamp is read from its end (nothing),
     # not a failure (Spark's default strategy, "error").
     ("from", "timestamp"): lambda b, s: {
-        "startingTimestamp": str(b.ms), "startingOffsetsByTimestampStrategy": "latest",
+        "startingTimestamp": str(b.ms),
+        "startingOffsetsByTimestampStrategy": "latest",
     },
     # A partition with no record at or after the end timestamp is read to its end (Spark).
     ("until", "timestamp"): lambda b, s: {"endingTimestamp": str(b.ms)},
@@ -314,7 +326,9 @@ def steps(
 ) -> list[BatchStep]:
     """The streaming description of ``plan`` (under ``available_now``, which counts malformed
     records and keeps the watermark, as a micro-batch does) rewritten for one batch over ``rng``."""
-    streaming = st.steps(plan, query, connection=connection, trigger_override=Trigger("available_now"))
+    streaming = st.steps(
+        plan, query, connection=connection, trigger_override=Trigger("available_now")
+    )
     sinks = {s.name: s for s in plan.sinks}
     out: list[BatchStep] = []
     confs = [s for s in streaming if isinstance(s, st.SetConf)]
@@ -457,7 +471,9 @@ def summary(
             continue
         wrote = metrics.get(written_metric(step.name), {}).get(WRITTEN, 0)
         if step.kind == "dlq":
-            lines.append(f"dead-letter query {step.name}: wrote {wrote} malformed records of {step.source}")
+            lines.append(
+                f"dead-letter query {step.name}: wrote {wrote} malformed records of {step.source}"
+            )
             continue
         rows = [metrics.get(counted.get(s, ""), {}) for s in step.sources]
         read = ", ".join(f"{r.get(READ, 0)} from {s}" for s, r in zip(step.sources, rows))
@@ -487,7 +503,9 @@ def run(
     check_range(rng, plan, query)
     if spark is None:
         spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
-    writes = [s for s in steps(plan, query, connection=connection, rng=rng) if isinstance(s, SaveQuery)]
+    writes = [
+        s for s in steps(plan, query, connection=connection, rng=rng) if isinstance(s, SaveQuery)
+    ]
     out(f"bounded run {rng.describe()}: {len(writes)} quer{'y' if len(writes) == 1 else 'ies'}")
     before = spark.conf.get(V1_SOURCES, None)
     try:
@@ -505,14 +523,18 @@ def run(
     return 0
 
 
-def script(
-    plan: Plan, rng: Range, query: str | None = None, *, connection: Connection
-) -> str:
+def script(plan: Plan, rng: Range, query: str | None = None, *, connection: Connection) -> str:
     """A standalone PySpark script doing what the bounded run does (``script``'s printer)."""
     from sqlstream.spark import script as printer
 
     all_steps = steps(plan, query, connection=connection, rng=rng)
-    args = [a for s in all_steps for chain in s.chains for c in chain.calls for a in (*c.args, *(v for _, v in c.kwargs))]
+    args = [
+        a
+        for s in all_steps
+        for chain in s.chains
+        for c in chain.calls
+        for a in (*c.args, *(v for _, v in c.kwargs))
+    ]
     sink = next((s for s in plan.sinks if s.name == query), None)
     lines = printer._header(plan, sink, connection, args)  # noqa: SLF001 - one printer, two runs
     lines[0] += f" A bounded run {rng.describe()}."

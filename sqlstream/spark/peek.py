@@ -122,7 +122,9 @@ def peek(
             "hint: peek with a target whose Spark runs here (a local or cluster master)"
         )
     if spark is None:
-        spark = runtime.session(connection, f"sqlstream-peek-{plan.project}", avro=st.avro_needed(plan))
+        spark = runtime.session(
+            connection, f"sqlstream-peek-{plan.project}", avro=st.avro_needed(plan)
+        )
     frame = _frame(plan, query, connection, start, spark, bootstrap_override)
     batches: queue.Queue[Batch] = queue.Queue()
     folder = tempfile.mkdtemp(prefix="sqlstream-peek-")
@@ -171,7 +173,9 @@ def _collector(batches: queue.Queue[Batch], max_rows: int) -> t.Callable[[t.Any,
                 return
             rows = (df.limit(wanted) if wanted is not None else df).collect()
             taken += len(rows)
-            batches.put(Batch(number, tuple(df.columns), [tuple(plain(v) for v in r) for r in rows]))
+            batches.put(
+                Batch(number, tuple(df.columns), [tuple(plain(v) for v in r) for r in rows])
+            )
 
     return collect
 
@@ -187,8 +191,13 @@ def plain(value: t.Any) -> t.Any:
     return value
 
 
-def _start(frame: t.Any, collect: t.Callable[[t.Any, int], None], folder: str, query: PeekQuery,
-           connection: Connection) -> t.Any:
+def _start(
+    frame: t.Any,
+    collect: t.Callable[[t.Any, int], None],
+    folder: str,
+    query: PeekQuery,
+    connection: Connection,
+) -> t.Any:
     try:
         return (
             frame.writeStream.foreachBatch(collect)

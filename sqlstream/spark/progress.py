@@ -48,11 +48,15 @@ def _row(row: t.Any) -> t.Any:
     """``{"values": [1], "schema": {"fields": [{"name": "malformed"}]}}`` -> ``{"malformed": 1}``."""
     if not (isinstance(row, dict) and set(row) == {"values", "schema"}):
         return row
-    fields = (row.get("schema") or {}).get("fields") if isinstance(row.get("schema"), dict) else None
+    fields = (
+        (row.get("schema") or {}).get("fields") if isinstance(row.get("schema"), dict) else None
+    )
     values = row.get("values")
     if not isinstance(fields, list) or not isinstance(values, list) or len(fields) != len(values):
         return row
-    return {str(f.get("name")) if isinstance(f, dict) else str(f): v for f, v in zip(fields, values)}
+    return {
+        str(f.get("name")) if isinstance(f, dict) else str(f): v for f, v in zip(fields, values)
+    }
 
 
 def _offsets(value: t.Any) -> dict[str, dict[str, int]] | None:
@@ -108,7 +112,9 @@ class Counts:
     """Null values, whatever ``on_tombstone`` did with them."""
 
     def __add__(self, other: Counts) -> Counts:
-        summed = {f.name: _plus(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)}
+        summed = {
+            f.name: _plus(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
+        }
         return Counts(**t.cast("dict[str, t.Any]", summed))
 
     def shown(self) -> list[tuple[str, int]]:

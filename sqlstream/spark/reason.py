@@ -41,8 +41,7 @@ def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
     text = text.split("=== Streaming Query ===")[0].split("\nDriver stacktrace:")[0]
     lines = [ln.rstrip() for ln in text.splitlines()]
     lines = [
-        ln for ln in lines
-        if ln.strip() and not _STACK_LINE.match(ln) and not _PLAN_LINE.match(ln)
+        ln for ln in lines if ln.strip() and not _STACK_LINE.match(ln) and not _PLAN_LINE.match(ln)
     ]
     # Spark nests: "Job aborted ... : org.apache.spark.SparkException: [X] ... : [USER_RAISED...]".
     # The last error class on a line is the cause the user can act on.
@@ -54,7 +53,7 @@ def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
         ln = re.sub(r"^\(([A-Z][A-Z0-9_]+(?:\.[A-Z0-9_]+)*)\) ", r"[\1] ", ln)
         matches = list(_ERROR_CLASS.finditer(ln))
         if len(matches) > 1:
-            ln = ln[matches[-1].start():]
+            ln = ln[matches[-1].start() :]
         picked.append(ln.strip())
         if len(picked) >= max_lines:
             break
@@ -252,7 +251,9 @@ def failure(
     location = locate(text, file, line, sql) if sql else None
     if location is not None:
         name = where.rsplit(": ", 1)[-1]
-        written = (location.source_line or "")[location.col - 1 : location.col - 1 + location.length]
+        written = (location.source_line or "")[
+            location.col - 1 : location.col - 1 + location.length
+        ]
         if written:  # Spark upper-cases function names: say it as the user wrote it
             message = re.sub(rf"\b{re.escape(written)}\b", written, message, flags=re.IGNORECASE)
         return UserError(redact(f"{name}: {_without_position(message)}"), location, hint)

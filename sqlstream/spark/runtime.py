@@ -105,8 +105,14 @@ def _failure(plan: Plan, step: st.Step, failed: st.CallFailed, connection: Conne
     if isinstance(step, st.CreateView):
         line = plan.view(step.name).line
     file = getattr(step, "file", "")
-    return failure(_where(step), failed.error, redact=connection.redact, file=file, line=line,
-                   sql=sql if isinstance(sql, str) else None)
+    return failure(
+        _where(step),
+        failed.error,
+        redact=connection.redact,
+        file=file,
+        line=line,
+        sql=sql if isinstance(sql, str) else None,
+    )
 
 
 def _where(step: st.Step) -> str:
@@ -246,7 +252,11 @@ def run(
         query=query,
     )
     names = ", ".join(q.name for q in queries)
-    out(connection.redact(f"started {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}: {names}"))
+    out(
+        connection.redact(
+            f"started {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}: {names}"
+        )
+    )
     stop = _StopFlag()
     printed: dict[str, str] = {}
     tally = _tally(plan, queries)
@@ -266,7 +276,9 @@ def run(
                 if failed:
                     for q in queries:
                         _stop(q)
-                    message = "\n".join(f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed)
+                    message = "\n".join(
+                        f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed
+                    )
                     raise RunFailure(connection.redact(message + _failure_hint(message)))
                 if not any(active):
                     return 0

@@ -178,14 +178,16 @@ def script(
     return "\n".join(lines)
 
 
-def _header(plan: Plan, query: SinkPlan | None, connection: Connection, args: list[st.Arg]) -> list[str]:
+def _header(
+    plan: Plan, query: SinkPlan | None, connection: Connection, args: list[st.Arg]
+) -> list[str]:
     files = sorted({f for f in _files(plan) if f})
     if query is not None:
         files = [query.file]
     what = f"query {query.name} of " if query is not None else ""
-    secrets = sorted({
-        env_name(a.value) for a in args if isinstance(a, st.FromTarget) and a.kind == "secret"
-    })
+    secrets = sorted(
+        {env_name(a.value) for a in args if isinstance(a, st.FromTarget) and a.kind == "secret"}
+    )
     packages = KAFKA_CONNECTOR + ":<Spark version>"
     if st.avro_needed(plan, query):
         packages += f",{AVRO_PACKAGE}:<Spark version>"
@@ -226,7 +228,7 @@ def _session_lines(plan: Plan, connection: Connection) -> list[str]:
         f"BOOTSTRAP = os.environ.get({py_str(ENV_BOOTSTRAP)}, {py_str(connection.bootstrap_servers)})",
         (
             f"CHECKPOINT_ROOT = os.environ.get({py_str(ENV_CHECKPOINT_ROOT)}, "
-            f"{py_str(connection.checkpoint_root)}).rstrip(\"/\")"
+            f'{py_str(connection.checkpoint_root)}).rstrip("/")'
         ),
     ]
     if connection.spark_remote:
@@ -242,7 +244,7 @@ def _session_lines(plan: Plan, connection: Connection) -> list[str]:
             "",
             f"builder = SparkSession.builder.appName({app}).master(SPARK_MASTER)",
             f"if os.environ.get({py_str(ENV_JARS)}):",
-            f"    builder = builder.config(\"spark.jars\", os.environ[{py_str(ENV_JARS)}])",
+            f'    builder = builder.config("spark.jars", os.environ[{py_str(ENV_JARS)}])',
         ]
     for key, value in connection.spark_confs().items():
         arg = st.FromTarget("secret", key) if key in connection.secret_options else value

@@ -97,7 +97,11 @@ def _connect_session(connection: Connection, confs: dict[str, str]) -> SparkSess
         client = spark.client  # type: ignore[attr-defined]
         policies = client.get_retry_policies()
         client.set_retry_policies(
-            [DefaultPolicy(max_retries=CONNECT_RETRIES, initial_backoff=250, backoff_multiplier=2.0)]
+            [
+                DefaultPolicy(
+                    max_retries=CONNECT_RETRIES, initial_backoff=250, backoff_multiplier=2.0
+                )
+            ]
         )
         try:
             with warnings.catch_warnings():  # RETRIES_EXCEEDED: the error below says it better
@@ -111,17 +115,21 @@ def _connect_session(connection: Connection, confs: dict[str, str]) -> SparkSess
             with contextlib.suppress(Exception):
                 spark.client.close()
         # PySpark wraps the gRPC error, whose status text says what went wrong.
-        rpc = next((e for e in (exc, exc.__context__) if callable(getattr(e, "details", None))), None)
+        rpc = next(
+            (e for e in (exc, exc.__context__) if callable(getattr(e, "details", None))), None
+        )
         text = str(rpc.details()) if rpc is not None else reason(exc)  # type: ignore[attr-defined]
         raise RunFailure(
-            connection.redact(f"cannot reach Spark Connect at {remote}: {text}\n"
-                              "hint: is the server running, and is the remote's host:port right?")
+            connection.redact(
+                f"cannot reach Spark Connect at {remote}: {text}\n"
+                "hint: is the server running, and is the remote's host:port right?"
+            )
         ) from None
     try:
         for key, value in confs.items():
             spark.conf.set(key, value)
     except Exception as exc:  # noqa: BLE001 - e.g. a static conf, which a session cannot set
-        raise RunFailure(connection.redact(f"cannot set Spark conf on {remote}: {reason(exc)}")) from None
+        raise RunFailure(
+            connection.redact(f"cannot set Spark conf on {remote}: {reason(exc)}")
+        ) from None
     return t.cast("SparkSession", spark)
-
-

@@ -68,9 +68,15 @@ class Checkpoint:
 
     def to_dict(self) -> dict[str, t.Any]:
         return {
-            "query": self.query, "kind": self.kind, "file": self.file, "path": self.path,
-            "exists": self.exists, "stateful": self.stateful, "last_batch": self.last_batch,
-            "planned_batch": self.planned_batch, "offsets": self.offsets,
+            "query": self.query,
+            "kind": self.kind,
+            "file": self.file,
+            "path": self.path,
+            "exists": self.exists,
+            "stateful": self.stateful,
+            "last_batch": self.last_batch,
+            "planned_batch": self.planned_batch,
+            "offsets": self.offsets,
             "state_bytes": self.state_bytes,
         }
 
@@ -98,7 +104,7 @@ def local_root(connection: Connection) -> Path | None:
     """The checkpoint root as a local folder; ``None`` for a remote file system."""
     root = connection.checkpoint_root
     if root.startswith("file://"):
-        root = root[len("file://"):]
+        root = root[len("file://") :]
     elif "://" in root:
         return None
     return Path(os.path.abspath(root))
@@ -140,15 +146,22 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def read_checkpoint(query: str, kind: QueryKind, path: Path, stateful: bool, file: str = "") -> Checkpoint:
+def read_checkpoint(
+    query: str, kind: QueryKind, path: Path, stateful: bool, file: str = ""
+) -> Checkpoint:
     """What Spark wrote in the checkpoint at ``path`` (an absent folder reads as empty)."""
     committed = batches(path / "commits")
     planned = batches(path / "offsets")
     last = committed[-1] if committed else None
     offsets_file = path / "offsets" / str(last)
     return Checkpoint(
-        query=query, kind=kind, path=str(path), exists=path.is_dir(),
-        stateful=stateful or (path / "state").is_dir(), file=file, last_batch=last,
+        query=query,
+        kind=kind,
+        path=str(path),
+        exists=path.is_dir(),
+        stateful=stateful or (path / "state").is_dir(),
+        file=file,
+        last_batch=last,
         planned_batch=planned[-1] if planned else None,
         offsets=source_offsets(offsets_file) if last is not None and offsets_file.is_file() else {},
         state_bytes=folder_bytes(path / "state"),
@@ -186,10 +199,15 @@ def delete(checkpoint: Checkpoint, root: Path) -> None:
     """Delete one checkpoint folder, after checking it lies inside the checkpoint root."""
     path = Path(checkpoint.path)
     if not inside(path, root) or path.is_symlink():
-        raise UserErrors([UserError(
-            f"refusing to delete {path}: it is not a folder inside the checkpoint root {root}",
-            None, "delete it by hand if it really is a checkpoint",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    f"refusing to delete {path}: it is not a folder inside the checkpoint root {root}",
+                    None,
+                    "delete it by hand if it really is a checkpoint",
+                )
+            ]
+        )
     shutil.rmtree(path)
 
 
@@ -212,7 +230,9 @@ def check(plan: Plan, connection: Connection, query: SinkPlan | str | None = Non
     root = local_root(connection)
     if root is None:
         return
-    errors = [e for q in queries(plan, query) if (e := _changed(q, root / q.checkpoint)) is not None]
+    errors = [
+        e for q in queries(plan, query) if (e := _changed(q, root / q.checkpoint)) is not None
+    ]
     if errors:
         raise UserErrors(errors)
 

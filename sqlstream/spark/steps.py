@@ -29,7 +29,6 @@ from sqlstream.compiler import formats, lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 from sqlstream.project.connection import Connection
 
-
 # --------------------------------------------------------------------------------------------
 # The vocabulary of a description: calls, chains, and the arguments the target supplies
 # --------------------------------------------------------------------------------------------
@@ -225,8 +224,12 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     """Whether the run needs spark-avro (an Avro source or sink among those it runs)."""
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
-    used = [s.value_format for s in sinks] + [s.value_format for s in plan.sources if s.name in names]
-    return any(formats.FORMATS[f].spark_package == "spark-avro" for f in used if f in formats.FORMATS)
+    used = [s.value_format for s in sinks] + [
+        s.value_format for s in plan.sources if s.name in names
+    ]
+    return any(
+        formats.FORMATS[f].spark_package == "spark-avro" for f in used if f in formats.FORMATS
+    )
 
 
 def steps(
@@ -252,7 +255,9 @@ def steps(
         if src.name not in needed_sources:
             continue
         readers = [s for s in sinks if src.name in s.sources]
-        kinds = {triggers.kind((trigger_override or s.trigger or _NO_TRIGGER).kind) for s in readers}
+        kinds = {
+            triggers.kind((trigger_override or s.trigger or _NO_TRIGGER).kind) for s in readers
+        }
         read = _read_source(src, connection, kinds, namer)
         out.append(read)
         if src.dlq_topic and src.dlq_filter:
@@ -276,7 +281,10 @@ _NO_TRIGGER = Trigger(triggers.DEFAULT.name)
 
 
 def _read_source(
-    src: SourcePlan, connection: Connection, kinds: t.Collection[triggers.TriggerKind], namer: _Namer
+    src: SourcePlan,
+    connection: Connection,
+    kinds: t.Collection[triggers.TriggerKind],
+    namer: _Namer,
 ) -> ReadSource:
     # Counting malformed records and tombstones also matters for speed: observe() keeps Spark
     # from pushing the filter below the decoding projection, where it would parse each value
@@ -312,7 +320,9 @@ def _read_source(
     return ReadSource(src.name, src.file, chains, decoded, var)
 
 
-def _sink_query(sink: SinkPlan, connection: Connection, trigger: Trigger | None, namer: _Namer) -> StartQuery:
+def _sink_query(
+    sink: SinkPlan, connection: Connection, trigger: Trigger | None, namer: _Namer
+) -> StartQuery:
     write = dict(sink.write_options)
     opts = [*_connection_opts(connection, write), *write.items()]
     if sink.topic is not None:
@@ -324,7 +334,14 @@ def _sink_query(sink: SinkPlan, connection: Connection, trigger: Trigger | None,
         namer.name(f"{sink.name}_query"),
     )
     return StartQuery(
-        sink.name, "sink", sink.file, sink.line, None, frame, _write(opts, sink.name, trigger), trigger
+        sink.name,
+        "sink",
+        sink.file,
+        sink.line,
+        None,
+        frame,
+        _write(opts, sink.name, trigger),
+        trigger,
     )
 
 
@@ -347,7 +364,9 @@ def _dlq_query(
     ]
     calls = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
     frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
-    return StartQuery(name, "dlq", src.file, 0, src.name, frame, _write(opts, name, trigger), trigger)
+    return StartQuery(
+        name, "dlq", src.file, 0, src.name, frame, _write(opts, name, trigger), trigger
+    )
 
 
 def dlq_query_name(source: str) -> str:
@@ -372,7 +391,9 @@ def _options(opts: t.Iterable[tuple[str, Arg]]) -> list[Call]:
     return [call("option", key, value) for key, value in opts]
 
 
-def _connection_opts(connection: Connection, overridden: t.Mapping[str, str]) -> list[tuple[str, Arg]]:
+def _connection_opts(
+    connection: Connection, overridden: t.Mapping[str, str]
+) -> list[tuple[str, Arg]]:
     """The target's Kafka options, secret ones as ``FromTarget``; the query's own win."""
     opts: list[tuple[str, Arg]] = [("kafka.bootstrap.servers", FromTarget("bootstrap"))]
     for key, value in connection.kafka_options.items():
@@ -385,10 +406,22 @@ def _connection_opts(connection: Connection, overridden: t.Mapping[str, str]) ->
 class _Namer:
     """Unique, valid Python variable names for the script (stable: same plan, same names)."""
 
-    RESERVED: t.ClassVar[frozenset[str]] = frozenset({
-        "os", "F", "SparkSession", "spark", "builder", "queries", "query", "BOOTSTRAP",
-        "CHECKPOINT_ROOT", "SPARK_MASTER", "SPARK_REMOTE", "JARS",
-    })
+    RESERVED: t.ClassVar[frozenset[str]] = frozenset(
+        {
+            "os",
+            "F",
+            "SparkSession",
+            "spark",
+            "builder",
+            "queries",
+            "query",
+            "BOOTSTRAP",
+            "CHECKPOINT_ROOT",
+            "SPARK_MASTER",
+            "SPARK_REMOTE",
+            "JARS",
+        }
+    )
 
     def __init__(self) -> None:
         self.used: set[str] = set(self.RESERVED)

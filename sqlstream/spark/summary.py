@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from sqlstream.spark import progress as progress_mod
 
-
 NOTHING_YET = progress_mod.Counts(written=None, dlq=None, skipped=None, tombstones=None)
 """Before the first batch: only what every batch reports is 0 already."""
 
@@ -63,7 +62,9 @@ class Tally:
         if not self.queries:
             return []
         width = max(len(n) for n in self.queries)
-        return ["summary:"] + [f"  {q.name.ljust(width)}  {_text(q)}" for q in self.queries.values()]
+        return ["summary:"] + [
+            f"  {q.name.ljust(width)}  {_text(q)}" for q in self.queries.values()
+        ]
 
 
 def _text(q: QueryTally) -> str:

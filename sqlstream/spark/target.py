@@ -42,7 +42,9 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
             written.append(script_path)
     plan_path = base / "plan.json"
     plan_path.write_text(
-        connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n", encoding="utf-8", newline="\n"
+        connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n",
+        encoding="utf-8",
+        newline="\n",
     )
     written.append(plan_path)
     return [_rel(p) for p in written]
@@ -90,16 +92,28 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
     analysis = compiled.analysis
     sources = []
     for s in plan.sources:
-        sources.append({
-            "name": s.name,
-            "file": s.file,
-            "topics": s.read_options.get("subscribe") or s.read_options.get("subscribePattern"),
-            "format": s.value_format,
-            "columns": [{"name": c.name, "type": c.type, "from": c.role, **({"ref": c.ref} if c.ref else {})} for c in s.columns],
-            "watermark": {"column": s.watermark_column, "delay": s.watermark_delay} if s.watermark_column else None,
-            "on_error": s.on_error,
-            **({"dlq_topic": s.dlq_topic} if s.dlq_topic else {}),
-        })
+        sources.append(
+            {
+                "name": s.name,
+                "file": s.file,
+                "topics": s.read_options.get("subscribe") or s.read_options.get("subscribePattern"),
+                "format": s.value_format,
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "from": c.role,
+                        **({"ref": c.ref} if c.ref else {}),
+                    }
+                    for c in s.columns
+                ],
+                "watermark": {"column": s.watermark_column, "delay": s.watermark_delay}
+                if s.watermark_column
+                else None,
+                "on_error": s.on_error,
+                **({"dlq_topic": s.dlq_topic} if s.dlq_topic else {}),
+            }
+        )
     views = [
         {
             "name": v.name,
@@ -111,20 +125,34 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
     ]
     sinks = []
     for sink in plan.sinks:
-        q = next((x for x in analysis.sinks if x.stmt.file.path == sink.file and x.stmt.locate().line == sink.line), None)
-        sinks.append({
-            "name": sink.name,
-            "file": sink.file,
-            "line": sink.line,
-            "topic": sink.topic if sink.topic is not None else "(per row)",
-            "format": sink.value_format,
-            "reads": q.reads if q else [],
-            "sources": sink.sources,
-            "views": sink.views,
-            "columns": [{"name": f.name, "type": f.type} for f in sink.fields],
-            "trigger": (f"{sink.trigger.kind}" + (f" {sink.trigger.interval}" if sink.trigger.interval else "")) if sink.trigger else "default",
-            "checkpoint": sink.checkpoint,
-        })
+        q = next(
+            (
+                x
+                for x in analysis.sinks
+                if x.stmt.file.path == sink.file and x.stmt.locate().line == sink.line
+            ),
+            None,
+        )
+        sinks.append(
+            {
+                "name": sink.name,
+                "file": sink.file,
+                "line": sink.line,
+                "topic": sink.topic if sink.topic is not None else "(per row)",
+                "format": sink.value_format,
+                "reads": q.reads if q else [],
+                "sources": sink.sources,
+                "views": sink.views,
+                "columns": [{"name": f.name, "type": f.type} for f in sink.fields],
+                "trigger": (
+                    f"{sink.trigger.kind}"
+                    + (f" {sink.trigger.interval}" if sink.trigger.interval else "")
+                )
+                if sink.trigger
+                else "default",
+                "checkpoint": sink.checkpoint,
+            }
+        )
     return {"project": plan.project, "sources": sources, "streams": views, "sinks": sinks}
 
 
@@ -132,13 +160,21 @@ def listing_text(data: dict[str, t.Any]) -> str:
     lines = [f"project {data['project']}"]
     lines.append("sources:")
     for s in data["sources"]:
-        wm = f", watermark {s['watermark']['column']} - {s['watermark']['delay']}" if s["watermark"] else ""
-        lines.append(f"  {s['name']:<24} <- topic {s['topics']} ({s['format']}{wm}, on_error {s['on_error']})")
+        wm = (
+            f", watermark {s['watermark']['column']} - {s['watermark']['delay']}"
+            if s["watermark"]
+            else ""
+        )
+        lines.append(
+            f"  {s['name']:<24} <- topic {s['topics']} ({s['format']}{wm}, on_error {s['on_error']})"
+        )
     if data["streams"]:
         lines.append("derived streams:")
         for v in data["streams"]:
             lines.append(f"  {v['name']:<24} <- {', '.join(v['reads'])}")
     lines.append("queries:")
     for k in data["sinks"]:
-        lines.append(f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}:{k['line']}]")
+        lines.append(
+            f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}:{k['line']}]"
+        )
     return "\n".join(lines)

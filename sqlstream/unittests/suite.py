@@ -39,10 +39,10 @@ from pathlib import Path
 
 import yaml
 
-from sqlstream.errors import Diagnostics, Location, UserError, UserErrors
 from sqlstream.compiler.lower import quote_ident, sql_string
 from sqlstream.compiler.plan import Plan, SinkPlan, ViewPlan
-from sqlstream.project.config import check_keys, YamlDoc, yaml_entry, read_yaml
+from sqlstream.errors import Diagnostics, Location, UserError, UserErrors
+from sqlstream.project.config import YamlDoc, check_keys, read_yaml, yaml_entry
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -68,7 +68,9 @@ FLOAT_DIGITS = 12
 """Significant digits to which doubles are compared: a sum may differ in its last bits."""
 SESSION_TIME_ZONE = "UTC"
 _COMPLEX_TYPE = re.compile(r"^\s*(ARRAY|MAP|STRUCT)\s*<", re.IGNORECASE)
-_JSON_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.0+|(\.\d*?)0*)?(Z|[+-]\d\d:\d\d)?$")
+_JSON_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.0+|(\.\d*?)0*)?(Z|[+-]\d\d:\d\d)?$"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +164,9 @@ def discover_test_files(
                 )
             )
         elif paths:
-            raise UserError(f"no such file or directory: {p}", hint="pass test files (.yml) or directories")
+            raise UserError(
+                f"no such file or directory: {p}", hint="pass test files (.yml) or directories"
+            )
     return list(dict.fromkeys(found))
 
 
@@ -278,8 +282,16 @@ def _load_test(doc: YamlDoc, data: t.Any, node: yaml.Node, resolver: _Resolver) 
         raise UserErrors(errors)
     views = [v for v in resolver.plan.views if v.name in needed_views]
     return UnitTest(
-        name=name, file=doc.shown, location=here, kind=target.kind, target=target.name,
-        sql=target.sql, output=target.output, inputs=inputs, views=views, expect=expect,
+        name=name,
+        file=doc.shown,
+        location=here,
+        kind=target.kind,
+        target=target.name,
+        sql=target.sql,
+        output=target.output,
+        inputs=inputs,
+        views=views,
+        expect=expect,
     )
 
 
@@ -401,11 +413,13 @@ def _given_rows(
         if stream not in upstream:
             hint = _did_you_mean(str(key), upstream)
             reads_text = ", ".join(upstream) or "no stream"
-            errors.append(UserError(
-                f"{target.what} does not read '{key}'",
-                doc.loc(knode),
-                (f"did you mean '{hint}'? " if hint else "") + f"it reads {reads_text}",
-            ))
+            errors.append(
+                UserError(
+                    f"{target.what} does not read '{key}'",
+                    doc.loc(knode),
+                    (f"did you mean '{hint}'? " if hint else "") + f"it reads {reads_text}",
+                )
+            )
             continue
         try:
             parsed = _rows(doc, rows, vnode or knode, resolver.columns(stream), f"stream {stream}")
@@ -444,13 +458,17 @@ def _inputs(
         stack.extend(resolver.reads(stream))
     for stream in given_rows:
         if stream not in reached:
-            covering = sorted(g for g in given_rows if g != stream and stream in resolver.upstream([g]))
-            errors.append(UserError(
-                f"the rows given for '{stream}' are not used",
-                given_rows[stream][1],
-                f"'{covering[0] if covering else '?'}' is given too, and its rows stand for "
-                f"everything it reads; drop one of them",
-            ))
+            covering = sorted(
+                g for g in given_rows if g != stream and stream in resolver.upstream([g])
+            )
+            errors.append(
+                UserError(
+                    f"the rows given for '{stream}' are not used",
+                    given_rows[stream][1],
+                    f"'{covering[0] if covering else '?'}' is given too, and its rows stand for "
+                    f"everything it reads; drop one of them",
+                )
+            )
     for stream in sorted(reached):
         if stream in given_rows:
             rows, loc = given_rows[stream]
@@ -472,15 +490,20 @@ def _expect_rows(
     """expect: the rows the target produces; mistakes go to ``errors``."""
     expect_node = yaml_entry(node, "expect")[1]
     if "expect" not in data:
-        errors.append(UserError(
-            f"test '{name}' has no expect",
-            here,
-            "list the rows the query produces under `expect:` (`expect: []` for none)",
-        ))
+        errors.append(
+            UserError(
+                f"test '{name}' has no expect",
+                here,
+                "list the rows the query produces under `expect:` (`expect: []` for none)",
+            )
+        )
         return []
     try:
         return _rows(
-            doc, data["expect"], expect_node, [(c, UNKNOWN_TYPE) for c in target.output],
+            doc,
+            data["expect"],
+            expect_node,
+            [(c, UNKNOWN_TYPE) for c in target.output],
             f"the output of {target.what}",
         )
     except UserErrors as e:
@@ -499,11 +522,15 @@ def _rows(
     if value is None:
         return []
     if not isinstance(value, list) or not isinstance(node, yaml.SequenceNode):
-        raise UserErrors([UserError(
-            f"rows of {what} must be a list",
-            doc.loc(node),
-            "one row per line: - {column: value, ...}",
-        )])
+        raise UserErrors(
+            [
+                UserError(
+                    f"rows of {what} must be a list",
+                    doc.loc(node),
+                    "one row per line: - {column: value, ...}",
+                )
+            ]
+        )
     by_lower = {name.lower(): (name, type_) for name, type_ in columns}
     errors: list[UserError] = []
     rows: list[Row] = []
@@ -511,11 +538,13 @@ def _rows(
         loc = doc.loc(inode, 1)
         assert loc is not None
         if not isinstance(item, dict) or not isinstance(inode, yaml.MappingNode):
-            errors.append(UserError(
-                f"a row of {what} must be a mapping of columns to values",
-                loc,
-                "e.g. - {user_id: u1, amount: 10.5}",
-            ))
+            errors.append(
+                UserError(
+                    f"a row of {what} must be a mapping of columns to values",
+                    loc,
+                    "e.g. - {user_id: u1, amount: 10.5}",
+                )
+            )
             continue
         try:
             check_keys(doc, {}, inode, (), "a row")  # repeated columns
@@ -529,19 +558,23 @@ def _rows(
             column = by_lower.get(str(key).lower())
             if column is None:
                 close = _did_you_mean(str(key), [c for c, _ in columns])
-                errors.append(UserError(
-                    f"{what} has no column '{key}'",
-                    doc.loc(knode or inode),
-                    (f"did you mean '{close}'? " if close else "")
-                    + "its columns: " + ", ".join(c for c, _ in columns),
-                ))
+                errors.append(
+                    UserError(
+                        f"{what} has no column '{key}'",
+                        doc.loc(knode or inode),
+                        (f"did you mean '{close}'? " if close else "")
+                        + "its columns: "
+                        + ", ".join(c for c, _ in columns),
+                    )
+                )
                 continue
             cell_loc = doc.loc(vnode or knode or inode)
             assert cell_loc is not None
             problem = _value_problem(cell, column[1])
             if problem:
-                errors.append(UserError(f"column '{column[0]}': {problem}", cell_loc,
-                                        _type_hint(column[1])))
+                errors.append(
+                    UserError(f"column '{column[0]}': {problem}", cell_loc, _type_hint(column[1]))
+                )
                 continue
             values[column[0]] = cell
             locs[column[0]] = cell_loc
@@ -588,7 +621,9 @@ def _query_hint(name: str, resolver: _Resolver) -> str:
     if name.lower() in resolver.views:
         return f"'{name}' is a derived stream: write `stream: {name}`"
     if name.lower() in resolver.sources:
-        return f"'{name}' is a Kafka source; a test checks a query or a derived stream that reads it"
+        return (
+            f"'{name}' is a Kafka source; a test checks a query or a derived stream that reads it"
+        )
     close = _did_you_mean(name, list(resolver.sinks))
     names = ", ".join(resolver.sinks) or "none"
     return (f"did you mean '{close}'? " if close else "") + f"queries: {names}"
@@ -599,7 +634,9 @@ def _stream_hint(name: str, resolver: _Resolver) -> str:
     if sink is not None:
         return f"'{sink.name}' is a query: write `query: {sink.name}`"
     if name in resolver.sources:
-        return f"'{name}' is a Kafka source; a test checks a query or a derived stream that reads it"
+        return (
+            f"'{name}' is a Kafka source; a test checks a query or a derived stream that reads it"
+        )
     close = _did_you_mean(name, list(resolver.views))
     names = ", ".join(resolver.views) or "none"
     return (f"did you mean '{close}'? " if close else "") + f"derived streams: {names}"
@@ -760,8 +797,9 @@ def run_test(test: UnitTest, spark: SparkSession) -> TestResult:
             return TestResult(test, False, errors=errors)
         try:
             for inp in test.inputs:
-                spark.sql(rows_sql(inp.columns, [r.values for r in inp.rows])) \
-                    .createOrReplaceTempView(inp.name)
+                spark.sql(
+                    rows_sql(inp.columns, [r.values for r in inp.rows])
+                ).createOrReplaceTempView(inp.name)
                 created.append(inp.name)
             for view in test.views:
                 spark.sql(view.sql).createOrReplaceTempView(view.name)
@@ -808,11 +846,13 @@ def _check_values(
                 continue
             problem = _value_problem(value, type_)
             if problem:
-                errors.append(UserError(
-                    f"column '{column}': {problem}",
-                    row.value_locations.get(column, row.location),
-                    _type_hint(type_),
-                ))
+                errors.append(
+                    UserError(
+                        f"column '{column}': {problem}",
+                        row.value_locations.get(column, row.location),
+                        _type_hint(type_),
+                    )
+                )
                 continue
             if isinstance(value, (list, dict)):
                 expr = sql_value(value, type_)
@@ -869,9 +909,7 @@ def _compare(
         {by_lower[k.lower()]: v for k, v in row.values.items() if k.lower() in by_lower}
         for row in test.expect
     ]
-    actual = [
-        json.loads(r[0]) for r in out.selectExpr(_json_expr(shown)).collect()
-    ]
+    actual = [json.loads(r[0]) for r in out.selectExpr(_json_expr(shown)).collect()]
     expected: list[dict[str, t.Any]] = []
     if expect_rows and listed:
         types = [(n, ty) for n, ty in out_columns if n in shown]
@@ -942,9 +980,7 @@ def _show(value: t.Any) -> str:
 
 def _show_row(values: t.Mapping[str, t.Any], columns: t.Sequence[str]) -> str:
     by_lower = {k.lower(): k for k in values}
-    cells = [
-        f"{c}: {_show(values[by_lower[c.lower()]])}" for c in columns if c.lower() in by_lower
-    ]
+    cells = [f"{c}: {_show(values[by_lower[c.lower()]])}" for c in columns if c.lower() in by_lower]
     return "{" + ", ".join(cells) + "}"
 
 
@@ -969,7 +1005,9 @@ def format_result(result: TestResult) -> str:
     if result.missing:
         lines.append("  missing (expected, not produced):")
         for row in result.missing:
-            lines.append(f"    - {_show_row(row.values, result.columns)}    # line {row.location.line}")
+            lines.append(
+                f"    - {_show_row(row.values, result.columns)}    # line {row.location.line}"
+            )
     if result.unexpected:
         lines.append("  unexpected (produced, not expected):")
         for values in result.unexpected:
@@ -985,4 +1023,3 @@ def summary(results: t.Sequence[TestResult]) -> str:
     if errors:
         parts.append(f"{errors} with mistakes in the test file")
     return ", ".join(parts)
-

@@ -100,19 +100,32 @@ def test_batch_description(connection: Connection) -> None:
     assert not [o for o in options if o[0] in ("checkpointLocation", "maxOffsetsPerTrigger")]
     orders = next(s for s in steps if isinstance(s, st.ReadSource) and s.name == "orders")
     read = [c.args for c in orders.chains[0].calls if c.name == "option"]
-    assert ("startingOffsets", "earliest") in read and ("endingOffsets", '{"orders":{"0":100}}') in read
+    assert ("startingOffsets", "earliest") in read and (
+        "endingOffsets",
+        '{"orders":{"0":100}}',
+    ) in read
     payments = next(s for s in steps if isinstance(s, st.ReadSource) and s.name == "payments")
     assert ("endingOffsets", "latest") in [c.args for c in payments.chains[0].calls]
     saves = [s for s in steps if isinstance(s, bounded.SaveQuery)]
     assert [(s.name, s.kind) for s in saves] == [
-        ("payments_dlq", "dlq"), ("orders_1", "sink"), ("clicks_1", "sink")
+        ("payments_dlq", "dlq"),
+        ("orders_1", "sink"),
+        ("clicks_1", "sink"),
     ]
-    assert all(s.chains[1].calls[-2:] == (st.call("mode", "append"), st.call("save")) for s in saves)
+    assert all(
+        s.chains[1].calls[-2:] == (st.call("mode", "append"), st.call("save")) for s in saves
+    )
     # Every query and every source is counted with an Observation.
     observed = [a.name for c in calls for a in c.args if isinstance(a, st.Observed)]
     assert Counter(observed) == Counter(
-        ["orders.counts", "clicks.counts", "payments.counts",
-         "payments_dlq.written", "orders_1.written", "clicks_1.written"]
+        [
+            "orders.counts",
+            "clicks.counts",
+            "payments.counts",
+            "payments_dlq.written",
+            "orders_1.written",
+            "clicks_1.written",
+        ]
     )
 
 
@@ -146,12 +159,22 @@ def _bounded_script_log(
     sys.modules["pyspark.sql"].Observation = StandIn(log, ("Observation",))  # type: ignore[attr-defined]
     for key in connection.secret_options:
         monkeypatch.setenv(codegen.env_name(key), connection.kafka_options[key])
-    for name in (codegen.ENV_BOOTSTRAP, codegen.ENV_CHECKPOINT_ROOT, codegen.ENV_MASTER, codegen.ENV_JARS):
+    for name in (
+        codegen.ENV_BOOTSTRAP,
+        codegen.ENV_CHECKPOINT_ROOT,
+        codegen.ENV_MASTER,
+        codegen.ENV_JARS,
+    ):
         monkeypatch.delenv(name, raising=False)
     text = bounded.script(make_plan(), BACKFILL, connection=connection)
     exec(compile(text, "backfill.py", "exec"), {})
-    return [e for e in log if e[0][0] in ("spark", "F", "Observation") and e[0][:2] != ("spark", "sparkContext")
-            and e[:2] != (("spark",), ".sparkContext")]
+    return [
+        e
+        for e in log
+        if e[0][0] in ("spark", "F", "Observation")
+        and e[0][:2] != ("spark", "sparkContext")
+        and e[:2] != (("spark",), ".sparkContext")
+    ]
 
 
 def test_the_bounded_script_makes_the_calls_the_bounded_run_makes(
@@ -190,11 +213,26 @@ def test_summary(connection: Connection) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--until", '{"ordres": {"0": 100}}'], "error: --until names topic 'ordres', which no selected query reads"),
-        (["--from", "2024-05-01T25:00"], "error: --from 2024-05-01T25:00: '2024-05-01T25:00' is not an ISO timestamp"),
-        (["--from", "2024-05-02", "--until", "2024-05-01"], "error: --until 2024-05-01 is not after --from 2024-05-02"),
-        (["--until", "latest", "--trigger", "once"], "error: --trigger does not apply to a bounded run"),
-        (["--trigger", "once"], "error: --trigger once ignores max_offsets_per_trigger of stream orders"),
+        (
+            ["--until", '{"ordres": {"0": 100}}'],
+            "error: --until names topic 'ordres', which no selected query reads",
+        ),
+        (
+            ["--from", "2024-05-01T25:00"],
+            "error: --from 2024-05-01T25:00: '2024-05-01T25:00' is not an ISO timestamp",
+        ),
+        (
+            ["--from", "2024-05-02", "--until", "2024-05-01"],
+            "error: --until 2024-05-01 is not after --from 2024-05-02",
+        ),
+        (
+            ["--until", "latest", "--trigger", "once"],
+            "error: --trigger does not apply to a bounded run",
+        ),
+        (
+            ["--trigger", "once"],
+            "error: --trigger once ignores max_offsets_per_trigger of stream orders",
+        ),
     ],
 )
 def test_run_refuses_a_bad_range_in_one_line(

@@ -52,8 +52,13 @@ def test_kafka_down_from_a_subfolder_clears_the_projects_state(
     broker) is found and cleared, which it would not be if ``queries/`` were looked in."""
     state = tree / "proj" / ".sqlstream" / "kafka"
     state.mkdir(parents=True)
-    stale = {"bootstrap": "127.0.0.1:1", "port": 1, "controller_port": 2, "pid": os.getpid(),
-             "version": "4.0.0"}
+    stale = {
+        "bootstrap": "127.0.0.1:1",
+        "port": 1,
+        "controller_port": 2,
+        "pid": os.getpid(),
+        "version": "4.0.0",
+    }
     (state / "broker.json").write_text(json.dumps(stale))
     monkeypatch.chdir(tree / "proj" / "queries")
 

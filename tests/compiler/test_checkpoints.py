@@ -83,9 +83,15 @@ def test_list_reads_batches_offsets_and_state_size(project: Path) -> None:
     rows = {r["query"]: r for r in json.loads(result.output)}
     assert list(rows) == ["orders_dlq", "spend_1", "big", "gone_1"]
     assert rows["spend_1"] == {
-        "query": "spend_1", "kind": "sink", "file": "queries/spend.sql",
-        "path": str(project / CHECKPOINTS / "spend_1"), "exists": True, "stateful": True,
-        "last_batch": 1, "planned_batch": 2, "offsets": {"orders": {"0": 7, "1": 5}},
+        "query": "spend_1",
+        "kind": "sink",
+        "file": "queries/spend.sql",
+        "path": str(project / CHECKPOINTS / "spend_1"),
+        "exists": True,
+        "stateful": True,
+        "last_batch": 1,
+        "planned_batch": 2,
+        "offsets": {"orders": {"0": 7, "1": 5}},
         "state_bytes": 300,
     }
     assert rows["big"]["exists"] is False and rows["big"]["stateful"] is False
@@ -97,13 +103,18 @@ def test_list_reads_batches_offsets_and_state_size(project: Path) -> None:
     lines = text.output.splitlines()
     assert lines[0] == f"checkpoints in {project / '.sqlstream/checkpoints'}"
     spend_line = next(ln for ln in lines if ln.startswith("spend_1"))
-    assert "1 (2 planned)" in spend_line and "300 B" in spend_line and "orders 0:7, 1:5" in spend_line
+    assert (
+        "1 (2 planned)" in spend_line and "300 B" in spend_line and "orders 0:7, 1:5" in spend_line
+    )
     assert "orphaned" in next(ln for ln in lines if ln.startswith("gone_1"))
 
 
 def test_offsets_of_a_query_with_two_sources_are_merged(tmp_path: Path) -> None:
     spark_batch(tmp_path, 4, ['{"a":{"0":1}}', "-", '{"b":{"0":3,"2":4}}'])
-    assert state.source_offsets(tmp_path / "offsets" / "4") == {"a": {"0": 1}, "b": {"0": 3, "2": 4}}
+    assert state.source_offsets(tmp_path / "offsets" / "4") == {
+        "a": {"0": 1},
+        "b": {"0": 3, "2": 4},
+    }
     assert state.batches(tmp_path / "offsets") == [4]
 
 
@@ -155,7 +166,9 @@ def test_reset_all_deletes_every_checkpoint_of_the_project_only(project: Path) -
     assert other.is_dir()
 
 
-def test_reset_never_deletes_outside_the_checkpoint_root(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_reset_never_deletes_outside_the_checkpoint_root(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     elsewhere = tmp_path_factory.mktemp("precious")
     (elsewhere / "keep.txt").write_text("keep")
     (project / CHECKPOINTS).mkdir(parents=True)
@@ -194,7 +207,10 @@ def test_a_changed_aggregate_is_refused_once_state_was_committed(project: Path) 
         "query spend_1 cannot resume from its checkpoint: aggregate sum(amount) became "
         "avg(amount) in query spend_1"
     )
-    assert error.location is not None and (error.location.path, error.location.line) == ("queries/spend.sql", 6)
+    assert error.location is not None and (error.location.path, error.location.line) == (
+        "queries/spend.sql",
+        6,
+    )
     assert error.location.source_line == "INSERT INTO KAFKA TOPIC 'spend'"
     assert error.hint is not None
     for choice in ("WITH (name = 'spend_1_v2')", "sqlstream state reset spend_1", "bounded run"):
@@ -216,7 +232,9 @@ def test_before_the_first_commit_a_changed_query_is_a_new_query(project: Path) -
     write_sql(project, agg="max")
     check(project)
     spend = project / CHECKPOINTS / "spend_1"
-    assert json.loads((spend / state.SHAPE_FILE).read_text())["operators"][0]["aggregates"] == ["max(amount)"]
+    assert json.loads((spend / state.SHAPE_FILE).read_text())["operators"][0]["aggregates"] == [
+        "max(amount)"
+    ]
 
 
 def test_a_checkpoint_without_a_shape_adopts_the_current_one(project: Path) -> None:
@@ -229,14 +247,16 @@ def test_a_checkpoint_without_a_shape_adopts_the_current_one(project: Path) -> N
 
 
 def test_a_remote_checkpoint_root_is_not_read(project: Path) -> None:
-    (project / "profiles.yml").write_text(textwrap.dedent("""\
+    (project / "profiles.yml").write_text(
+        textwrap.dedent("""\
         shop:
           target: dev
           outputs:
             dev:
               bootstrap_servers: localhost:9092
               checkpoint_root: s3a://bucket/checkpoints
-        """))
+        """)
+    )
     (project / "sqlstream.yml").write_text("name: shop\nprofile: shop\n")
     c = compiled()
     assert state.local_root(c.connection()) is None

@@ -62,8 +62,18 @@ def _calls(name: str) -> list[exp.Expr]:
 def test_the_table_is_spark_s_and_holds_the_streaming_functions() -> None:
     names = spark_names.functions()
     assert len(names) > 400
-    for name in ("window", "session_window", "window_time", "from_json", "to_json",
-                 "named_struct", "pmod", "approx_count_distinct", "transform", "date_format"):
+    for name in (
+        "window",
+        "session_window",
+        "window_time",
+        "from_json",
+        "to_json",
+        "named_struct",
+        "pmod",
+        "approx_count_distinct",
+        "transform",
+        "date_format",
+    ):
         assert name in names
 
 
@@ -106,14 +116,17 @@ def test_spark_functions_pass(tmp_path: Path, select: str) -> None:
 
 def test_a_chained_aggregation_on_the_first_window_passes(tmp_path: Path) -> None:
     """Spark (3.4 and later) chains aggregations in append mode on the first one's window."""
-    result = compiled(tmp_path, """
+    result = compiled(
+        tmp_path,
+        """
 CREATE STREAM per_minute AS
 SELECT window, user_id, sum(amount) AS total FROM orders
 GROUP BY window(event_time, '1 minute'), user_id;
 INSERT INTO KAFKA TOPIC 'out'
 SELECT user_id, max(total) AS best FROM per_minute
 GROUP BY window(window_time(window), '1 hour'), user_id;
-""")
+""",
+    )
     assert len(result.plan.sinks) == 1
 
 
@@ -124,38 +137,58 @@ WARNS = [
     pytest.param(
         "INSERT INTO KAFKA TOPIC (CASE WHEN amount > 100 THEN 'big' END)\n"
         "SELECT order_id, amount FROM orders;\n",
-        1, 26, "the TOPIC can be NULL (a CASE without ELSE)", id="case-without-else",
+        1,
+        26,
+        "the TOPIC can be NULL (a CASE without ELSE)",
+        id="case-without-else",
     ),
     pytest.param(
         "INSERT INTO KAFKA TOPIC ('orders-' || region)\nSELECT order_id, region FROM orders;\n",
-        1, 39, "'region' can be NULL", id="nullable-column",
+        1,
+        39,
+        "'region' can be NULL",
+        id="nullable-column",
     ),
     pytest.param(
         "CREATE STREAM routed AS SELECT order_id,\n"
         "  CASE WHEN amount > 100 THEN 'big' END AS dest FROM orders;\n"
         "INSERT INTO KAFKA TOPIC (concat('o-', dest)) SELECT order_id, dest FROM routed;\n",
-        3, 39, "the TOPIC can be NULL ('dest' can be NULL)", id="through-a-derived-stream",
+        3,
+        39,
+        "the TOPIC can be NULL ('dest' can be NULL)",
+        id="through-a-derived-stream",
     ),
     pytest.param(
         "INSERT INTO KAFKA TOPIC 'out' PARTITION user_id % 5\n"
         "SELECT order_id, user_id FROM orders;\n",
-        1, 41, "PARTITION user_id % 5 is negative when user_id is", id="mod-partition",
+        1,
+        41,
+        "PARTITION user_id % 5 is negative when user_id is",
+        id="mod-partition",
     ),
     pytest.param(
         "INSERT INTO KAFKA TOPIC 'out' PARTITION hash(order_id) % 4\n"
         "SELECT order_id FROM orders;\n",
-        1, 41, "PARTITION hash(order_id) % 4 is negative", id="mod-of-hash",
+        1,
+        41,
+        "PARTITION hash(order_id) % 4 is negative",
+        id="mod-of-hash",
     ),
     pytest.param(
         "INSERT INTO KAFKA TOPIC 'out'\n"
         "SELECT o.order_id, c.page FROM orders o JOIN clicks c ON o.order_id = c.order_id;\n",
-        2, 46, "state, which grows without limit: clicks has no WATERMARK",
+        2,
+        46,
+        "state, which grows without limit: clicks has no WATERMARK",
         id="join-without-watermark",
     ),
     pytest.param(
         "INSERT INTO KAFKA TOPIC 'out'\n"
         "SELECT o.order_id, p.paid FROM orders o JOIN payments p ON o.order_id = p.order_id;\n",
-        2, 46, "does not bound the event times", id="join-without-time-bound",
+        2,
+        46,
+        "does not bound the event times",
+        id="join-without-time-bound",
     ),
 ]
 
@@ -205,10 +238,13 @@ def test_no_warning(tmp_path: Path, sql: str) -> None:
 
 def test_warnings_are_shown_with_the_errors(tmp_path: Path) -> None:
     with pytest.raises(UserErrors) as info:
-        compiled(tmp_path, """
+        compiled(
+            tmp_path,
+            """
 INSERT INTO KAFKA TOPIC 'out' PARTITION user_id % 5 SELECT order_id, user_id FROM orders;
 INSERT INTO KAFKA TOPIC 'out' SELECT upperr(region) AS r FROM orders;
-""")
+""",
+        )
     text = info.value.format()
     assert ": warning: PARTITION user_id % 5" in text
     assert ": error: unknown function 'upperr'" in text

@@ -96,10 +96,18 @@ def assert_user_error(result: Result) -> list[re.Match[str]]:
 # init
 
 
-def test_init_creates_a_project_that_validates_and_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_creates_a_project_that_validates_and_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = invoke("init", "fresh")
     assert result.exit_code == 0, result.output
-    for name in ("sqlstream.yml", "profiles.yml", "queries/spend.sql", "queries/routing.sql", "macros/priority.sql"):
+    for name in (
+        "sqlstream.yml",
+        "profiles.yml",
+        "queries/spend.sql",
+        "queries/routing.sql",
+        "macros/priority.sql",
+    ):
         assert (tmp_path / "fresh" / name).is_file(), name
     monkeypatch.chdir(tmp_path / "fresh")
     assert invoke("validate").exit_code == 0
@@ -118,7 +126,8 @@ def test_init_is_the_example_at_the_repo_root(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("folder", "name"), [("My Pipelines", "my_pipelines"), ("spend-2026", "spend_2026"), ("__", "pipelines")]
+    ("folder", "name"),
+    [("My Pipelines", "my_pipelines"), ("spend-2026", "spend_2026"), ("__", "pipelines")],
 )
 def test_init_names_the_project_after_its_folder(tmp_path: Path, folder: str, name: str) -> None:
     """Two projects made by init must not share checkpoints, which live under the name."""
@@ -140,7 +149,9 @@ def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
 # validate and compile on the example
 
 
-def test_validate_and_compile_the_example_at_the_repo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_and_compile_the_example_at_the_repo_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(REPO)
     result = invoke("validate")
     assert result.exit_code == 0, result.output
@@ -159,7 +170,9 @@ def test_validate_and_compile_the_example_at_the_repo_root(tmp_path: Path, monke
     assert [s["name"] for s in plan["sinks"]] == ["routing_1", "spend_1"]
 
 
-def test_compile_writes_under_the_project_root_from_a_subdirectory(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_writes_under_the_project_root_from_a_subdirectory(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(example / "queries")
     result = invoke("compile")
     assert result.exit_code == 0, result.output
@@ -167,14 +180,24 @@ def test_compile_writes_under_the_project_root_from_a_subdirectory(example: Path
     assert not (example / "queries" / "target").exists()
 
 
-def test_compile_output_is_the_same_from_any_directory(example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_output_is_the_same_from_any_directory(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """target/ names files relative to the project root, not to wherever compile ran."""
     assert invoke("compile").exit_code == 0
-    first = {p.relative_to(example / "target"): p.read_bytes() for p in (example / "target").rglob("*") if p.is_file()}
+    first = {
+        p.relative_to(example / "target"): p.read_bytes()
+        for p in (example / "target").rglob("*")
+        if p.is_file()
+    }
     monkeypatch.chdir(tmp_path)
     result = invoke("compile", str(example / "queries"))
     assert result.exit_code == 0, result.output
-    again = {p.relative_to(example / "target"): p.read_bytes() for p in (example / "target").rglob("*") if p.is_file()}
+    again = {
+        p.relative_to(example / "target"): p.read_bytes()
+        for p in (example / "target").rglob("*")
+        if p.is_file()
+    }
     assert again == first
     assert str(tmp_path).encode() not in b"".join(again.values())
 
@@ -184,7 +207,13 @@ def test_compile_output_is_the_same_from_any_directory(example: Path, tmp_path: 
 
 
 def test_a_user_mistake_is_a_diagnostic_with_line_caret_and_hint(tmp_path: Path) -> None:
-    make_project(tmp_path, {"queries/bad.sql": SOURCE + "\nINSERT INTO KAFKA TOPIC 'out'\nSELECT order_idd FROM orders;\n"})
+    make_project(
+        tmp_path,
+        {
+            "queries/bad.sql": SOURCE
+            + "\nINSERT INTO KAFKA TOPIC 'out'\nSELECT order_idd FROM orders;\n"
+        },
+    )
     result = invoke("validate")
     assert len(assert_user_error(result)) == 1
     assert result.stderr.startswith("queries/bad.sql:9:8: error: ")
@@ -196,7 +225,10 @@ def test_a_user_mistake_is_a_diagnostic_with_line_caret_and_hint(tmp_path: Path)
 
 
 def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> None:
-    make_project(tmp_path, {"queries/bad.sql": SOURCE + "INSERT INTO KAFKA TOPIC 'out' SELECT nope FROM orders;\n"})
+    make_project(
+        tmp_path,
+        {"queries/bad.sql": SOURCE + "INSERT INTO KAFKA TOPIC 'out' SELECT nope FROM orders;\n"},
+    )
     result = invoke("--debug", "validate")
     assert result.exit_code == 2
     assert "Traceback" in result.stderr
@@ -208,12 +240,21 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> No
 HANDLED = [
     (RunFailure("Kafka said no"), False, 1, r"error: Kafka said no\n\Z", False),
     (RunFailure("Kafka said no"), True, 1, r"Traceback .*\nerror: Kafka said no\n\Z", True),
-    (PermissionError(13, "Permission denied"), False, 2,
-     r"error: \[Errno 13\] Permission denied\n\Z", False),
-    (ZeroDivisionError("boom"), False, 1,
-     r"internal error: ZeroDivisionError: boom\n"
-     r"hint: this is a bug in sqlstream; run again with --debug",
-     False),
+    (
+        PermissionError(13, "Permission denied"),
+        False,
+        2,
+        r"error: \[Errno 13\] Permission denied\n\Z",
+        False,
+    ),
+    (
+        ZeroDivisionError("boom"),
+        False,
+        1,
+        r"internal error: ZeroDivisionError: boom\n"
+        r"hint: this is a bug in sqlstream; run again with --debug",
+        False,
+    ),
     (ZeroDivisionError("boom"), True, 1, r"Traceback .*ZeroDivisionError: boom\n\Z", True),
     (KeyboardInterrupt(), False, 130, r"\Z", False),
 ]
@@ -221,8 +262,13 @@ HANDLED = [
 
 @pytest.mark.parametrize(("error", "debug", "code", "stderr", "traceback"), HANDLED)
 def test_the_error_handler_maps_each_kind_of_error_to_a_message_and_an_exit_code(
-    example: Path, monkeypatch: pytest.MonkeyPatch,
-    error: BaseException, debug: bool, code: int, stderr: str, traceback: bool,
+    example: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    debug: bool,
+    code: int,
+    stderr: str,
+    traceback: bool,
 ) -> None:
     def compile_project(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
         raise error
@@ -256,6 +302,7 @@ def test_every_command_runs_inside_the_error_handler(
     example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug below any command, nested groups too, is an `internal error`, never a traceback."""
+
     def broken(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
         raise ZeroDivisionError("boom")
 
@@ -301,16 +348,20 @@ def test_diagnostics_are_coloured_only_on_a_terminal(
 
 
 def test_every_mistake_in_every_file_is_reported_in_one_run(tmp_path: Path) -> None:
-    make_project(tmp_path, {
-        "queries/a_source.sql": SOURCE + "INSERT INTO KAFKA TOPIC 'out' SELECT amount FROM orderz;\n",
-        "queries/b_sinks.sql": (
-            "INSERT INTO KAFKA TOPIC 'x' SELECT order_id FROM orders ORDER BY order_id;\n"
-            "\n"
-            "CREATE STREAM big AS SELECT * FROM orders WHERE amount > {{ var('limit', 10) }};\n"
-            "INSERT INTO KAFKA TOPIC 'y' WITH (trigger = 'sometimes') SELECT * FROM big;\n"
-        ),
-        "queries/c_options.sql": "CREATE STREAM s (a STRING) FROM KAFKA (topic = 'x', fromat = 'json');\n",
-    })
+    make_project(
+        tmp_path,
+        {
+            "queries/a_source.sql": SOURCE
+            + "INSERT INTO KAFKA TOPIC 'out' SELECT amount FROM orderz;\n",
+            "queries/b_sinks.sql": (
+                "INSERT INTO KAFKA TOPIC 'x' SELECT order_id FROM orders ORDER BY order_id;\n"
+                "\n"
+                "CREATE STREAM big AS SELECT * FROM orders WHERE amount > {{ var('limit', 10) }};\n"
+                "INSERT INTO KAFKA TOPIC 'y' WITH (trigger = 'sometimes') SELECT * FROM big;\n"
+            ),
+            "queries/c_options.sql": "CREATE STREAM s (a STRING) FROM KAFKA (topic = 'x', fromat = 'json');\n",
+        },
+    )
     result = invoke("validate")
     found = [(m["path"], int(m["line"])) for m in assert_user_error(result)]
     assert found == [
@@ -324,10 +375,16 @@ def test_every_mistake_in_every_file_is_reported_in_one_run(tmp_path: Path) -> N
 
 
 def test_a_jinja_mistake_points_at_the_line_the_user_wrote(tmp_path: Path) -> None:
-    make_project(tmp_path, {"queries/j.sql": (
-        "{# a comment\n   on two lines #}\n" + SOURCE
-        + "INSERT INTO KAFKA TOPIC 'o'\nSELECT * FROM orders WHERE amount > {{ var('treshold') }};\n"
-    )})
+    make_project(
+        tmp_path,
+        {
+            "queries/j.sql": (
+                "{# a comment\n   on two lines #}\n"
+                + SOURCE
+                + "INSERT INTO KAFKA TOPIC 'o'\nSELECT * FROM orders WHERE amount > {{ var('treshold') }};\n"
+            )
+        },
+    )
     result = invoke("compile")
     (diag,) = assert_user_error(result)
     assert (diag["path"], diag["line"]) == ("queries/j.sql", "10")
@@ -336,7 +393,11 @@ def test_a_jinja_mistake_points_at_the_line_the_user_wrote(tmp_path: Path) -> No
 
 
 def test_a_mistake_in_profiles_yml_points_at_the_yaml(example: Path) -> None:
-    text = (example / "profiles.yml").read_text().replace("bootstrap_servers: localhost:9092", "bootstrap_servers: ''")
+    text = (
+        (example / "profiles.yml")
+        .read_text()
+        .replace("bootstrap_servers: localhost:9092", "bootstrap_servers: ''")
+    )
     (example / "profiles.yml").write_text(text)
     (diag,) = assert_user_error(invoke("validate"))
     assert diag["path"] == "profiles.yml"
@@ -432,10 +493,22 @@ def test_ls_text(example: Path) -> None:
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert "project demo" in text
-    assert re.search(r"^  transactions\s+<- topic transactions \(json, watermark event_time - 10 minutes", text, re.MULTILINE)
+    assert re.search(
+        r"^  transactions\s+<- topic transactions \(json, watermark event_time - 10 minutes",
+        text,
+        re.MULTILINE,
+    )
     assert re.search(r"^  prioritised\s+<- transactions$", text, re.MULTILINE)
-    assert re.search(r"^  routing_1\s+prioritised -> topic \(per row\) \(json\)  \[queries/routing.sql:12\]$", text, re.MULTILINE)
-    assert re.search(r"^  spend_1\s+transactions -> topic user-spending \(json\)  \[queries/spend.sql:16\]$", text, re.MULTILINE)
+    assert re.search(
+        r"^  routing_1\s+prioritised -> topic \(per row\) \(json\)  \[queries/routing.sql:12\]$",
+        text,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"^  spend_1\s+transactions -> topic user-spending \(json\)  \[queries/spend.sql:16\]$",
+        text,
+        re.MULTILINE,
+    )
 
 
 def test_ls_json_has_the_dependency_edges(example: Path) -> None:
@@ -444,17 +517,41 @@ def test_ls_json_has_the_dependency_edges(example: Path) -> None:
     data = json.loads(result.stdout)
     assert data["project"] == "demo"
     (source,) = data["sources"]
-    assert (source["name"], source["topics"], source["file"]) == ("transactions", "transactions", "queries/spend.sql")
+    assert (source["name"], source["topics"], source["file"]) == (
+        "transactions",
+        "transactions",
+        "queries/spend.sql",
+    )
     assert source["watermark"] == {"column": "event_time", "delay": "10 minutes"}
     (stream,) = data["streams"]
-    assert (stream["name"], stream["reads"], stream["file"]) == ("prioritised", ["transactions"], "queries/routing.sql")
+    assert (stream["name"], stream["reads"], stream["file"]) == (
+        "prioritised",
+        ["transactions"],
+        "queries/routing.sql",
+    )
     sinks = {s["name"]: s for s in data["sinks"]}
     assert set(sinks) == {"routing_1", "spend_1"}
     routing, spend = sinks["routing_1"], sinks["spend_1"]
-    assert (routing["reads"], routing["sources"], routing["views"]) == (["prioritised"], ["transactions"], ["prioritised"])
-    assert (routing["file"], routing["line"], routing["topic"]) == ("queries/routing.sql", 12, "(per row)")
-    assert (spend["reads"], spend["sources"], spend["views"]) == (["transactions"], ["transactions"], [])
-    assert (spend["file"], spend["line"], spend["topic"]) == ("queries/spend.sql", 16, "user-spending")
+    assert (routing["reads"], routing["sources"], routing["views"]) == (
+        ["prioritised"],
+        ["transactions"],
+        ["prioritised"],
+    )
+    assert (routing["file"], routing["line"], routing["topic"]) == (
+        "queries/routing.sql",
+        12,
+        "(per row)",
+    )
+    assert (spend["reads"], spend["sources"], spend["views"]) == (
+        ["transactions"],
+        ["transactions"],
+        [],
+    )
+    assert (spend["file"], spend["line"], spend["topic"]) == (
+        "queries/spend.sql",
+        16,
+        "user-spending",
+    )
     assert spend["trigger"] == "processing_time 10 seconds"
     assert spend["checkpoint"] == "demo/spend_1"
 
@@ -474,19 +571,30 @@ def test_a_secret_from_the_environment_never_reaches_target_or_the_terminal(
     spend = example / "queries" / "spend.sql"
     spend.write_text(spend.read_text() + "-- deployed with {{ env_var('KAFKA_PASSWORD') }}\n")
 
-    outputs = [invoke("compile", "--target", "prod"), invoke("ls", "-o", "json", "--target", "prod"),
-               invoke("validate", "--target", "prod")]
+    outputs = [
+        invoke("compile", "--target", "prod"),
+        invoke("ls", "-o", "json", "--target", "prod"),
+        invoke("validate", "--target", "prod"),
+    ]
     for result in outputs:
         assert result.exit_code == 0, result.output
         assert secret not in result.stdout and secret not in result.stderr
 
     files = [p for p in (example / "target").rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"plan.json", "spend.py", "routing.py", "spend.sql", "routing.sql"}
+    assert {p.name for p in files} >= {
+        "plan.json",
+        "spend.py",
+        "routing.py",
+        "spend.sql",
+        "routing.sql",
+    }
     for path in files:
         assert secret not in path.read_text(), path
     script = (example / "target" / "scripts" / "spend.py").read_text()
     assert "broker-1:9093" in script  # not a secret: the target's default bootstrap servers
-    assert "SQLSTREAM_KAFKA_SASL_JAAS_CONFIG" in script  # the JAAS config is read from the environment
+    assert (
+        "SQLSTREAM_KAFKA_SASL_JAAS_CONFIG" in script
+    )  # the JAAS config is read from the environment
     assert "****" in (example / "target" / "rendered" / "spend.sql").read_text()
 
 
@@ -509,21 +617,36 @@ def test_compile_imports_no_pyspark_and_starts_no_jvm(tmp_path: Path) -> None:
     """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("SQLSTREAM_PROFILES_DIR", None)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "no-jvm-ok" in proc.stdout
     assert (tmp_path / "out" / "plan.json").is_file()
 
 
-def test_a_bare_sql_file_outside_any_project_compiles_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bare_sql_file_outside_any_project_compiles_with_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loose = tmp_path / "loose"
-    write(loose / "one.sql", SOURCE + "INSERT INTO KAFKA TOPIC 'big' SELECT * FROM orders WHERE amount > 10;\n")
+    write(
+        loose / "one.sql",
+        SOURCE + "INSERT INTO KAFKA TOPIC 'big' SELECT * FROM orders WHERE amount > 10;\n",
+    )
     monkeypatch.chdir(loose)
     result = invoke("compile", "one.sql")
     assert result.exit_code == 0, result.output
     plan = json.loads((loose / "target" / "plan.json").read_text())
     assert plan["project"] == "sqlstream"
-    assert [(s["name"], s["file"], s["checkpoint"]) for s in plan["sinks"]] == [("one_1", "one.sql", "sqlstream/one_1")]
+    assert [(s["name"], s["file"], s["checkpoint"]) for s in plan["sinks"]] == [
+        ("one_1", "one.sql", "sqlstream/one_1")
+    ]
     script = (loose / "target" / "scripts" / "one.py").read_text()
     compile(script, "one.py", "exec")
     assert '"localhost:9092"' in script and '"local[*]"' in script
@@ -568,7 +691,9 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, t.Any, t.An
     return calls
 
 
-def test_run_and_explain_get_the_targets_connection(example: Path, fake_runtime: list[tuple[str, t.Any, t.Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_and_explain_get_the_targets_connection(
+    example: Path, fake_runtime: list[tuple[str, t.Any, t.Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(example / "queries")
     result = invoke("run", "--select", "spend_1", "--bootstrap-servers", "other:9092")
     assert result.exit_code == 0, result.output
@@ -578,28 +703,42 @@ def test_run_and_explain_get_the_targets_connection(example: Path, fake_runtime:
     (_, run_plan, run_conn), (_, _, explain_conn) = fake_runtime
     assert isinstance(run_conn, Connection) and isinstance(explain_conn, Connection)
     assert [s.name for s in run_plan.sinks] == ["spend_1"]
-    assert (run_conn.bootstrap_servers, explain_conn.bootstrap_servers) == ("other:9092", "localhost:9092")
+    assert (run_conn.bootstrap_servers, explain_conn.bootstrap_servers) == (
+        "other:9092",
+        "localhost:9092",
+    )
     # A relative checkpoint root is the project's, wherever `run` starts.
     assert run_conn.checkpoint_root == str(example / ".sqlstream" / "checkpoints")
 
 
-def test_run_refuses_a_bare_select_and_a_bad_trigger(example: Path, fake_runtime: list[tuple[str, t.Any, t.Any]]) -> None:
+def test_run_refuses_a_bare_select_and_a_bad_trigger(
+    example: Path, fake_runtime: list[tuple[str, t.Any, t.Any]]
+) -> None:
     write(example / "queries" / "peek.sql", "SELECT * FROM transactions;\n")
     (diag,) = assert_user_error(invoke("run"))
     assert (diag["path"], diag["line"], diag["col"]) == ("queries/peek.sql", "1", "1")
     (example / "queries" / "peek.sql").unlink()
     result = invoke("run", "--trigger", "sometimes")
-    assert result.exit_code == 2 and "--trigger 'sometimes'" in result.stderr and "hint: " in result.stderr
+    assert (
+        result.exit_code == 2
+        and "--trigger 'sometimes'" in result.stderr
+        and "hint: " in result.stderr
+    )
     assert fake_runtime == []
 
 
 def test_a_warning_is_printed_and_exits_0(tmp_path: Path) -> None:
     """A likely mistake Spark would still run: `path:line:col: warning:` on stderr, and the
     command goes on (validate says ok, compile writes, both exit 0)."""
-    make_project(tmp_path, {"queries/w.sql": (
-        SOURCE + "INSERT INTO KAFKA TOPIC (CASE WHEN amount > 10 THEN 'big' END)\n"
-        "SELECT order_id, amount FROM orders;\n"
-    )})
+    make_project(
+        tmp_path,
+        {
+            "queries/w.sql": (
+                SOURCE + "INSERT INTO KAFKA TOPIC (CASE WHEN amount > 10 THEN 'big' END)\n"
+                "SELECT order_id, amount FROM orders;\n"
+            )
+        },
+    )
     result = invoke("validate")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ok: 1 file(s), 1 query")

@@ -11,12 +11,6 @@ from collections import Counter
 
 import pytest
 
-from sqlstream.project.config import Target
-from sqlstream.project.connection import Connection
-from sqlstream.spark import progress, runtime
-from sqlstream.spark import script as codegen
-from sqlstream.spark import steps as st
-from sqlstream.spark.steps import ReadSource, StartQuery
 from sqlstream.compiler.plan import (
     Decoding,
     Plan,
@@ -26,9 +20,15 @@ from sqlstream.compiler.plan import (
     Trigger,
     ViewPlan,
 )
+from sqlstream.project.config import Target
+from sqlstream.project.connection import Connection
+from sqlstream.spark import progress, runtime
+from sqlstream.spark import script as codegen
+from sqlstream.spark import steps as st
+from sqlstream.spark.steps import ReadSource, StartQuery
 
 SECRET_JAAS = (
-    'org.apache.kafka.common.security.plain.PlainLoginModule required '
+    "org.apache.kafka.common.security.plain.PlainLoginModule required "
     'username="svc" password="s3cr3t-Pa55";'
 )
 ERROR = "(__v IS NULL OR __v.amount IS NULL)"
@@ -140,7 +140,7 @@ def make_plan() -> Plan:
     big = ViewPlan(
         "big_orders",
         "queries/orders.sql",
-        "SELECT *\nFROM orders\nWHERE amount > 100 AND order_id <> '\"\"\"'",
+        'SELECT *\nFROM orders\nWHERE amount > 100 AND order_id <> \'"""\'',
         [],
     )
     spend = SinkPlan(
@@ -207,7 +207,9 @@ def test_script_never_holds_a_secret(connection: Connection) -> None:
     text = codegen.script(make_plan(), connection=connection)
     assert "s3cr3t-Pa55" not in text
     assert "PlainLoginModule" not in text
-    assert '.option("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])' in text
+    assert (
+        '.option("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])' in text
+    )
     # Non-secret settings are plain literals; the bootstrap servers come from the environment.
     assert '.option("kafka.security.protocol", "SASL_SSL")' in text
     assert (
@@ -221,8 +223,11 @@ def test_script_never_holds_a_secret(connection: Connection) -> None:
 def test_secret_inside_an_option_value() -> None:
     """A profile builds the JAAS config around ``{{ env_var('PW') }}``: the value holds the secret."""
     conn = Connection.from_target(
-        FakeTarget(kafka_options={"kafka.sasl.jaas.config": SECRET_JAAS, "kafka.x": "y"},
-                   secrets=frozenset({"s3cr3t-Pa55"}), spark_conf={})
+        FakeTarget(
+            kafka_options={"kafka.sasl.jaas.config": SECRET_JAAS, "kafka.x": "y"},
+            secrets=frozenset({"s3cr3t-Pa55"}),
+            spark_conf={},
+        )
     )
     assert conn.secret_options == {"kafka.sasl.jaas.config"}
     assert "s3cr3t-Pa55" not in codegen.script(make_plan(), connection=conn)
@@ -246,17 +251,23 @@ def test_script_has_options_and_expressions_in_order(connection: Connection) -> 
     plan = make_plan()
     text = codegen.script(plan, connection=connection)
     orders = plan.source("orders")
-    for opt in ('.option("subscribe", "orders")', '.option("startingOffsets", "earliest")',
-                '.option("includeHeaders", "true")', '.option("subscribePattern", "clicks-.*")',
-                '.option("kafka.acks", "all")', '.option("topic", "user-spending")',
-                '.option("checkpointLocation", CHECKPOINT_ROOT + "/shop/orders_1")',
-                '.option("checkpointLocation", CHECKPOINT_ROOT + "/shop/payments_dlq")',
-                '.option("topic", "payments.DLT")',
-                '.withWatermark("event_time", "10 minutes")',
-                '.trigger(processingTime="10 seconds")',
-                '.queryName("orders_1")', '.outputMode("append")',
-                'spark.conf.set("spark.sql.session.timeZone", "UTC")',
-                'builder = builder.config("spark.executor.memory", "2g")'):
+    for opt in (
+        '.option("subscribe", "orders")',
+        '.option("startingOffsets", "earliest")',
+        '.option("includeHeaders", "true")',
+        '.option("subscribePattern", "clicks-.*")',
+        '.option("kafka.acks", "all")',
+        '.option("topic", "user-spending")',
+        '.option("checkpointLocation", CHECKPOINT_ROOT + "/shop/orders_1")',
+        '.option("checkpointLocation", CHECKPOINT_ROOT + "/shop/payments_dlq")',
+        '.option("topic", "payments.DLT")',
+        '.withWatermark("event_time", "10 minutes")',
+        '.trigger(processingTime="10 seconds")',
+        '.queryName("orders_1")',
+        '.outputMode("append")',
+        'spark.conf.set("spark.sql.session.timeZone", "UTC")',
+        'builder = builder.config("spark.executor.memory", "2g")',
+    ):
         assert opt in text, opt
     # Every expression appears as a Python literal that evaluates back to the plan's text.
     literals = {
@@ -270,8 +281,10 @@ def test_script_has_options_and_expressions_in_order(connection: Connection) -> 
     assert plan.sinks[0].sql in literals
     assert orders.error_filter in literals
     # Sources before views before queries; the DLQ query reads the decoded records.
-    assert text.index("# Source orders") < text.index("# Stream big_orders") < text.index(
-        "# Query orders_1"
+    assert (
+        text.index("# Source orders")
+        < text.index("# Stream big_orders")
+        < text.index("# Query orders_1")
     )
     assert "payments_decoded\n    .where(" in text
     # Every source counts malformed records and tombstones before its filter (fail too: see
@@ -295,11 +308,21 @@ def test_steps_in_order(connection: Connection) -> None:
     plan = make_plan()
     steps = st.steps(plan, connection=connection, trigger_override=Trigger("available_now"))
     kinds = [type(s).__name__ for s in steps]
-    assert kinds == ["SetConf", "ReadSource", "ReadSource", "ReadSource", "CreateView",
-                     "StartQuery", "StartQuery", "StartQuery"]
+    assert kinds == [
+        "SetConf",
+        "ReadSource",
+        "ReadSource",
+        "ReadSource",
+        "CreateView",
+        "StartQuery",
+        "StartQuery",
+        "StartQuery",
+    ]
     queries = [s for s in steps if isinstance(s, StartQuery)]
     assert [(q.name, q.kind) for q in queries] == [
-        ("payments_dlq", "dlq"), ("orders_1", "sink"), ("clicks_1", "sink")
+        ("payments_dlq", "dlq"),
+        ("orders_1", "sink"),
+        ("clicks_1", "sink"),
     ]
     assert all(q.trigger == Trigger("available_now") for q in queries)
     assert all(st.call("trigger", availableNow=True) in q.write for q in queries)
@@ -362,7 +385,9 @@ def _run_log(
 ) -> list[tuple[t.Any, ...]]:
     log: list[tuple[t.Any, ...]] = []
     fake_pyspark(monkeypatch, log)
-    runtime.start(plan, t.cast(t.Any, StandIn(log, ("spark",))), connection, trigger_override=trigger)
+    runtime.start(
+        plan, t.cast(t.Any, StandIn(log, ("spark",))), connection, trigger_override=trigger
+    )
     return log
 
 
@@ -374,15 +399,32 @@ def _script_log(
     for key in connection.secret_options:  # what a user of the script exports
         secret = connection.kafka_options.get(key) or connection.spark_conf[key]
         monkeypatch.setenv(codegen.env_name(key), secret)
-    for name in (codegen.ENV_BOOTSTRAP, codegen.ENV_CHECKPOINT_ROOT, codegen.ENV_MASTER, codegen.ENV_JARS):
+    for name in (
+        codegen.ENV_BOOTSTRAP,
+        codegen.ENV_CHECKPOINT_ROOT,
+        codegen.ENV_MASTER,
+        codegen.ENV_JARS,
+    ):
         monkeypatch.delenv(name, raising=False)
-    exec(compile(codegen.script(plan, connection=connection, trigger_override=trigger), "s.py", "exec"), {})
+    exec(
+        compile(
+            codegen.script(plan, connection=connection, trigger_override=trigger), "s.py", "exec"
+        ),
+        {},
+    )
     # The session's own set-up and the wait loop are the script's, not steps of the run.
-    return [e for e in log if e[0][0] in ("spark", "F") and e[0][:2] not in (("spark", "sparkContext"), ("spark", "streams"))
-            and e[:2] not in ((("spark",), ".sparkContext"), (("spark",), ".streams"))]
+    return [
+        e
+        for e in log
+        if e[0][0] in ("spark", "F")
+        and e[0][:2] not in (("spark", "sparkContext"), ("spark", "streams"))
+        and e[:2] not in ((("spark",), ".sparkContext"), (("spark",), ".streams"))
+    ]
 
 
-@pytest.mark.parametrize("trigger", [None, Trigger("available_now"), Trigger("continuous", "1 second")])
+@pytest.mark.parametrize(
+    "trigger", [None, Trigger("available_now"), Trigger("continuous", "1 second")]
+)
 def test_the_script_makes_the_calls_the_runtime_makes(
     connection: Connection, trigger: Trigger | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -401,10 +443,15 @@ def test_the_script_makes_the_calls_the_runtime_makes(
     assert sum(1 for e in ran if e[1] == ".readStream") == 3
     assert sum(1 for e in ran if e[1] == ".start") == 3
     assert any(("kafka.sasl.jaas.config", SECRET_JAAS) == e[2] for e in calls)
-    assert any(e[2] == ("checkpointLocation", "/var/lib/sqlstream/checkpoints/shop/orders_1") for e in calls)
+    assert any(
+        e[2] == ("checkpointLocation", "/var/lib/sqlstream/checkpoints/shop/orders_1")
+        for e in calls
+    )
 
 
-def test_the_stand_in_sees_a_difference(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stand_in_sees_a_difference(
+    connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The comparison above would catch a script that drifted from the run."""
     plan = make_plan()
     ran = _run_log(plan, connection, None, monkeypatch)
@@ -412,7 +459,9 @@ def test_the_stand_in_sees_a_difference(connection: Connection, monkeypatch: pyt
         '.option("startingOffsets", "earliest")', '.option("startingOffsets", "latest")'
     )
     monkeypatch.setattr(codegen, "script", lambda *a, **k: drifted)
-    assert Counter(map(repr, _script_log(plan, connection, None, monkeypatch))) != Counter(map(repr, ran))
+    assert Counter(map(repr, _script_log(plan, connection, None, monkeypatch))) != Counter(
+        map(repr, ran)
+    )
 
 
 @pytest.mark.parametrize(
@@ -442,11 +491,11 @@ def test_spark_connect_target() -> None:
     conn = Connection.from_target(FakeTarget(spark_remote="sc://spark-connect:15002"))
     text = codegen.script(make_plan(), connection=conn)
     compile(text, "x.py", "exec")
-    assert '.remote(SPARK_REMOTE)' in text and "setLogLevel" not in text
+    assert ".remote(SPARK_REMOTE)" in text and "setLogLevel" not in text
 
 
 def test_py_str_is_exact_for_any_text() -> None:
-    for text in ['a "b" \'c\'', 'x\\ny', "tab\tand\nnew line", '"""', "\x00\x7f\u2028é", "\r\n"]:
+    for text in ["a \"b\" 'c'", "x\\ny", "tab\tand\nnew line", '"""', "\x00\x7f\u2028é", "\r\n"]:
         assert ast.literal_eval(codegen.py_str(text)) == text
         assert ast.literal_eval(codegen.py_sql(text)) == text
 
@@ -478,7 +527,9 @@ def test_progress_line() -> None:
         "400.0 rows/s, 850 ms, 35 behind"
     )
     # A dead-letter query's line: what it read, what it wrote to the DLQ.
-    assert progress.line(event, dlq_query=True).startswith("orders_1  batch 3: read 1200, written 1180;")
+    assert progress.line(event, dlq_query=True).startswith(
+        "orders_1  batch 3: read 1200, written 1180;"
+    )
     # A sink that reports -1 rows: unknown, not shown.
     event["sink"] = {"numOutputRows": -1}
     assert "written" not in progress.line(event)
@@ -508,7 +559,10 @@ def test_progress_line_from_spark_connect() -> None:
                 "values": [1, 0],
                 "schema": {
                     "type": "struct",
-                    "fields": [{"name": "skipped", "type": "long"}, {"name": "tombstones", "type": "long"}],
+                    "fields": [
+                        {"name": "skipped", "type": "long"},
+                        {"name": "tombstones", "type": "long"},
+                    ],
                 },
             }
         },

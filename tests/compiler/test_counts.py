@@ -19,11 +19,14 @@ def plan_of(tmp_path: Path, sql: str) -> Plan:
 
 
 def test_tombstones_to_the_dlq_need_no_on_error_dlq(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, """
+    plan = plan_of(
+        tmp_path,
+        """
 CREATE STREAM s (a INT) FROM KAFKA (topic = 't', on_error = 'skip', on_tombstone = 'dlq',
                                     dlq_topic = 't.DLT');
 INSERT INTO KAFKA TOPIC 'out' SELECT a FROM s;
-""")
+""",
+    )
     src = plan.source("s")
     assert (src.on_error, src.on_tombstone, src.dlq_topic) == ("skip", "dlq", "t.DLT")
     assert src.dlq_filter == "`__sqlstream_is_tombstone`"  # malformed records are skipped
@@ -31,18 +34,29 @@ INSERT INTO KAFKA TOPIC 'out' SELECT a FROM s;
 
 
 def test_the_default_skips_tombstones_and_has_no_dlq(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, """
+    plan = plan_of(
+        tmp_path,
+        """
 CREATE STREAM s (a INT) FROM KAFKA (topic = 't', on_error = 'skip');
 INSERT INTO KAFKA TOPIC 'out' SELECT a FROM s;
-""")
+""",
+    )
     src = plan.source("s")
     assert src.on_tombstone == "skip" and src.dlq_filter is None
-    assert src.error_filter is not None and src.error_filter.startswith("NOT `__sqlstream_is_tombstone` AND")
+    assert src.error_filter is not None and src.error_filter.startswith(
+        "NOT `__sqlstream_is_tombstone` AND"
+    )
 
 
 def event(name: str, batch: int, **fields: object) -> dict[str, object]:
-    return {"id": name, "runId": "r", "name": name, "batchId": batch,
-            "timestamp": f"2024-01-01T00:00:0{batch}.000Z", **fields}
+    return {
+        "id": name,
+        "runId": "r",
+        "name": name,
+        "batchId": batch,
+        "timestamp": f"2024-01-01T00:00:0{batch}.000Z",
+        **fields,
+    }
 
 
 def test_counts_of_an_empty_batch_are_zero_not_unknown() -> None:
@@ -55,15 +69,34 @@ def test_the_summary_adds_each_batch_once_and_accounts_for_every_record() -> Non
     tally.register("q_1")
     tally.register("s_dlq", dlq_of="s")
     tally.register("idle")
-    first = event("q_1", 0, numInputRows=10, sink={"numOutputRows": 5},
-                  observedMetrics={"s.counts": {"dlq": 2, "tombstones": 1}})
+    first = event(
+        "q_1",
+        0,
+        numInputRows=10,
+        sink={"numOutputRows": 5},
+        observedMetrics={"s.counts": {"dlq": 2, "tombstones": 1}},
+    )
     assert tally.add(first) and not tally.add(dict(first))  # seen once, however often polled
-    tally.add(event("q_1", 1, numInputRows=4, sink={"numOutputRows": 1},
-                    observedMetrics={"s.counts": {"dlq": 0, "tombstones": 1}}))
+    tally.add(
+        event(
+            "q_1",
+            1,
+            numInputRows=4,
+            sink={"numOutputRows": 1},
+            observedMetrics={"s.counts": {"dlq": 0, "tombstones": 1}},
+        )
+    )
     tally.add(event("s_dlq", 0, numInputRows=14, sink={"numOutputRows": 3}))
-    tally.add(event("agg", 0, numInputRows=9, sink={"numOutputRows": 1},
-                    observedMetrics={"s.counts": {"skipped": 1, "tombstones": 0}},
-                    stateOperators=[{"numRowsDroppedByWatermark": 2}]))
+    tally.add(
+        event(
+            "agg",
+            0,
+            numInputRows=9,
+            sink={"numOutputRows": 1},
+            observedMetrics={"s.counts": {"skipped": 1, "tombstones": 0}},
+            stateOperators=[{"numRowsDroppedByWatermark": 2}],
+        )
+    )
     assert tally.lines() == [
         "summary:",
         # 14 read = 6 written + 2 dlq + 2 tombstones + 4 the query's WHERE left out

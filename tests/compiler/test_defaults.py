@@ -256,7 +256,9 @@ sqlstream.yml:4:14: error: defaults.sink.trigger must be a single value
 
 
 @pytest.mark.parametrize("defaults, expected", CASES)
-def test_mistakes_are_located_in_sqlstream_yml(tmp_path: Path, defaults: str, expected: str) -> None:
+def test_mistakes_are_located_in_sqlstream_yml(
+    tmp_path: Path, defaults: str, expected: str
+) -> None:
     errors = errors_of(tmp_path, defaults)
     assert len(errors) == 1, errors  # once, not once per statement the default reaches
     assert errors[0].startswith(expected), errors[0]

@@ -34,8 +34,6 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("SQLSTREAM_UPDATE_GOLDEN") == "1"
 
 
-
-
 def normalise(data: bytes) -> bytes:
     return data.replace(f"sqlstream {sqlstream.__version__} ".encode(), b"sqlstream <version> ")
 
@@ -82,13 +80,21 @@ def test_compile_output_of_the_example_matches_the_golden_files(tmp_path: Path) 
             (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / name).write_bytes(data)
     expected = golden_files()
-    assert sorted(expected) == sorted(actual), "files differ: regenerate with SQLSTREAM_UPDATE_GOLDEN=1"
+    assert sorted(expected) == sorted(actual), (
+        "files differ: regenerate with SQLSTREAM_UPDATE_GOLDEN=1"
+    )
     for name in sorted(actual):
         if actual[name] != expected[name]:
-            diff = "\n".join(difflib.unified_diff(
-                expected[name].decode().splitlines(), actual[name].decode().splitlines(),
-                f"golden/{name}", f"compiled/{name}", lineterm="", n=2,
-            ))
+            diff = "\n".join(
+                difflib.unified_diff(
+                    expected[name].decode().splitlines(),
+                    actual[name].decode().splitlines(),
+                    f"golden/{name}",
+                    f"compiled/{name}",
+                    lineterm="",
+                    n=2,
+                )
+            )
             pytest.fail(
                 f"{name} differs from the golden file "
                 f"(regenerate with SQLSTREAM_UPDATE_GOLDEN=1 if the change is intended):\n{diff}"
@@ -127,5 +133,8 @@ def test_a_short_or_common_password_mangles_no_output(
         text = actual[name].decode()
         compile(text, name, "exec")
         assert "****" not in text and 'password="e"' not in text and "PlainLoginModule" not in text
-        assert '.option("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])' in text
+        assert (
+            '.option("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])'
+            in text
+        )
         assert "builder = SparkSession.builder" in text

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.spark import jars
 from sqlstream.errors import RunFailure
+from sqlstream.spark import jars
 
 FAKE_MVN = """\
 #!{python}

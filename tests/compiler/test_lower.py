@@ -383,10 +383,16 @@ def test_encode_errors(
 def test_the_options_and_messages_read_the_format_table() -> None:
     from sqlstream.compiler import formats, options
 
-    assert options.SOURCE_OPTIONS["format"].choices == formats.VALUE_FORMATS == (
-        "json", "avro", "csv", "text", "raw"
+    assert (
+        options.SOURCE_OPTIONS["format"].choices
+        == formats.VALUE_FORMATS
+        == ("json", "avro", "csv", "text", "raw")
     )
-    assert options.SOURCE_OPTIONS["key_format"].choices == formats.KEY_FORMATS == ("text", "json", "raw")
+    assert (
+        options.SOURCE_OPTIONS["key_format"].choices
+        == formats.KEY_FORMATS
+        == ("text", "json", "raw")
+    )
     assert formats.FORMAT_OPTIONS == ("avro_schema", "csv_delimiter")
     one_column = [f.name for f in formats.FORMATS.values() if not f.many]
     for name in one_column:  # the arity rule comes from the row, for value and key alike

@@ -80,8 +80,12 @@ TABLES: list[tuple[str, list[str], list[tuple[t.Any, ...]], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("columns", "rows", "lines"), [c[1:] for c in TABLES], ids=[c[0] for c in TABLES])
-def test_a_batch_reads_as_a_table(columns: list[str], rows: list[tuple[t.Any, ...]], lines: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("columns", "rows", "lines"), [c[1:] for c in TABLES], ids=[c[0] for c in TABLES]
+)
+def test_a_batch_reads_as_a_table(
+    columns: list[str], rows: list[tuple[t.Any, ...]], lines: list[str]
+) -> None:
     assert table(columns, rows) == lines
 
 
@@ -139,22 +143,41 @@ INVALID_SQL = [
     ("SELECT order_id, amont FROM orders", "<--sql>:1:18: error: unknown column 'amont' in orders"),
     ("SELECT * FROM ordrs", "<--sql>:1:15: error: unknown stream 'ordrs'"),
     ("SELECT 1", "<--sql>:1:1: error: this SELECT reads no stream"),
-    ("SELECT order_id, count(*) FROM orders GROUP BY order_id", "<--sql>:1:48: error: not append-only"),
-    ("SELECT * FROM orders ORDER BY amount", "<--sql>:1:31: error: not append-only: ORDER BY sorts a stream"),
-    ("CREATE STREAM x AS SELECT * FROM orders", "<--sql>:1:1: error: --sql takes one SELECT statement"),
-    ("SELECT * FROM orders; SELECT * FROM big", "<--sql>:1:23: error: --sql takes one SELECT statement"),
+    (
+        "SELECT order_id, count(*) FROM orders GROUP BY order_id",
+        "<--sql>:1:48: error: not append-only",
+    ),
+    (
+        "SELECT * FROM orders ORDER BY amount",
+        "<--sql>:1:31: error: not append-only: ORDER BY sorts a stream",
+    ),
+    (
+        "CREATE STREAM x AS SELECT * FROM orders",
+        "<--sql>:1:1: error: --sql takes one SELECT statement",
+    ),
+    (
+        "SELECT * FROM orders; SELECT * FROM big",
+        "<--sql>:1:23: error: --sql takes one SELECT statement",
+    ),
     (" ", "error: --sql is empty"),
 ]
 
 
 @pytest.mark.parametrize(("sql", "message"), INVALID_SQL)
-def test_a_mistake_in_sql_is_located_in_its_text(options: peek.ProjectOptions, sql: str, message: str) -> None:
+def test_a_mistake_in_sql_is_located_in_its_text(
+    options: peek.ProjectOptions, sql: str, message: str
+) -> None:
     assert _error(options, sql).startswith(message)
 
 
 def test_sql_reads_the_project_streams(options: peek.ProjectOptions) -> None:
     _, query = peek.peek_sql(options, "SELECT order_id FROM big WHERE amount < 100")
-    assert (query.name, query.place, query.sources, query.views) == ("peek", "<--sql>", ["orders"], ["big"])
+    assert (query.name, query.place, query.sources, query.views) == (
+        "peek",
+        "<--sql>",
+        ["orders"],
+        ["big"],
+    )
     assert query.sql == "SELECT order_id FROM big WHERE amount < 100"
     assert not query.waits_for_watermark
 
@@ -168,12 +191,16 @@ NAMES = [
 
 
 @pytest.mark.parametrize(("what", "name", "place", "waits"), NAMES)
-def test_a_name_resolves_to(options: peek.ProjectOptions, what: str, name: str, place: str, waits: bool) -> None:
+def test_a_name_resolves_to(
+    options: peek.ProjectOptions, what: str, name: str, place: str, waits: bool
+) -> None:
     _, query = peek.peek_named(options, what)
     assert (query.name, query.place, query.waits_for_watermark) == (name, place, waits)
 
 
-def test_a_file_of_two_queries_asks_for_one_and_an_unknown_name_suggests(options: peek.ProjectOptions) -> None:
+def test_a_file_of_two_queries_asks_for_one_and_an_unknown_name_suggests(
+    options: peek.ProjectOptions,
+) -> None:
     with pytest.raises(UserErrors, match="holds 2 queries; peek shows one"):
         peek.peek_named(options, "queries/orders.sql")
     with pytest.raises(UserErrors, match="did you mean .orders_2."):
@@ -185,23 +212,37 @@ def test_the_description_reads_like_the_run_writes_nothing_and_starts_from_from(
 ) -> None:
     compiled, query = peek.peek_named(options, "orders_1")
     connection = compiled.connection()
-    steps, frame = spark_peek.description(peek.needed_plan(compiled, query), query, connection, "latest")
+    steps, frame = spark_peek.description(
+        peek.needed_plan(compiled, query), query, connection, "latest"
+    )
     assert [type(s).__name__ for s in steps] == ["ReadSource", "CreateView"]
     run_steps = st.steps(compiled.plan, "orders_1", connection=connection)
     assert any(isinstance(s, st.StartQuery) and s.kind == "dlq" for s in run_steps)
     run_read = next(s for s in run_steps if isinstance(s, st.ReadSource))
     starts = [
-        c.args for c in steps[0].chains[0].calls if c.name == "option" and c.args[0] == "startingOffsets"
+        c.args
+        for c in steps[0].chains[0].calls
+        if c.name == "option" and c.args[0] == "startingOffsets"
     ]
     assert starts == [("startingOffsets", "latest")]
-    assert steps[0].chains[1:] == run_read.chains[1:]  # decoding, malformed records, watermark, view
+    assert (
+        steps[0].chains[1:] == run_read.chains[1:]
+    )  # decoding, malformed records, watermark, view
     assert steps[1] == next(s for s in run_steps if isinstance(s, st.CreateView))
     assert frame.calls == (st.call("sql", "SELECT order_id, amount FROM big"),)
-    assert not any(c.name in ("writeStream", "start") for s in steps for ch in s.chains for c in ch.calls)
+    assert not any(
+        c.name in ("writeStream", "start") for s in steps for ch in s.chains for c in ch.calls
+    )
 
 
 def test_without_from_the_sources_start_where_they_say(options: peek.ProjectOptions) -> None:
     compiled, query = peek.peek_named(options, "orders")
-    steps, _ = spark_peek.description(peek.needed_plan(compiled, query), query, compiled.connection())
-    starts = [c.args for c in steps[0].chains[0].calls if c.name == "option" and c.args[0] == "startingOffsets"]
+    steps, _ = spark_peek.description(
+        peek.needed_plan(compiled, query), query, compiled.connection()
+    )
+    starts = [
+        c.args
+        for c in steps[0].chains[0].calls
+        if c.name == "option" and c.args[0] == "startingOffsets"
+    ]
     assert starts == [("startingOffsets", "earliest")]

@@ -28,9 +28,13 @@ def plan_of(tmp_path: Path, sql: str, yml: str = "name: p\n") -> Plan:
 
 
 def test_output_names_keep_the_case_written(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, EVENTS + """
+    plan = plan_of(
+        tmp_path,
+        EVENTS
+        + """
 INSERT INTO KAFKA TOPIC 'out' SELECT UserId, Amount * 2 AS DoubleAmount, UserId AS `User Id` FROM events;
-""")
+""",
+    )
     sink = plan.sinks[0]
     assert [f.name for f in sink.fields] == ["UserId", "DoubleAmount", "User Id"]
     value = next(e for e in sink.write_exprs if e.endswith("AS `value`"))
@@ -38,35 +42,51 @@ INSERT INTO KAFKA TOPIC 'out' SELECT UserId, Amount * 2 AS DoubleAmount, UserId 
 
 
 def test_a_renamed_event_time_column_keeps_its_watermark(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, EVENTS + """
+    plan = plan_of(
+        tmp_path,
+        EVENTS
+        + """
 CREATE STREAM renamed AS SELECT UserId, Amount, event_time AS et FROM events;
 INSERT INTO KAFKA TOPIC 'out'
 SELECT window.end AS window_end, sum(Amount) AS total FROM renamed GROUP BY window(et, '5 minutes');
-""")
+""",
+    )
     assert [s.name for s in plan.sinks] == ["q_1"]
     assert plan.sinks[0].views == ["renamed"]
 
 
 def test_headers_are_read_only_when_a_column_needs_them(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, EVENTS + """
+    plan = plan_of(
+        tmp_path,
+        EVENTS
+        + """
 CREATE STREAM plain (a STRING) FROM KAFKA (topic = 'plain');
 INSERT INTO KAFKA TOPIC 'o1' SELECT UserId FROM events;
 INSERT INTO KAFKA TOPIC 'o2' SELECT a FROM plain;
-""")
+""",
+    )
     assert plan.source("events").read_options["includeHeaders"] == "true"
     assert "includeHeaders" not in plan.source("plain").read_options
 
 
 def test_names_checkpoints_and_defaults(tmp_path: Path) -> None:
     yml = "name: shop\ndefaults:\n  source: {starting_offsets: earliest}\n  sink: {trigger: 5 seconds}\n"
-    plan = plan_of(tmp_path, EVENTS + """
+    plan = plan_of(
+        tmp_path,
+        EVENTS
+        + """
 INSERT INTO KAFKA TOPIC 'a' SELECT UserId FROM events;
 INSERT INTO KAFKA TOPIC 'b' WITH (name = 'named', trigger = 'available_now') SELECT UserId FROM events;
-""", yml)
+""",
+        yml,
+    )
     first, second = plan.sinks
     assert (first.name, first.checkpoint) == ("q_1", "shop/q_1")
     assert (second.name, second.checkpoint) == ("named", "shop/named")
-    assert first.trigger is not None and (first.trigger.kind, first.trigger.interval) == ("processing_time", "5 seconds")
+    assert first.trigger is not None and (first.trigger.kind, first.trigger.interval) == (
+        "processing_time",
+        "5 seconds",
+    )
     assert second.trigger is not None and second.trigger.kind == "available_now"
     assert plan.source("events").read_options["startingOffsets"] == "earliest"
     assert plan.source("events").watermark_delay == "10 minutes"
@@ -83,8 +103,12 @@ INSERT INTO KAFKA TOPIC 'b' WITH (name = 'named', trigger = 'available_now') SEL
     ],
 )
 def test_trigger_forms(tmp_path: Path, trigger: str, kind: str, interval: str | None) -> None:
-    plan = plan_of(tmp_path, EVENTS + f"""
+    plan = plan_of(
+        tmp_path,
+        EVENTS
+        + f"""
 INSERT INTO KAFKA TOPIC 'a' WITH (trigger = {trigger}) SELECT UserId FROM events;
-""")
+""",
+    )
     t = plan.sinks[0].trigger
     assert t is not None and (t.kind, t.interval) == (kind, interval)

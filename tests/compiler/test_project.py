@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sqlstream.compiler.render import make_environment, render_file
 from sqlstream.errors import UserError
 from sqlstream.project.config import (
     Target,
@@ -15,7 +16,6 @@ from sqlstream.project.config import (
     find_project_root,
     load_project,
 )
-from sqlstream.compiler.render import make_environment, render_file
 from sqlstream.project.connection import Connection
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
@@ -418,7 +418,9 @@ def test_redaction_hides_whole_values_only(project: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("KAFKA_BOOTSTRAP", "broker:9092")
     monkeypatch.setenv("KAFKA_USER", "svc")
     monkeypatch.setenv("KAFKA_PASSWORD", "b")
-    profiles = PROFILES.replace("      kafka:\n", "      ssl_truststore_password: admin\n      kafka:\n")
+    profiles = PROFILES.replace(
+        "      kafka:\n", "      ssl_truststore_password: admin\n      kafka:\n"
+    )
     write(project / "profiles.yml", profiles)
     t = load_project([project], target="prod").target
     jaas = t.kafka_options["kafka.sasl.jaas.config"]

@@ -20,7 +20,9 @@ def _same(text: str) -> str:
     return text
 
 
-def test_an_unknown_function_is_located_at_the_users_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_function_is_located_at_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     Path("a.sql").write_text(
         "-- upperr( in a comment is not the call\n"
@@ -30,7 +32,11 @@ def test_an_unknown_function_is_located_at_the_users_line(tmp_path: Path, monkey
         "FROM transactions;\n"
     )
     err = r.failure(
-        "a.sql:2: query a_1", Exception(UNRESOLVED), redact=_same, file="a.sql", line=2,
+        "a.sql:2: query a_1",
+        Exception(UNRESOLVED),
+        redact=_same,
+        file="a.sql",
+        line=2,
         sql="SELECT user_id, UPPERR(action) AS a FROM transactions",
     )
     assert isinstance(err, UserError) and err.location is not None
@@ -42,7 +48,9 @@ def test_an_unknown_function_is_located_at_the_users_line(tmp_path: Path, monkey
 def test_the_name_at_sparks_position_when_the_message_quotes_none(tmp_path: Path) -> None:
     path = tmp_path / "b.sql"
     path.write_text("CREATE STREAM v AS\nSELECT id,\n  bogus + 1 AS x FROM s;\n")
-    loc = r.locate("something is wrong here; line 1 pos 11", str(path), 1, "SELECT id, bogus + 1 AS x FROM s")
+    loc = r.locate(
+        "something is wrong here; line 1 pos 11", str(path), 1, "SELECT id, bogus + 1 AS x FROM s"
+    )
     assert loc is not None and (loc.line, loc.col) == (3, 3)
 
 
@@ -80,5 +88,7 @@ def test_sparks_advice_is_replaced(spark: str, ours: str, hint: str) -> None:
     assert isinstance(err, RunFailure)
     text = str(err)
     assert ours in text and "hint: " in text and hint in text.split("hint: ", 1)[1]
-    assert "`topic` option" not in text and "to false" not in text and "Driver stacktrace" not in text
+    assert (
+        "`topic` option" not in text and "to false" not in text and "Driver stacktrace" not in text
+    )
     assert len(text.splitlines()) == 2

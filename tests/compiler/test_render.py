@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlstream.errors import UserError
 from sqlstream.compiler.render import MAX_FILE_BYTES, make_environment, render_file, render_text
+from sqlstream.errors import UserError
 
 
 def render(text: str, vars: dict | None = None, macros: list[Path] = ()) -> str:  # type: ignore[assignment]
@@ -251,8 +251,11 @@ def test_line_map_after_macro_if_and_for(macro_dir: Path) -> None:
         # a value with newlines: its lines stay with the line that wrote it
         ("a\n{{ 'x\\ny' }}\nz", "a\nx\ny\nz", [1, 2, 2, 3, 3]),
         # a loop: every expansion maps to the body line
-        ("{% for i in [1, 2] %}\n  c{{ i }}\n{% endfor %}\nz", "\n  c1\n\n  c2\n\nz",
-         [1, 2, 3, 2, 3, 4, 4]),
+        (
+            "{% for i in [1, 2] %}\n  c{{ i }}\n{% endfor %}\nz",
+            "\n  c1\n\n  c2\n\nz",
+            [1, 2, 3, 2, 3, 4, 4],
+        ),
         # a comment across lines: the line after it is where it is
         ("{# one\ntwo #}x\ny", "x\ny", [2, 3, 3]),
         # a captured block keeps its text (and maps to the line of its use)
@@ -404,7 +407,10 @@ def test_nesting_within_the_limits_renders() -> None:
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("{% macro m() %}{{ m() }}{% endmacro %}\n{{ m() }}", "macros call one another without end"),
+        (
+            "{% macro m() %}{{ m() }}{% endmacro %}\n{{ m() }}",
+            "macros call one another without end",
+        ),
         ("SELECT {{ 'x' * 10 ** 8 }}", "the result of * would be too large"),
         ("SELECT {{ 9 ** 99999 }}", "the result of ** would be too large"),
         ("{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}", "renders to more than 1 MiB"),

@@ -27,10 +27,27 @@ MACROS.mkdir()
 (MACROS / "select.sql").write_text("SELECT a\n")
 ENV = make_environment({"topic": "orders", "n": 3}, [MACROS / "cols.sql"], [MACROS])
 
-OPENERS = ["{% if true %}", "{% if var('n') > 2 %}", "{% for i in range(3) %}", "{% with a = 1 %}",
-           "{% filter upper %}", "{% set b %}", "{% macro m(x) %}", "{% call cols('c') %}"]
-CLOSERS = ["{% endif %}", "{% endfor %}", "{% endwith %}", "{% endfilter %}", "{% endset %}",
-           "{% endmacro %}", "{% endcall %}", "{% else %}", "{% elif false %}"]
+OPENERS = [
+    "{% if true %}",
+    "{% if var('n') > 2 %}",
+    "{% for i in range(3) %}",
+    "{% with a = 1 %}",
+    "{% filter upper %}",
+    "{% set b %}",
+    "{% macro m(x) %}",
+    "{% call cols('c') %}",
+]
+CLOSERS = [
+    "{% endif %}",
+    "{% endfor %}",
+    "{% endwith %}",
+    "{% endfilter %}",
+    "{% endset %}",
+    "{% endmacro %}",
+    "{% endcall %}",
+    "{% else %}",
+    "{% elif false %}",
+]
 FRAGMENTS = OPENERS + CLOSERS + [
     "SELECT a, b", "FROM {{ var('topic') }}", "{{ cols('o') }}", "{{ undefined_name }}",
     "{{ var('missing') }}", "{{ env_var('SQLSTREAM_SURELY_UNSET') }}", "{{ 1 / 0 }}",

@@ -33,10 +33,13 @@ CREATE STREAM orders (
 ) FROM KAFKA (topic = 'orders');
 """
 
-A_SQL = ORDERS + """
+A_SQL = (
+    ORDERS
+    + """
 INSERT INTO KAFKA TOPIC 'big' WITH (name = 'a_query')
 SELECT order_id, amount FROM orders WHERE amount > 10;
 """
+)
 
 B_SQL = """\
 INSERT INTO KAFKA TOPIC 'small'
@@ -73,8 +76,12 @@ def broken_b(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project(tmp_path, {"queries/a.sql": A_SQL, "queries/b.sql": B_SQL})
 
 
-@pytest.mark.parametrize("selection", [["queries/a.sql"], ["--select", "a_query"], ["--select", "queries/a.sql"]])
-def test_a_selection_is_not_refused_for_an_error_it_does_not_read(broken_b: Path, selection: list[str]) -> None:
+@pytest.mark.parametrize(
+    "selection", [["queries/a.sql"], ["--select", "a_query"], ["--select", "queries/a.sql"]]
+)
+def test_a_selection_is_not_refused_for_an_error_it_does_not_read(
+    broken_b: Path, selection: list[str]
+) -> None:
     result = invoke("validate", *selection)
     assert result.exit_code == 0, result.output
     assert result.stdout == "ok: 2 file(s), 1 query\n"
@@ -95,21 +102,28 @@ def test_the_selected_files_own_errors_refuse_it(broken_b: Path) -> None:
         assert result.stderr.startswith("queries/b.sql:3:5: error: unknown column 'x'")
 
 
-def test_what_the_selection_reads_is_checked_in_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_the_selection_reads_is_checked_in_any_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """a.sql reads ``big`` (derived in v.sql) which reads a column ``orders`` lacks: the error
     is in v.sql, and it is a.sql's error too."""
     monkeypatch.chdir(tmp_path)
-    project(tmp_path, {
-        "queries/s.sql": ORDERS,
-        "queries/v.sql": "CREATE STREAM big AS SELECT order_id, amount, nope FROM orders;\n",
-        "queries/a.sql": "INSERT INTO KAFKA TOPIC 'big' SELECT order_id FROM big;\n",
-    })
+    project(
+        tmp_path,
+        {
+            "queries/s.sql": ORDERS,
+            "queries/v.sql": "CREATE STREAM big AS SELECT order_id, amount, nope FROM orders;\n",
+            "queries/a.sql": "INSERT INTO KAFKA TOPIC 'big' SELECT order_id FROM big;\n",
+        },
+    )
     result = invoke("validate", "queries/a.sql")
     assert result.exit_code == 2
     assert result.stderr.startswith("queries/v.sql:1:47: error: unknown column 'nope'")
 
 
-def test_a_name_defined_twice_is_the_selections_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_name_defined_twice_is_the_selections_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The second definition of ``orders`` is in b.sql, which the selection does not pick; but
     which ``orders`` a.sql reads is ambiguous, so it is refused."""
     monkeypatch.chdir(tmp_path)
@@ -119,13 +133,18 @@ def test_a_name_defined_twice_is_the_selections_error(tmp_path: Path, monkeypatc
     assert result.stderr.startswith("queries/b.sql:1:15: error: stream 'orders' is defined twice")
 
 
-def test_a_stream_of_a_file_that_does_not_parse_is_unknown_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stream_of_a_file_that_does_not_parse_is_unknown_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    project(tmp_path, {
-        "queries/a.sql": A_SQL,
-        "queries/c.sql": C_SQL,
-        "queries/d.sql": "INSERT INTO KAFKA TOPIC 'r' SELECT * FROM refunds;\n",
-    })
+    project(
+        tmp_path,
+        {
+            "queries/a.sql": A_SQL,
+            "queries/c.sql": C_SQL,
+            "queries/d.sql": "INSERT INTO KAFKA TOPIC 'r' SELECT * FROM refunds;\n",
+        },
+    )
     for selection in (["queries/d.sql"], []):
         result = invoke("validate", *selection)
         assert result.exit_code == 2, selection
@@ -138,7 +157,8 @@ def test_a_stream_of_a_file_that_does_not_parse_is_unknown_with_a_hint(tmp_path:
     result = invoke("validate", "queries/a.sql")
     assert result.exit_code == 0, result.output
     assert [line.split(": warning: ")[0] for line in result.stderr.splitlines()] == [
-        "queries/c.sql:1:55", "queries/d.sql:1:43",
+        "queries/c.sql:1:55",
+        "queries/d.sql:1:43",
     ]
 
 
@@ -146,7 +166,9 @@ def test_compile_of_a_file_writes_its_outputs_only(broken_b: Path) -> None:
     result = invoke("compile", "queries/a.sql")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [B_WARNING]
-    written = sorted(str(p.relative_to(broken_b / "target")) for p in (broken_b / "target").rglob("*.*"))
+    written = sorted(
+        str(p.relative_to(broken_b / "target")) for p in (broken_b / "target").rglob("*.*")
+    )
     assert written == ["plan.json", "rendered/a.sql", "scripts/a.py"]
     plan = json.loads((broken_b / "target" / "plan.json").read_text())
     assert [s["name"] for s in plan["sinks"]] == ["a_query"]
@@ -174,13 +196,17 @@ def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[t.Any]:
     return plans
 
 
-def test_run_of_a_file_runs_it_despite_a_broken_file_and_a_bare_select(broken_b: Path, recorded_runs: list[t.Any]) -> None:
+def test_run_of_a_file_runs_it_despite_a_broken_file_and_a_bare_select(
+    broken_b: Path, recorded_runs: list[t.Any]
+) -> None:
     (broken_b / "queries" / "look.sql").write_text("SELECT * FROM orders;\n")
     result = invoke("run", "queries/a.sql")
     assert result.exit_code == 0, result.output
     assert B_WARNING in result.stderr.splitlines()
     (plan,) = recorded_runs
-    assert [s.name for s in plan.sinks] == ["a_query"] and [s.name for s in plan.sources] == ["orders"]
+    assert [s.name for s in plan.sinks] == ["a_query"] and [s.name for s in plan.sources] == [
+        "orders"
+    ]
 
 
 def test_peek_of_a_query_or_a_stream_despite_a_broken_file(broken_b: Path) -> None:

@@ -24,14 +24,19 @@ def plan_of(tmp_path: Path, sql: str) -> Plan:
 
 
 def test_a_declared_topic_is_plain_data_and_no_spark_option(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, """
+    plan = plan_of(
+        tmp_path,
+        """
 INSERT INTO KAFKA TOPIC 'out'
 WITH (partitions = 6, replication_factor = 1, 'topic.cleanup.policy' = 'compact',
       'topic.retention.ms' = 86400000, 'kafka.linger.ms' = '5')
 SELECT id, v FROM events;
-""")
+""",
+    )
     sink = plan.sinks[0]
-    assert sink.topic_spec == TopicSpec(6, 1, {"cleanup.policy": "compact", "retention.ms": "86400000"})
+    assert sink.topic_spec == TopicSpec(
+        6, 1, {"cleanup.policy": "compact", "retention.ms": "86400000"}
+    )
     # Topic configs are the broker's business: Spark's sink gets only the kafka.* options.
     assert sink.write_options == {"kafka.linger.ms": "5"}
     assert plan.sources[0].dlq_partitions == 3
@@ -55,7 +60,9 @@ def test_a_sink_that_declares_nothing_has_no_spec(tmp_path: Path) -> None:
         ("pmod(id, length(v))", None),
     ],
 )
-def test_the_partitions_a_partition_clause_needs(tmp_path: Path, partition: str, needed: int | None) -> None:
+def test_the_partitions_a_partition_clause_needs(
+    tmp_path: Path, partition: str, needed: int | None
+) -> None:
     sink = plan_of(
         tmp_path, f"INSERT INTO KAFKA TOPIC 'out' PARTITION {partition} SELECT id, v FROM events;"
     ).sinks[0]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sqlstream.unittests import suite as testing
 from sqlstream.cli.main import cli
 from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import UserError, UserErrors
+from sqlstream.unittests import suite as testing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,10 +70,16 @@ def test_the_example_tests_load_and_resolve(project: Path) -> None:
     [inp] = spend.inputs
     assert (inp.name, inp.given, len(inp.rows)) == ("transactions", True, 5)
     assert inp.columns == [
-        ("user_id", "STRING"), ("action", "STRING"), ("amount", "DOUBLE"), ("event_time", "TIMESTAMP"),
+        ("user_id", "STRING"),
+        ("action", "STRING"),
+        ("amount", "DOUBLE"),
+        ("event_time", "TIMESTAMP"),
     ]
     assert spend.expect[0].values == {
-        "user_id": "u1", "window_end": "2026-11-27 10:05:00", "total_spent": 15.0, "purchases": 2,
+        "user_id": "u1",
+        "window_end": "2026-11-27 10:05:00",
+        "total_spent": 15.0,
+        "purchases": 2,
     }
     assert spend.expect[0].value_locations["total_spent"].line == 15
 
@@ -87,12 +93,17 @@ def test_the_example_tests_load_and_resolve(project: Path) -> None:
     assert routed.views == []
 
 
-def test_a_query_through_a_derived_stream_creates_it_and_its_source_may_be_empty(project: Path) -> None:
-    [x] = load(project, """\
+def test_a_query_through_a_derived_stream_creates_it_and_its_source_may_be_empty(
+    project: Path,
+) -> None:
+    [x] = load(
+        project,
+        """\
         - name: routed
           query: routing_1
           expect: []
-        """)
+        """,
+    )
     assert [(i.name, i.given, i.rows) for i in x.inputs] == [("transactions", False, [])]
     assert [v.name for v in x.views] == ["prioritised"]
 
@@ -110,7 +121,12 @@ def test_the_repo_root_links_the_template_tests() -> None:
     for name in ("spend.yml", "routing.yml"):
         link = REPO / "tests" / name
         assert link.is_symlink(), name
-        assert link.read_text() == (REPO / "sqlstream" / "project" / "templates" / "project" / "tests" / name).read_text()
+        assert (
+            link.read_text()
+            == (
+                REPO / "sqlstream" / "project" / "templates" / "project" / "tests" / name
+            ).read_text()
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +140,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           query: spend_2
           expect: []
         """,
-        "no query named 'spend_2'", (2, 10), "did you mean 'spend_1'?",
+        "no query named 'spend_2'",
+        (2, 10),
+        "did you mean 'spend_1'?",
     ),
     (
         "a derived stream named as a query",
@@ -133,7 +151,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           query: prioritised
           expect: []
         """,
-        "no query named 'prioritised'", (2, 10), "write `stream: prioritised`",
+        "no query named 'prioritised'",
+        (2, 10),
+        "write `stream: prioritised`",
     ),
     (
         "unknown stream",
@@ -142,7 +162,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           stream: prioritized
           expect: []
         """,
-        "no derived stream named 'prioritized'", (2, 11), "did you mean 'prioritised'?",
+        "no derived stream named 'prioritized'",
+        (2, 11),
+        "did you mean 'prioritised'?",
     ),
     (
         "a query named as a stream",
@@ -151,7 +173,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           stream: spend_1
           expect: []
         """,
-        "no derived stream named 'spend_1'", (2, 11), "write `query: spend_1`",
+        "no derived stream named 'spend_1'",
+        (2, 11),
+        "write `query: spend_1`",
     ),
     (
         "a given the query does not read",
@@ -162,7 +186,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
             transaction: []
           expect: []
         """,
-        "query spend_1 does not read 'transaction'", (4, 5), "did you mean 'transactions'?",
+        "query spend_1 does not read 'transaction'",
+        (4, 5),
+        "did you mean 'transactions'?",
     ),
     (
         "unknown column in a given row",
@@ -174,7 +200,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
               - {user_id: u1, amont: 3}
           expect: []
         """,
-        "stream transactions has no column 'amont'", (5, 23), "did you mean 'amount'?",
+        "stream transactions has no column 'amont'",
+        (5, 23),
+        "did you mean 'amount'?",
     ),
     (
         "unknown column in an expected row",
@@ -185,7 +213,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
             - user_id: u1
               total: 3
         """,
-        "the output of query spend_1 has no column 'total'", (5, 7), "did you mean 'total_spent'?",
+        "the output of query spend_1 has no column 'total'",
+        (5, 7),
+        "did you mean 'total_spent'?",
     ),
     (
         "unknown key",
@@ -194,7 +224,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           query: spend_1
           expected: []
         """,
-        "unknown key 'expected' in a test", (3, 3), "did you mean 'expect'?",
+        "unknown key 'expected' in a test",
+        (3, 3),
+        "did you mean 'expect'?",
     ),
     (
         "no expect",
@@ -202,7 +234,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         - name: a
           query: spend_1
         """,
-        "test 'a' has no expect", (1, 3), "expect: []",
+        "test 'a' has no expect",
+        (1, 3),
+        "expect: []",
     ),
     (
         "no target",
@@ -210,7 +244,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         - name: a
           expect: []
         """,
-        "test 'a' names no query", (1, 3), "query: <query name>",
+        "test 'a' names no query",
+        (1, 3),
+        "query: <query name>",
     ),
     (
         "both targets",
@@ -220,7 +256,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           stream: prioritised
           expect: []
         """,
-        "a test has both query and stream", (3, 3), "one query",
+        "a test has both query and stream",
+        (3, 3),
+        "one query",
     ),
     (
         "no name",
@@ -228,7 +266,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         - query: spend_1
           expect: []
         """,
-        "a test needs a name", (1, 3), "name:",
+        "a test needs a name",
+        (1, 3),
+        "name:",
     ),
     (
         "not a list",
@@ -236,7 +276,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         name: a
         query: spend_1
         """,
-        "a test file holds a list of tests", (1, 1), "- name:",
+        "a test file holds a list of tests",
+        (1, 1),
+        "- name:",
     ),
     (
         "rows not a list",
@@ -247,7 +289,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
             transactions: {user_id: u1}
           expect: []
         """,
-        "rows of stream transactions must be a list", (4, 19), "one row per line",
+        "rows of stream transactions must be a list",
+        (4, 19),
+        "one row per line",
     ),
     (
         "a list for a scalar column",
@@ -259,7 +303,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
               - {user_id: [u1]}
           expect: []
         """,
-        "column 'user_id': a list is not a STRING", (5, 19), "single STRING",
+        "column 'user_id': a list is not a STRING",
+        (5, 19),
+        "single STRING",
     ),
     (
         "a column twice in a row",
@@ -269,7 +315,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
           expect:
             - {user_id: u1, user_id: u2}
         """,
-        "key 'user_id' appears twice in a row", (4, 21), "first set on line 4",
+        "key 'user_id' appears twice in a row",
+        (4, 21),
+        "first set on line 4",
     ),
     (
         "a stream given with what it reads",
@@ -281,7 +329,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
             transactions: []
           expect: []
         """,
-        "the rows given for 'transactions' are not used", (5, 5), "'prioritised' is given too",
+        "the rows given for 'transactions' are not used",
+        (5, 5),
+        "'prioritised' is given too",
     ),
     (
         "two tests with one name",
@@ -289,7 +339,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         - {name: a, query: spend_1, expect: []}
         - {name: a, query: routing_1, expect: []}
         """,
-        "two tests are named 'a' in this file", (2, 3), "the other is at tests/t.yml:1:3",
+        "two tests are named 'a' in this file",
+        (2, 3),
+        "the other is at tests/t.yml:1:3",
     ),
     (
         "invalid YAML",
@@ -297,7 +349,9 @@ MISTAKES: list[tuple[str, str, str, tuple[int, int], str]] = [
         - name: a
           query: [spend_1
         """,
-        "invalid YAML", (3, 1), "",
+        "invalid YAML",
+        (3, 1),
+        "",
     ),
 ]
 
@@ -317,7 +371,9 @@ def test_a_mistake_in_a_test_file_is_located(
 
 
 def test_every_mistake_of_a_file_is_reported(project: Path) -> None:
-    errors = errors_of(project, """\
+    errors = errors_of(
+        project,
+        """\
         - name: a
           query: spend_2
           expect: []
@@ -328,16 +384,20 @@ def test_every_mistake_of_a_file_is_reported(project: Path) -> None:
               - {user: u1}
           expect:
             - {totl: 1}
-        """)
+        """,
+    )
     assert [(e.location.line if e.location else 0) for e in errors] == [2, 8, 10]
 
 
 def test_the_cli_exits_2_on_a_mistake_before_starting_spark(project: Path) -> None:
-    write(project / "tests" / "bad.yml", """\
+    write(
+        project / "tests" / "bad.yml",
+        """\
         - name: a
           query: spend_2
           expect: []
-        """)
+        """,
+    )
     result: Result = CliRunner().invoke(cli, ["test"])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("tests/bad.yml:2:10: error: no query named 'spend_2'")
@@ -361,9 +421,12 @@ def test_the_cli_says_so_when_there_are_no_tests(project: Path) -> None:
 
 
 def test_test_paths_setting_and_its_alias(project: Path) -> None:
-    write(project / "checks" / "deep" / "more.yaml", """\
+    write(
+        project / "checks" / "deep" / "more.yaml",
+        """\
         - {name: deep, query: spend_1, expect: []}
-        """)
+        """,
+    )
     write(project / "checks" / ".hidden" / "skip.yml", "- nonsense\n")
     (project / "sqlstream.yml").write_text(
         (project / "sqlstream.yml").read_text() + "test-paths: [checks]\n"
@@ -417,7 +480,7 @@ def test_select_by_query_stream_file_and_test_file(project: Path) -> None:
         (
             [{"key": "k", "value": "dg=="}],
             "ARRAY<STRUCT<key: STRING, value: BINARY>>",
-            "from_json('[{\"key\": \"k\", \"value\": \"dg==\"}]', "
+            'from_json(\'[{"key": "k", "value": "dg=="}]\', '
             "'ARRAY<STRUCT<key: STRING, value: BINARY>>')",
         ),
         (7, "UNKNOWN", "7"),

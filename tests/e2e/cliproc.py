@@ -30,7 +30,7 @@ def summary(lines: t.Sequence[str]) -> dict[str, str]:
     """The run's summary: query name -> its counts as printed; {} when there is none."""
     if "summary:" not in lines:
         return {}
-    after = lines[lines.index("summary:") + 1:]
+    after = lines[lines.index("summary:") + 1 :]
     return {m["name"]: m["text"] for m in map(SUMMARY.match, after) if m}
 
 
@@ -57,8 +57,12 @@ class RunningCli:
     def start(cls, args: t.Sequence[str], cwd: Path, query: str) -> RunningCli:
         """Start ``sqlstream ARGS``; ``wait_for_rows`` waits for a batch of ``query`` with rows."""
         proc = subprocess.Popen(
-            [str(SQLSTREAM), *args], cwd=cwd, env=env(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [str(SQLSTREAM), *args],
+            cwd=cwd,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         running = cls(proc)
 

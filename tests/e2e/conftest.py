@@ -80,7 +80,9 @@ def spark(kafka_bootstrap: str) -> t.Iterator[t.Any]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "1g")
         # The driver logs as under `sqlstream run`: errors only (sqlstream/log4j2.properties).
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+        .config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+        )
     )
     for key, value in jars.spark_jars_conf(pyspark.__version__, avro=True).items():
         builder = builder.config(key, value)

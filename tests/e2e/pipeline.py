@@ -13,10 +13,10 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream.local import client as kafkaclient
-from sqlstream.spark import runtime
 from sqlstream.compiler.facade import Compiled, compile_project
 from sqlstream.compiler.plan import Trigger
+from sqlstream.local import client as kafkaclient
+from sqlstream.spark import runtime
 
 AVAILABLE_NOW = Trigger("available_now")
 
@@ -29,7 +29,9 @@ class Pipeline:
     bootstrap: str
 
     @classmethod
-    def create(cls, root: Path, bootstrap: str, sql: str, name: str = "e2e", file: str = "q.sql") -> Pipeline:
+    def create(
+        cls, root: Path, bootstrap: str, sql: str, name: str = "e2e", file: str = "q.sql"
+    ) -> Pipeline:
         (root / "queries").mkdir(parents=True, exist_ok=True)
         (root / "sqlstream.yml").write_text(f"name: {name}\nprofile: {name}\n")
         (root / "profiles.yml").write_text(
@@ -46,7 +48,9 @@ class Pipeline:
     def compile(self) -> Compiled:
         return compile_project([str(self.root / "queries")])
 
-    def run(self, spark: t.Any, trigger: Trigger | None = AVAILABLE_NOW, timeout: float = 180) -> list[t.Any]:
+    def run(
+        self, spark: t.Any, trigger: Trigger | None = AVAILABLE_NOW, timeout: float = 180
+    ) -> list[t.Any]:
         """Start every query of the project and wait until each has finished; return them."""
         compiled = self.compile()
         connection = compiled.connection()
@@ -73,7 +77,9 @@ class Pipeline:
         ``wait_for``.
         """
         compiled = self.compile()
-        queries = runtime.start(compiled.plan, spark, compiled.connection(), trigger_override=trigger)
+        queries = runtime.start(
+            compiled.plan, spark, compiled.connection(), trigger_override=trigger
+        )
         try:
             yield queries
             _raise_if_failed(queries)
@@ -96,7 +102,9 @@ class Pipeline:
                 return got
             _raise_if_failed(queries)
             for q in queries:
-                assert q.isActive, f"query {q.name} ended while waiting for {count} records in {topic}"
+                assert q.isActive, (
+                    f"query {q.name} ended while waiting for {count} records in {topic}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{topic} holds {len(got)} records after {timeout:.0f} s, expected {count}"

@@ -14,9 +14,9 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 from cliproc import SQLSTREAM, env
 from pipeline import Pipeline
+
 from sqlstream.local.client import consume_all, create_topic, produce
 from sqlstream.spark import bounded
 
@@ -40,8 +40,12 @@ def backfill(pipeline: Pipeline, spark: t.Any, start: str | None, end: str | Non
     compiled = pipeline.compile()
     rng = bounded.parse_range(start, end)
     lines: list[str] = []
-    assert bounded.run(compiled.plan, compiled.connection(), rng, out=lines.append, spark=spark) == 0
-    return [re.sub(r"\(\S*/queries/", "(queries/", line) for line in lines]  # paths as in the project
+    assert (
+        bounded.run(compiled.plan, compiled.connection(), rng, out=lines.append, spark=spark) == 0
+    )
+    return [
+        re.sub(r"\(\S*/queries/", "(queries/", line) for line in lines
+    ]  # paths as in the project
 
 
 def test_backfill_of_offsets_0_to_99(kafka_bootstrap: str, topic_name: str, tmp_path: Path) -> None:
@@ -50,7 +54,10 @@ def test_backfill_of_offsets_0_to_99(kafka_bootstrap: str, topic_name: str, tmp_
     src, out = f"{topic_name}-in", f"{topic_name}-out"
     topics(kafka_bootstrap, src, out)
     produce(kafka_bootstrap, src, [(f"u{i % 7}", j(n=i), [("trace", f"t{i}")]) for i in range(150)])
-    Pipeline.create(tmp_path, kafka_bootstrap, f"""
+    Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        f"""
         CREATE STREAM events (
             n     INT,
             user  STRING KEY,
@@ -61,14 +68,21 @@ def test_backfill_of_offsets_0_to_99(kafka_bootstrap: str, topic_name: str, tmp_
             KEY user
             HEADERS ('trace' = trace, 'via' = 'backfill')
         SELECT n, user, trace FROM events;
-        """)
+        """,
+    )
     until = json.dumps({src: {"0": 100}})
     done = subprocess.run(
         [str(SQLSTREAM), "run", "queries", "--from", "earliest", "--until", until],
-        cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "query q_1 (queries/q.sql:8): read 100 from events; wrote 100" in done.stdout.splitlines()
+    assert (
+        "query q_1 (queries/q.sql:8): read 100 from events; wrote 100" in done.stdout.splitlines()
+    )
     written = consume_all(kafka_bootstrap, out)
     assert sorted(json.loads(r.value or b"")["n"] for r in written) == list(range(100))
     by_n = {json.loads(r.value or b"")["n"]: r for r in written}
@@ -78,18 +92,29 @@ def test_backfill_of_offsets_0_to_99(kafka_bootstrap: str, topic_name: str, tmp_
     assert not list(tmp_path.rglob("sqlstream-state-shape.json"))
 
 
-def test_a_timestamp_range(kafka_bootstrap: str, spark: t.Any, topic_name: str, tmp_path: Path) -> None:
+def test_a_timestamp_range(
+    kafka_bootstrap: str, spark: t.Any, topic_name: str, tmp_path: Path
+) -> None:
     """--from (included) and --until (excluded) as ISO timestamps, on the records' Kafka time."""
     src, out = f"{topic_name}-in", f"{topic_name}-out"
     topics(kafka_bootstrap, src, out)
     minute = 60_000
-    produce(kafka_bootstrap, src, [(None, j(n=i), None, None, BASE_MS + i * minute) for i in range(6)])
-    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, f"""
+    produce(
+        kafka_bootstrap, src, [(None, j(n=i), None, None, BASE_MS + i * minute) for i in range(6)]
+    )
+    pipeline = Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        f"""
         CREATE STREAM ticks (n INT) FROM KAFKA (topic = '{src}');
         INSERT INTO KAFKA TOPIC '{out}' SELECT n FROM ticks;
-        """)
+        """,
+    )
     lines = backfill(pipeline, spark, "2024-05-01T10:02:00Z", "2024-05-01 10:04:00")
-    assert sorted(json.loads(r.value or b"")["n"] for r in consume_all(kafka_bootstrap, out)) == [2, 3]
+    assert sorted(json.loads(r.value or b"")["n"] for r in consume_all(kafka_bootstrap, out)) == [
+        2,
+        3,
+    ]
     assert "query q_1 (queries/q.sql:3): read 2 from ticks; wrote 2" in lines
     # A range after the last record: a partition with none at or after --from reads nothing.
     assert "read 0 from ticks; wrote 0" in backfill(pipeline, spark, "2030-01-01", None)[-1]
@@ -103,15 +128,25 @@ def test_a_malformed_record_in_the_range_goes_to_the_dlq(
     topics(kafka_bootstrap, src, out, dlq)
     values = [j(n=0), b"not json", j(n=2), j(n=3), b"{"]
     produce(kafka_bootstrap, src, [(f"k{i}", v, [("h", "x")]) for i, v in enumerate(values)])
-    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, f"""
+    pipeline = Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        f"""
         CREATE STREAM nums (n INT)
         FROM KAFKA (topic = '{src}', on_error = 'dlq', dlq_topic = '{dlq}');
         INSERT INTO KAFKA TOPIC '{out}' SELECT n FROM nums;
-        """)
+        """,
+    )
     lines = backfill(pipeline, spark, None, json.dumps({src: {"0": 4}}))  # offsets 0..3
-    assert sorted(json.loads(r.value or b"")["n"] for r in consume_all(kafka_bootstrap, out)) == [0, 2, 3]
+    assert sorted(json.loads(r.value or b"")["n"] for r in consume_all(kafka_bootstrap, out)) == [
+        0,
+        2,
+        3,
+    ]
     dead = consume_all(kafka_bootstrap, dlq)
-    assert [(r.key, r.value) for r in dead] == [(b"k1", b"not json")]  # unchanged; offset 4 not read
+    assert [(r.key, r.value) for r in dead] == [
+        (b"k1", b"not json")
+    ]  # unchanged; offset 4 not read
     assert dead[0].headers[0] == ("h", b"x")
     assert any(key.startswith("sqlstream.error") for key, _ in dead[0].headers)
     assert lines[1:] == [
@@ -130,7 +165,10 @@ def test_a_windowed_query_includes_late_records(
     topics(kafka_bootstrap, src, out)
     times = ["10:00:10", "10:00:20", "10:05:00", "10:00:30"]
     produce(kafka_bootstrap, src, [(None, j(user="u", at=f"2024-05-01T{x}Z")) for x in times])
-    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, f"""
+    pipeline = Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        f"""
         CREATE STREAM clicks (
             user STRING,
             at   TIMESTAMP,
@@ -141,9 +179,12 @@ def test_a_windowed_query_includes_late_records(
         SELECT window.start AS minute, user, count(*) AS clicks
         FROM clicks
         GROUP BY window(at, '1 minute'), user;
-        """)
+        """,
+    )
     backfill(pipeline, spark, "earliest", "latest")
-    got = sorted((json.loads(r.value or b"")["minute"], json.loads(r.value or b"")["clicks"])
-                 for r in consume_all(kafka_bootstrap, out))
+    got = sorted(
+        (json.loads(r.value or b"")["minute"], json.loads(r.value or b"")["clicks"])
+        for r in consume_all(kafka_bootstrap, out)
+    )
     assert [c for _, c in got] == [3, 1], got
     assert not (tmp_path / "checkpoints").exists()

@@ -19,13 +19,12 @@ import typing as t
 import uuid
 
 import pytest
-
-from sqlstream.local import client as kafkaclient
-from sqlstream.local.client import Record
-
 from cliproc import PROGRESS, SQLSTREAM, summary
 from cliproc import env as cli_env
 from pipeline import Pipeline
+
+from sqlstream.local import client as kafkaclient
+from sqlstream.local.client import Record
 
 pytestmark = pytest.mark.e2e
 
@@ -69,9 +68,15 @@ def _click(minute: int) -> str:
 # the watermark of the batch before (``eventTimeWatermarkForLateEvents``), so a row of 10:02 in
 # the second batch would still be counted into its window; in the third it is dropped.
 CLICKS: list[tuple[str, str | None]] = [
-    ("c0", _click(0)), ("c1", _click(1)), ("c2", _click(10)),
-    ("c3", _click(11)), ("c4", "{oops"), ("c5", None),
-    ("c6", _click(2)), ("c7", _click(20)), ("c8", _click(21)),
+    ("c0", _click(0)),
+    ("c1", _click(1)),
+    ("c2", _click(10)),
+    ("c3", _click(11)),
+    ("c4", "{oops"),
+    ("c5", None),
+    ("c6", _click(2)),
+    ("c7", _click(20)),
+    ("c8", _click(21)),
 ]
 
 SQL = """
@@ -99,7 +104,10 @@ FROM clicks GROUP BY window(at, '5 minutes');
 @pytest.fixture(scope="module")
 def counted(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
     uid = uuid.uuid4().hex[:8]
-    topics = {name: f"counts-{name}-{uid}" for name in ("events", "dlq", "clicks", "events_out", "clicks_out")}
+    topics = {
+        name: f"counts-{name}-{uid}"
+        for name in ("events", "dlq", "clicks", "events_out", "clicks_out")
+    }
     for topic in topics.values():  # one partition each: batches and offsets are predictable
         kafkaclient.create_topic(kafka_bootstrap, topic, partitions=1)
     kafkaclient.produce(kafka_bootstrap, topics["events"], EVENTS)
@@ -107,9 +115,21 @@ def counted(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> d
     root = tmp_path_factory.mktemp("counts-project")
     Pipeline.create(root, UNUSED_BROKER, SQL.format(**topics))
     proc = subprocess.run(
-        [str(SQLSTREAM), "run", "queries", "--trigger", "available-now",
-         "--bootstrap-servers", kafka_bootstrap],
-        cwd=root, env=cli_env(), capture_output=True, text=True, timeout=400, check=False,
+        [
+            str(SQLSTREAM),
+            "run",
+            "queries",
+            "--trigger",
+            "available-now",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+        ],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
     )
     return {"proc": proc, "topics": topics, "lines": proc.stdout.splitlines()}
 
@@ -140,24 +160,36 @@ def test_the_run_ends_with_a_summary_of_every_query(counted: dict[str, t.Any]) -
 def test_the_progress_lines_count_each_batch(counted: dict[str, t.Any]) -> None:
     lines = counted["lines"]
     assert _totals(lines, "events_out") == {
-        "rows": 11, "written": 4, "dlq": 5, "skipped": 0, "late": 0, "tombstones": 2,
+        "rows": 11,
+        "written": 4,
+        "dlq": 5,
+        "skipped": 0,
+        "late": 0,
+        "tombstones": 2,
     }
     assert _totals(lines, "events_dlq")["written"] == 7
     clicks = _totals(lines, "clicks_per_window")
     assert (clicks["rows"], clicks["skipped"], clicks["late"], clicks["tombstones"]) == (9, 1, 1, 1)
     # The late record arrived in the third batch.
-    late = [m for m in map(PROGRESS.match, lines) if m and m["name"] == "clicks_per_window" and int(m["late"] or 0)]
+    late = [
+        m
+        for m in map(PROGRESS.match, lines)
+        if m and m["name"] == "clicks_per_window" and int(m["late"] or 0)
+    ]
     assert [m["batch"] for m in late] == ["2"], lines
 
 
 def test_each_dlq_record_says_why(counted: dict[str, t.Any], kafka_bootstrap: str) -> None:
     dead: list[Record] = kafkaclient.consume_all(kafka_bootstrap, counted["topics"]["dlq"])
-    reasons = {
-        (r.key or b"").decode(): dict(r.headers).get("sqlstream.error.reason") for r in dead
-    }
+    reasons = {(r.key or b"").decode(): dict(r.headers).get("sqlstream.error.reason") for r in dead}
     assert reasons == REASONS
     tombstone = next(r for r in dead if r.key == b"tombstone-1")
     assert tombstone.value is None
     assert tombstone.headers[:2] == [("src", b"test"), ("why", b"deleted")]  # kept, in order
     written = kafkaclient.consume_all(kafka_bootstrap, counted["topics"]["events_out"])
-    assert sorted((r.key or b"").decode() for r in written) == ["good-1", "good-2", "good-3", "good-4"]
+    assert sorted((r.key or b"").decode() for r in written) == [
+        "good-1",
+        "good-2",
+        "good-3",
+        "good-4",
+    ]

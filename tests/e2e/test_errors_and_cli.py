@@ -20,14 +20,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from sqlstream.local import client as kafkaclient
-from sqlstream.spark import runtime
-from sqlstream.local.client import Record
-
 from cliproc import PROGRESS, SQLSTREAM, RunningCli, summary
 from cliproc import env as cli_env
 from pipeline import AVAILABLE_NOW, Pipeline
+
+from sqlstream.local import client as kafkaclient
+from sqlstream.local.client import Record
+from sqlstream.spark import runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +82,9 @@ EXPECTED_GOOD_VALUES = {
 }
 
 
-def _malformed_sql(src_topic: str, out_topic: str, on_error: str, dlq_topic: str | None = None) -> str:
+def _malformed_sql(
+    src_topic: str, out_topic: str, on_error: str, dlq_topic: str | None = None
+) -> str:
     dlq = f", dlq_topic = '{dlq_topic}'" if dlq_topic else ""
     # No HEADER column: the DLQ must still carry the original headers.
     return f"""
@@ -103,8 +104,15 @@ def malformed_input(kafka_bootstrap: str) -> dict[str, t.Any]:
     """The input topic (2 partitions) and every record as the broker stored it."""
     topic = f"malformed-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, topic, partitions=2)
-    records = [*GOOD[:1], BAD["invalid json"], BAD["type mismatch"], TOMBSTONE,
-               BAD["undecodable key"], *GOOD[1:], JSON_NULL]
+    records = [
+        *GOOD[:1],
+        BAD["invalid json"],
+        BAD["type mismatch"],
+        TOMBSTONE,
+        BAD["undecodable key"],
+        *GOOD[1:],
+        JSON_NULL,
+    ]
     kafkaclient.produce(kafka_bootstrap, topic, records)
     stored = kafkaclient.consume_all(kafka_bootstrap, topic)
     assert len(stored) == len(records)
@@ -138,7 +146,9 @@ def test_skip_drops_malformed_records_and_counts_them(
     kafka_bootstrap: str, spark: t.Any, malformed_input: dict[str, t.Any], tmp_path: Path
 ) -> None:
     out = f"skip-out-{_uid()}"
-    pipe = Pipeline.create(tmp_path, kafka_bootstrap, _malformed_sql(malformed_input["topic"], out, "skip"))
+    pipe = Pipeline.create(
+        tmp_path, kafka_bootstrap, _malformed_sql(malformed_input["topic"], out, "skip")
+    )
 
     queries = pipe.run(spark)
 
@@ -206,7 +216,9 @@ def test_fail_stops_the_query_naming_stream_topic_partition_offset(
     pipe = Pipeline.create(tmp_path, kafka_bootstrap, _malformed_sql(src_topic, out, "fail"))
     compiled = pipe.compile()
 
-    queries = runtime.start(compiled.plan, spark, compiled.connection(), trigger_override=AVAILABLE_NOW)
+    queries = runtime.start(
+        compiled.plan, spark, compiled.connection(), trigger_override=AVAILABLE_NOW
+    )
     try:
         (q,) = queries
         with pytest.raises(Exception) as info:  # noqa: PT011 - StreamingQueryException
@@ -217,7 +229,9 @@ def test_fail_stops_the_query_naming_stream_topic_partition_offset(
             if q.isActive:
                 q.stop()
     message = runtime.reason(info.value)
-    match = re.search(rf"malformed record in stream src at {re.escape(src_topic)}/(\d+)@(\d+): (.+)", message)
+    match = re.search(
+        rf"malformed record in stream src at {re.escape(src_topic)}/(\d+)@(\d+): (.+)", message
+    )
     assert match, message
     at = (int(match.group(1)), int(match.group(2)))
     bad = {(r.partition, r.offset): name for name, r in malformed_input["bad"].items()}
@@ -241,14 +255,23 @@ ORDERS = [
     ("u2", json.dumps({"order_id": "o4", "amount": 3.0}), [("other", "z")]),
 ]
 EXPECTED_ORDERS_OUT = {
-    (b"u1", b'{"user_id":"u1","order_id":"o1","doubled":20.0,"trace":"t1"}',
-     (("trace", b"t1"), ("via", b"sqlstream"))),
+    (
+        b"u1",
+        b'{"user_id":"u1","order_id":"o1","doubled":20.0,"trace":"t1"}',
+        (("trace", b"t1"), ("via", b"sqlstream")),
+    ),
     # HEADER('trace') is the last 'trace' header.
-    (b"u3", b'{"user_id":"u3","order_id":"o3","doubled":14.5,"trace":"t3b"}',
-     (("trace", b"t3b"), ("via", b"sqlstream"))),
+    (
+        b"u3",
+        b'{"user_id":"u3","order_id":"o3","doubled":14.5,"trace":"t3b"}',
+        (("trace", b"t3b"), ("via", b"sqlstream")),
+    ),
     # No 'trace' header: NULL, written as a header with a null value.
-    (b"u2", b'{"user_id":"u2","order_id":"o4","doubled":6.0,"trace":null}',
-     (("trace", None), ("via", b"sqlstream"))),
+    (
+        b"u2",
+        b'{"user_id":"u2","order_id":"o4","doubled":6.0,"trace":null}',
+        (("trace", None), ("via", b"sqlstream")),
+    ),
 }
 
 ORDERS_SQL = """
@@ -274,11 +297,17 @@ WHERE amount > 1;
 """
 
 
-
-def _sqlstream(args: t.Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _sqlstream(
+    args: t.Sequence[str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), *args], cwd=cwd, env=cli_env(), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [str(SQLSTREAM), *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -287,7 +316,9 @@ def _vars(out: str, dlq: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def orders_project(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
+def orders_project(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, t.Any]:
     """A project over an input topic, run once with ``sqlstream run --trigger available-now``."""
     topic = f"cli-orders-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, topic, partitions=2)
@@ -297,12 +328,24 @@ def orders_project(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactor
     out, dlq = f"cli-out-{_uid()}", f"cli-dlq-{_uid()}"
     started = time.monotonic()
     proc = _sqlstream(
-        ["run", "queries", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap,
-         "--vars", _vars(out, dlq)],
+        [
+            "run",
+            "queries",
+            "--trigger",
+            "available-now",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--vars",
+            _vars(out, dlq),
+        ],
         cwd=root,
     )
     return {
-        "root": root, "topic": topic, "out": out, "dlq": dlq, "proc": proc,
+        "root": root,
+        "topic": topic,
+        "out": out,
+        "dlq": dlq,
+        "proc": proc,
         "seconds": time.monotonic() - started,
     }
 
@@ -332,7 +375,9 @@ def test_cli_run_available_now_prints_progress_and_writes_records(
     out_lines = [m for m in progress if m["name"] == "orders_out"]
     assert sum(int(m["dlq"] or 0) for m in out_lines) == 1, proc.stdout
 
-    assert _content(_read(kafka_bootstrap, orders_project["out"])) == sorted(EXPECTED_ORDERS_OUT, key=repr)
+    assert _content(_read(kafka_bootstrap, orders_project["out"])) == sorted(
+        EXPECTED_ORDERS_OUT, key=repr
+    )
     (dead,) = _read(kafka_bootstrap, orders_project["dlq"])
     assert (dead.key, dead.value) == (b"u1", b"{broken")
     assert dead.headers[:2] == [("trace", b"t-bad"), ("x", None)]
@@ -353,8 +398,15 @@ def test_cli_run_failure_exits_1_with_sparks_reason_and_no_traceback(
     out = f"cli-fail-out-{_uid()}"
 
     proc = _sqlstream(
-        ["run", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap,
-         "--vars", json.dumps({"out": out})],
+        [
+            "run",
+            "--trigger",
+            "available-now",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--vars",
+            json.dumps({"out": out}),
+        ],
         cwd=tmp_path,
     )
 
@@ -362,7 +414,9 @@ def test_cli_run_failure_exits_1_with_sparks_reason_and_no_traceback(
     assert f"malformed record in stream orders at {topic}/0@1" in proc.stderr, proc.stderr[-3000:]
     # sqlstream's own last words: the reason on one line, then what to do about it; no Java stack.
     error, hint = proc.stderr.strip().splitlines()[-2:]
-    assert error.startswith("error: query orders_out failed: [USER_RAISED_EXCEPTION] malformed record"), error
+    assert error.startswith(
+        "error: query orders_out failed: [USER_RAISED_EXCEPTION] malformed record"
+    ), error
     assert hint.startswith("hint: ") and "on_error" in hint, hint
     assert "\tat org.apache" not in proc.stderr, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
@@ -399,7 +453,8 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
 
     cli = RunningCli.start(
         ["run", "--bootstrap-servers", kafka_bootstrap, "--vars", _vars(out, dlq)],
-        tmp_path, query="orders_out",
+        tmp_path,
+        query="orders_out",
     )
     try:
         cli.wait_for_rows(240)
@@ -425,7 +480,9 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
 
 
 @pytest.fixture
-def cli_in_process(spark_confs_restored: None, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[t.Any]:
+def cli_in_process(
+    spark_confs_restored: None, monkeypatch: pytest.MonkeyPatch
+) -> t.Iterator[t.Any]:
     """click's runner for commands that need Spark but no process of their own.
 
     ``sqlstream explain`` / ``run`` call ``SparkSession.builder.getOrCreate()``, which returns the
@@ -448,11 +505,19 @@ def cli_in_process(spark_confs_restored: None, monkeypatch: pytest.MonkeyPatch) 
 def test_cli_explain_prints_sparks_plan_of_each_query(
     kafka_bootstrap: str, spark: t.Any, cli_in_process: t.Any, tmp_path: Path
 ) -> None:
-    Pipeline.create(tmp_path, UNUSED_BROKER, ORDERS_SQL.format(topic="explain-in", trigger="available_now"))
+    Pipeline.create(
+        tmp_path, UNUSED_BROKER, ORDERS_SQL.format(topic="explain-in", trigger="available_now")
+    )
 
     result = cli_in_process(
-        ["explain", "queries/q.sql", "--bootstrap-servers", kafka_bootstrap,
-         "--vars", _vars("explain-out", "explain-dlq")],
+        [
+            "explain",
+            "queries/q.sql",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--vars",
+            _vars("explain-out", "explain-dlq"),
+        ],
         tmp_path,
     )
 
@@ -461,8 +526,12 @@ def test_cli_explain_prints_sparks_plan_of_each_query(
     headers = re.findall(r"^== Query (\S+) \((.+)\) ==$", text, re.MULTILINE)
     assert [name for name, _ in headers] == ["orders_dlq", "orders_out"], text
     assert headers[1][1].endswith("q.sql:14"), headers
-    for section in ("== Parsed Logical Plan ==", "== Analyzed Logical Plan ==",
-                    "== Optimized Logical Plan ==", "== Physical Plan =="):
+    for section in (
+        "== Parsed Logical Plan ==",
+        "== Analyzed Logical Plan ==",
+        "== Optimized Logical Plan ==",
+        "== Physical Plan ==",
+    ):
         assert text.count(section) == 2, (section, text)
     assert "kafka" in text.lower() and "explain-in" in text
     # Spark's streaming explain: every plan is a plan, none an error in its place
@@ -511,7 +580,9 @@ def test_cli_run_refuses_what_spark_refuses_before_any_query_starts(
 
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    assert re.search(r"q\.sql:14: query q_2: .*distinct aggregations", result.stderr, re.I | re.S), result.stderr
+    assert re.search(
+        r"q\.sql:14: query q_2: .*distinct aggregations", result.stderr, re.I | re.S
+    ), result.stderr
     assert "started" not in result.stdout
     assert not spark.streams.active
     assert not (tmp_path / "checkpoints").exists()
@@ -534,7 +605,9 @@ def test_compiled_script_under_spark_submit_writes_what_run_writes(
     root = orders_project["root"]
     out, dlq = f"submit-out-{_uid()}", f"submit-dlq-{_uid()}"
     target = tmp_path / "target"
-    compiled = _sqlstream(["compile", "--vars", _vars(out, dlq), "--target-dir", str(target)], cwd=root, timeout=60)
+    compiled = _sqlstream(
+        ["compile", "--vars", _vars(out, dlq), "--target-dir", str(target)], cwd=root, timeout=60
+    )
     assert compiled.returncode == 0, compiled.stderr
     script = target / "scripts" / "q.py"
     text = script.read_text()
@@ -550,9 +623,22 @@ def test_compiled_script_under_spark_submit_writes_what_run_writes(
     )
     env.pop("SQLSTREAM_SPARK_JARS", None)
     proc = subprocess.run(
-        [str(spark_submit), "--master", "local[2]", "--jars", kafka_jars,
-         "--conf", "spark.ui.enabled=false", str(script)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(spark_submit),
+            "--master",
+            "local[2]",
+            "--jars",
+            kafka_jars,
+            "--conf",
+            "spark.ui.enabled=false",
+            str(script),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
     assert proc.returncode == 0, proc.stderr[-3000:]

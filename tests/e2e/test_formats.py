@@ -28,10 +28,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pipeline import Pipeline
 
 from sqlstream.local.client import Record, consume_all, create_topic, produce
-
-from pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.local import broker as localkafka
 from sqlstream.errors import RunFailure
+from sqlstream.local import broker as localkafka
 from sqlstream.local.client import consume_all, create_topic, produce
 
 N = 100
@@ -230,7 +230,8 @@ def test_kafka_commands_find_the_projects_broker_from_any_folder(
         assert not (root / "queries" / ".sqlstream").exists()
 
         assert kafka(root / "queries", "status") == (
-            0, f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})\n"
+            0,
+            f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})\n",
         )
         assert kafka(root / "queries" / "sub", "down") == (0, "kafka stopped\n")
         assert kafka(root, "status") == (1, "kafka is not running\n")

@@ -453,9 +453,7 @@ def test_fail_stops_a_streaming_query_with_the_message(spark: t.Any, tmp_path: t
     with pytest.raises(Exception) as info:
         query.awaitTermination(120)
     assert type(info.value).__name__ == "StreamingQueryException"
-    assert "malformed record in stream orders at orders/1@9: not valid JSON" in str(
-        info.value
-    )
+    assert "malformed record in stream orders at orders/1@9: not valid JSON" in str(info.value)
 
 
 # ---- DLQ -------------------------------------------------------------------------------------
@@ -652,7 +650,9 @@ def test_encode_then_decode_round_trips_json(spark: t.Any) -> None:
 
 def test_on_tombstone_fail_raises_naming_the_record(spark: t.Any) -> None:
     d = decode(ORDER_COLUMNS, "json", "text", {})
-    df = kafka_df(spark, [{"value": '{"order_id":"o1"}'}, {"value": None, "partition": 3, "offset": 5}])
+    df = kafka_df(
+        spark, [{"value": '{"order_id":"o1"}'}, {"value": None, "partition": 3, "offset": 5}]
+    )
     out = df.selectExpr(*d.parse_exprs).where(error_filter(d, "skip", "orders", "fail"))
     with pytest.raises(Exception) as info:
         out.collect()

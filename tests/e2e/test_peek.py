@@ -14,14 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from confluent_kafka.admin import AdminClient
-
-from sqlstream.local.client import consume_all, create_topic, produce
-
 from cliproc import SQLSTREAM, RunningCli
 from cliproc import env as cli_env
+from confluent_kafka.admin import AdminClient
 from pipeline import Pipeline
+
+from sqlstream.local.client import consume_all, create_topic, produce
 
 SQL = """
 CREATE STREAM orders (
@@ -58,14 +56,21 @@ def project(kafka_bootstrap: str, tmp_path: Path) -> dict[str, t.Any]:
 
 def _peek(args: t.Sequence[str], root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), "peek", *args], cwd=root, env=cli_env(), capture_output=True, text=True,
-        timeout=300, check=False,
+        [str(SQLSTREAM), "peek", *args],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
 def _left_behind(project: dict[str, t.Any]) -> tuple[set[str], set[Path]]:
     """What could be left behind: the broker's topics and peek's temporary folders."""
-    topics = set(AdminClient({"bootstrap.servers": project["bootstrap"]}).list_topics(timeout=30).topics)
+    topics = set(
+        AdminClient({"bootstrap.servers": project["bootstrap"]}).list_topics(timeout=30).topics
+    )
     return topics, set(Path(tempfile.gettempdir()).glob("sqlstream-peek-*"))
 
 
@@ -101,8 +106,14 @@ def test_peek_a_query_file_shows_its_rows_and_stops_after_max(project: dict[str,
 def test_peek_sql_with_a_filter_as_json(project: dict[str, t.Any]) -> None:
     before = _left_behind(project)
     proc = _peek(
-        ["--sql", "SELECT order_id, amount * 2 AS doubled FROM orders WHERE user_id = 'u1'",
-         "--output", "json", "--timeout", "5"],
+        [
+            "--sql",
+            "SELECT order_id, amount * 2 AS doubled FROM orders WHERE user_id = 'u1'",
+            "--output",
+            "json",
+            "--timeout",
+            "5",
+        ],
         project["root"],
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -115,7 +126,9 @@ def test_peek_sql_with_a_filter_as_json(project: dict[str, t.Any]) -> None:
 def test_a_mistake_in_sql_is_located_in_the_sql_text(project: dict[str, t.Any]) -> None:
     proc = _peek(["--sql", "SELECT order_id, amont FROM orders"], project["root"])
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("<--sql>:1:18: error: unknown column 'amont' in orders"), proc.stderr
+    assert proc.stderr.startswith("<--sql>:1:18: error: unknown column 'amont' in orders"), (
+        proc.stderr
+    )
     assert "did you mean 'amount'?" in proc.stderr
     assert proc.stdout == ""
 

@@ -16,6 +16,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cliproc import SQLSTREAM
+from cliproc import env as cli_env
+from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import RunFailure
@@ -23,10 +26,6 @@ from sqlstream.kafka import preflight
 from sqlstream.kafka.admin import Cluster
 from sqlstream.kafka.config import client_config
 from sqlstream.local import client as kafkaclient
-
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
-from pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -102,7 +101,9 @@ def test_a_declared_topic_is_created_with_its_partitions_and_config(
     assert not [n for n in _check(tmp_path / "again", strict_broker, sql) if out in n]
 
 
-def test_a_partition_clause_on_a_topic_with_too_few_partitions(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_a_partition_clause_on_a_topic_with_too_few_partitions(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     source, out = f"in-{_uid()}", f"out-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, source, partitions=1)
     kafkaclient.create_topic(kafka_bootstrap, out, partitions=2)
@@ -114,22 +115,33 @@ def test_a_partition_clause_on_a_topic_with_too_few_partitions(kafka_bootstrap: 
     with pytest.raises(RunFailure) as info:
         _check(tmp_path, kafka_bootstrap, sql)
     (message, hint) = str(info.value).splitlines()
-    assert message.endswith(f"q.sql:2: query q_1 writes PARTITION id % 4 to topic '{out}', which needs 4 "
-                            "partitions, but it has 2"), message
+    assert message.endswith(
+        f"q.sql:2: query q_1 writes PARTITION id % 4 to topic '{out}', which needs 4 "
+        "partitions, but it has 2"
+    ), message
     assert "partitions = 4" in hint
 
 
-def test_an_auto_created_topic_is_checked_against_the_brokers_default(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_an_auto_created_topic_is_checked_against_the_brokers_default(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     """The session broker creates missing topics with one partition: too few for PARTITION 1."""
     source, out = f"in-{_uid()}", f"out-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, source, partitions=1)
-    sql = _source(source) + f"INSERT INTO KAFKA TOPIC '{out}' PARTITION 1 SELECT id, action FROM events;\n"
+    sql = (
+        _source(source)
+        + f"INSERT INTO KAFKA TOPIC '{out}' PARTITION 1 SELECT id, action FROM events;\n"
+    )
     with pytest.raises(RunFailure) as info:
         _check(tmp_path, kafka_bootstrap, sql)
-    assert "needs 2 partitions, but it does not exist and the broker would create it with 1" in str(info.value)
+    assert "needs 2 partitions, but it does not exist and the broker would create it with 1" in str(
+        info.value
+    )
 
 
-def test_missing_inputs_and_unbounded_partitions_are_notes(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_missing_inputs_and_unbounded_partitions_are_notes(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     source, out = f"in-{_uid()}", f"out-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, out, partitions=3)
     sql = (
@@ -142,7 +154,10 @@ def test_missing_inputs_and_unbounded_partitions_are_notes(kafka_bootstrap: str,
     text = "\n".join(notes)
     assert f"q.sql) reads topic '{source}', which does not exist on {kafka_bootstrap}" in text
     assert "topic_pattern 'nothing-" in text and "matches no topic" in text
-    assert f"each value of PARTITION CAST(id AS INT) must be below 3, the partitions of topic '{out}'" in text
+    assert (
+        f"each value of PARTITION CAST(id AS INT) must be below 3, the partitions of topic '{out}'"
+        in text
+    )
     assert source not in _cluster(kafka_bootstrap).topic_names()  # asking created nothing
 
 
@@ -153,8 +168,13 @@ def test_missing_inputs_and_unbounded_partitions_are_notes(kafka_bootstrap: str,
 
 def _run(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), "run", "queries", *args], cwd=root, env=cli_env(),
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [str(SQLSTREAM), "run", "queries", *args],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -166,25 +186,40 @@ def _closed_port() -> int:
 
 def test_an_unreachable_broker_is_one_line_naming_the_address(tmp_path: Path) -> None:
     address = f"127.0.0.1:{_closed_port()}"
-    Pipeline.create(tmp_path, address, _source("events") + "INSERT INTO KAFKA TOPIC 'o' SELECT id FROM events;\n")
+    Pipeline.create(
+        tmp_path,
+        address,
+        _source("events") + "INSERT INTO KAFKA TOPIC 'o' SELECT id FROM events;\n",
+    )
     proc = _run(tmp_path)
     assert proc.returncode == 1, proc
     assert "started" not in proc.stdout
     lines = proc.stderr.strip().splitlines()
-    assert lines[0] == f"error: cannot reach the Kafka broker at {address}: Connect to ipv4#{address} failed: Connection refused"
+    assert (
+        lines[0]
+        == f"error: cannot reach the Kafka broker at {address}: Connect to ipv4#{address} failed: Connection refused"
+    )
     assert lines[1].startswith("hint: is the broker running")
     assert len(lines) == 2
 
 
-def test_too_few_partitions_stops_the_run_before_spark(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_too_few_partitions_stops_the_run_before_spark(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     source, out = f"in-{_uid()}", f"out-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, out, partitions=1)
-    Pipeline.create(tmp_path, kafka_bootstrap, _source(source) + (
-        f"INSERT INTO KAFKA TOPIC '{out}' PARTITION pmod(id, 3) SELECT id FROM events;\n"
-    ))
+    Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        _source(source)
+        + (f"INSERT INTO KAFKA TOPIC '{out}' PARTITION pmod(id, 3) SELECT id FROM events;\n"),
+    )
     proc = _run(tmp_path)
     assert proc.returncode == 1, proc
-    assert f"error: queries/q.sql:2: query q_1 writes PARTITION PMOD(id, 3) to topic '{out}'" in proc.stderr
+    assert (
+        f"error: queries/q.sql:2: query q_1 writes PARTITION PMOD(id, 3) to topic '{out}'"
+        in proc.stderr
+    )
     assert "Spark's log" not in proc.stderr  # no JVM was started
 
 
@@ -193,12 +228,17 @@ def test_a_spark_analysis_error_is_at_the_users_line_and_the_stack_in_the_log(
 ) -> None:
     source = f"in-{_uid()}"
     kafkaclient.create_topic(kafka_bootstrap, source, partitions=1)
-    Pipeline.create(tmp_path, kafka_bootstrap, _source(source) + (
-        f"\nINSERT INTO KAFKA TOPIC 'out-{_uid()}'\n"
-        "SELECT id,\n"
-        "       find_in_set(action) AS loud\n"
-        "FROM events;\n"
-    ))
+    Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        _source(source)
+        + (
+            f"\nINSERT INTO KAFKA TOPIC 'out-{_uid()}'\n"
+            "SELECT id,\n"
+            "       find_in_set(action) AS loud\n"
+            "FROM events;\n"
+        ),
+    )
     proc = _run(tmp_path)
     assert proc.returncode == 2, proc
     # validate cannot know find_in_set's arity (an unknown function, `upperr`, it refuses itself):
@@ -211,7 +251,9 @@ def test_a_spark_analysis_error_is_at_the_users_line_and_the_stack_in_the_log(
     assert source_line == "   5 |        find_in_set(action) AS loud"
     assert caret.startswith("     |        ^")
     (log_line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("Spark's log: ")]
-    assert "\tat " not in proc.stderr and '{"ts"' not in proc.stderr and "WARNING" not in proc.stderr
+    assert (
+        "\tat " not in proc.stderr and '{"ts"' not in proc.stderr and "WARNING" not in proc.stderr
+    )
     log = tmp_path / log_line.removeprefix("Spark's log: ")
     assert log.parent == tmp_path / ".sqlstream" / "logs"
     text = log.read_text()

@@ -17,11 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from sqlstream.spark import script as codegen
-from sqlstream.local import client as kafkaclient
-from sqlstream.spark import runtime
-from sqlstream.project.connection import Connection
-from sqlstream.errors import RunFailure
 from sqlstream.compiler.plan import (
     Decoding,
     Plan,
@@ -31,6 +26,11 @@ from sqlstream.compiler.plan import (
     Trigger,
     ViewPlan,
 )
+from sqlstream.errors import RunFailure
+from sqlstream.local import client as kafkaclient
+from sqlstream.project.connection import Connection
+from sqlstream.spark import runtime
+from sqlstream.spark import script as codegen
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,12 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
     """A JSON source (key, header, metadata, watermark), a view, a windowed and a plain sink."""
     decoding = Decoding(
         parse_exprs=[
-            "key", "value", "headers", "topic", "partition", "offset",
+            "key",
+            "value",
+            "headers",
+            "topic",
+            "partition",
+            "offset",
             (
                 "from_json(CAST(value AS STRING), "
                 "'order_id STRING, amount DOUBLE, event_time TIMESTAMP') AS __v"
@@ -104,7 +109,9 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
         watermark_column="event_time",
         watermark_delay="1 minute",
     )
-    view = ViewPlan("big_orders", "queries/orders.sql", "SELECT *\nFROM orders\nWHERE amount > 10", [])
+    view = ViewPlan(
+        "big_orders", "queries/orders.sql", "SELECT *\nFROM orders\nWHERE amount > 10", []
+    )
     big = SinkPlan(
         name="orders_1",
         file="queries/orders.sql",
@@ -152,16 +159,32 @@ def orders_plan(topics: dict[str, str], project: str, on_error: str = "dlq") -> 
 
 
 RECORDS: list[t.Any] = [
-    ("u1", json.dumps({"order_id": "o1", "amount": 50.0, "event_time": "2024-01-01T00:00:10Z"}),
-     [("trace-id", "t1")], 0),
-    ("u2", json.dumps({"order_id": "o2", "amount": 5.0, "event_time": "2024-01-01T00:01:00Z"}),
-     None, 1),
+    (
+        "u1",
+        json.dumps({"order_id": "o1", "amount": 50.0, "event_time": "2024-01-01T00:00:10Z"}),
+        [("trace-id", "t1")],
+        0,
+    ),
+    (
+        "u2",
+        json.dumps({"order_id": "o2", "amount": 5.0, "event_time": "2024-01-01T00:01:00Z"}),
+        None,
+        1,
+    ),
     ("u1", "not json", [("x", "y")], 0),
-    ("u1", json.dumps({"order_id": "o3", "amount": 20.0, "event_time": "2024-01-01T00:02:00Z"}),
-     [("trace-id", "t3")], 1),
+    (
+        "u1",
+        json.dumps({"order_id": "o3", "amount": 20.0, "event_time": "2024-01-01T00:02:00Z"}),
+        [("trace-id", "t3")],
+        1,
+    ),
     # Moves the watermark past the first window, so that window is final and written.
-    ("u3", json.dumps({"order_id": "o4", "amount": 1.0, "event_time": "2024-01-01T01:00:00Z"}),
-     None, 0),
+    (
+        "u3",
+        json.dumps({"order_id": "o4", "amount": 1.0, "event_time": "2024-01-01T01:00:00Z"}),
+        None,
+        0,
+    ),
 ]
 
 EXPECTED_OUT = {
@@ -250,7 +273,12 @@ def test_generated_script_writes_the_same_records(
     else:
         env["PYSPARK_SUBMIT_ARGS"] = f"--packages {conf['spark.jars.packages']} pyspark-shell"
     proc = subprocess.run(
-        [sys.executable, str(path)], check=False, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(path)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _read(kafka_bootstrap, topics["out"]) == EXPECTED_OUT
@@ -266,8 +294,9 @@ def test_failing_query_stops_everything_with_sparks_reason(
     plan.sinks = plan.sinks[:1]
     conn = Connection(bootstrap_servers=kafka_bootstrap, checkpoint_root=str(tmp_path))
     with pytest.raises(RunFailure) as info:
-        runtime.run(plan, conn, trigger_override=Trigger("available_now"), out=lambda _: None,
-                    spark=spark)
+        runtime.run(
+            plan, conn, trigger_override=Trigger("available_now"), out=lambda _: None, spark=spark
+        )
     message = str(info.value)
     assert "query orders_1 failed" in message
     assert "malformed record at offset" in message

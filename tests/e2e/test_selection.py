@@ -11,12 +11,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from sqlstream.local import client as kafkaclient
-
 from cliproc import SQLSTREAM, summary
 from cliproc import env as cli_env
 from pipeline import Pipeline
+
+from sqlstream.local import client as kafkaclient
 
 pytestmark = pytest.mark.e2e
 
@@ -31,20 +30,32 @@ SELECT id, amount FROM orders WHERE amount > 10;
 B_SQL = "INSERT INTO KAFKA TOPIC '{small}' SELECT id, nope FROM orders;\n"
 
 
-def test_run_of_a_file_runs_it_despite_an_error_in_another(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_run_of_a_file_runs_it_despite_an_error_in_another(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     uid = uuid.uuid4().hex[:8]
     topics = {name: f"select-{name}-{uid}" for name in ("orders", "big", "small")}
     for name in ("orders", "big"):
         kafkaclient.create_topic(kafka_bootstrap, topics[name], partitions=1)
-    kafkaclient.produce(kafka_bootstrap, topics["orders"], [
-        (None, json.dumps({"id": i, "amount": amount})) for i, amount in enumerate([5.0, 50.0, 500.0])
-    ])
+    kafkaclient.produce(
+        kafka_bootstrap,
+        topics["orders"],
+        [
+            (None, json.dumps({"id": i, "amount": amount}))
+            for i, amount in enumerate([5.0, 50.0, 500.0])
+        ],
+    )
     root = tmp_path
     pipeline = Pipeline.create(root, kafka_bootstrap, A_SQL.format(**topics), file="a.sql")
     pipeline.write(B_SQL.format(**topics), file="b.sql")
     proc = subprocess.run(
         [str(SQLSTREAM), "run", "queries/a.sql", "--trigger", "available-now"],
-        cwd=root, env=cli_env(), capture_output=True, text=True, timeout=400, check=False,
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
     )
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
     col = B_SQL.format(**topics).index("nope") + 1

@@ -15,10 +15,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pipeline import Pipeline
 
 from sqlstream.local.client import consume_all, create_topic, produce
-
-from pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -27,11 +27,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cliproc import PROGRESS, SQLSTREAM, RunningCli
+from cliproc import env as cli_env
 
 from sqlstream.local import client as kafkaclient
 from sqlstream.local.client import Record
-from cliproc import PROGRESS, SQLSTREAM, RunningCli
-from cliproc import env as cli_env
 
 pytestmark = pytest.mark.e2e
 
@@ -79,12 +79,14 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Conne
         import grpc  # noqa: F401
         import pyarrow  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"the Spark Connect client packages are not installed ({exc}): pip install -e '.[connect]'")
+        pytest.skip(
+            f"the Spark Connect client packages are not installed ({exc}): pip install -e '.[connect]'"
+        )
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         pytest.skip("no Java: a Spark Connect server needs a JVM (JAVA_HOME or java on PATH)")
 
-    from sqlstream.spark import jars
     from sqlstream.local import broker as localkafka
+    from sqlstream.spark import jars
 
     spark_home = Path(pyspark.__file__).parent
     submit = spark_home / "bin" / "spark-submit"
@@ -101,18 +103,29 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Conne
     log = state / "server.log"
     cmd = [
         str(submit),
-        "--class", CONNECT_SERVER_CLASS,
-        "--name", "sqlstream-e2e-connect",
-        "--master", "local[2]",
-        "--driver-memory", "1g",
+        "--class",
+        CONNECT_SERVER_CLASS,
+        "--name",
+        "sqlstream-e2e-connect",
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "1g",
         *classpath,
-        "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-        "--conf", f"spark.connect.grpc.binding.port={port}",
-        "--conf", "spark.connect.grpc.port.maxRetries=0",
-        "--conf", "spark.driver.host=127.0.0.1",
-        "--conf", "spark.driver.bindAddress=127.0.0.1",
-        "--conf", "spark.ui.enabled=false",
-        "--conf", f"spark.local.dir={state / 'tmp'}",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.connect.grpc.port.maxRetries=0",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        f"spark.local.dir={state / 'tmp'}",
     ]
     env = {
         **os.environ,
@@ -124,14 +137,21 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Conne
         env.pop(key, None)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            cwd=state,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"the Spark Connect server exited ({proc.returncode}):\n{_log_tail(log)}")
+                pytest.fail(
+                    f"the Spark Connect server exited ({proc.returncode}):\n{_log_tail(log)}"
+                )
             if "Spark Connect server started at" in log.read_text(errors="replace"):
                 with socket.create_connection(("127.0.0.1", port), timeout=5):
                     break
@@ -156,9 +176,21 @@ RECORDS: list[t.Any] = [
 ]
 EXPECTED_OUT = sorted(
     [
-        (b"u1", b'{"user_id":"u1","order_id":"o1","doubled":100.0,"trace":"t1"}', (("trace", b"t1"),)),
-        (b"u3", b'{"user_id":"u3","order_id":"o3","doubled":14.5,"trace":null}', (("trace", None),)),
-        (b"u2", b'{"user_id":"u2","order_id":"o4","doubled":6.0,"trace":"t4"}', (("trace", b"t4"),)),
+        (
+            b"u1",
+            b'{"user_id":"u1","order_id":"o1","doubled":100.0,"trace":"t1"}',
+            (("trace", b"t1"),),
+        ),
+        (
+            b"u3",
+            b'{"user_id":"u3","order_id":"o3","doubled":14.5,"trace":null}',
+            (("trace", None),),
+        ),
+        (
+            b"u2",
+            b'{"user_id":"u2","order_id":"o4","doubled":6.0,"trace":"t4"}',
+            (("trace", b"t4"),),
+        ),
     ],
     key=repr,
 )
@@ -207,7 +239,6 @@ def _project(root: Path, remote: str, topic: str, out: str, dlq: str, trigger: s
     return root
 
 
-
 def _content(records: t.Iterable[Record]) -> list[tuple[t.Any, ...]]:
     return sorted(((r.key, r.value, tuple(r.headers)) for r in records), key=repr)
 
@@ -233,8 +264,20 @@ def test_run_available_now_on_spark_connect(
     root = _project(tmp_path / "p", connect_server.url, input_topic, out, dlq, "available_now")
 
     proc = subprocess.run(
-        [str(SQLSTREAM), "run", "--trigger", "available-now", "--bootstrap-servers", kafka_bootstrap],
-        cwd=root, env=cli_env(), capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(SQLSTREAM),
+            "run",
+            "--trigger",
+            "available-now",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+        ],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:], _log_tail(connect_server.log))
@@ -268,7 +311,9 @@ def test_sigterm_stops_the_query_on_the_server(
     root = _project(tmp_path / "p", connect_server.url, input_topic, out, dlq, "1 second")
 
     log_start = len(connect_server.log.read_bytes())
-    cli = RunningCli.start(["run", "--bootstrap-servers", kafka_bootstrap], root, query="orders_out")
+    cli = RunningCli.start(
+        ["run", "--bootstrap-servers", kafka_bootstrap], root, query="orders_out"
+    )
     try:
         cli.wait_for_rows(180)
         rc, stderr = cli.stop(signal.SIGTERM)

@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from sqlstream.local.client import consume_all, create_topic, produce
-
 from cliproc import SQLSTREAM
 from cliproc import env as cli_env
 from pipeline import Pipeline
+
+from sqlstream.local.client import consume_all, create_topic, produce
 
 SQL = """
 CREATE STREAM payments (
@@ -46,8 +45,13 @@ def _event(minute: int, amount: int) -> tuple[None, bytes]:
 
 def _sqlstream(args: t.Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), *args], cwd=cwd, env=cli_env(), capture_output=True, text=True,
-        timeout=300, check=False,
+        [str(SQLSTREAM), *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -65,7 +69,9 @@ def project(kafka_bootstrap: str, tmp_path: Path) -> dict[str, t.Any]:
         create_topic(kafka_bootstrap, name, partitions=1)
     # 10:22 moves the watermark to 10:12: [10:00, 10:05) is final and written.
     produce(kafka_bootstrap, names["src"], [_event(1, 1), _event(3, 2), _event(22, 8)])
-    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, SQL.format(**names, agg="sum", threshold=1))
+    pipeline = Pipeline.create(
+        tmp_path, kafka_bootstrap, SQL.format(**names, agg="sum", threshold=1)
+    )
     return {"root": tmp_path, "pipeline": pipeline, **names}
 
 
@@ -93,8 +99,9 @@ def test_list_refuse_a_changed_aggregate_reset_and_run_again(
 
     # A changed aggregate (and a changed stateless filter): the run refuses before anything
     # starts, naming the query and the change; the stateless change alone would be fine.
-    project["pipeline"].write(SQL.format(**{k: project[k] for k in ("src", "out", "copy")},
-                                         agg="avg", threshold=5))
+    project["pipeline"].write(
+        SQL.format(**{k: project[k] for k in ("src", "out", "copy")}, agg="avg", threshold=5)
+    )
     refused = _sqlstream(["run", "--trigger", "available-now"], root)
     assert refused.returncode == 2, (refused.stdout, refused.stderr[-3000:])
     assert (
@@ -110,7 +117,9 @@ def test_list_refuse_a_changed_aggregate_reset_and_run_again(
 
     reset = _sqlstream(["state", "reset", "spend", "--yes"], root)
     assert reset.returncode == 0, reset.stderr
-    assert reset.stdout.startswith(f"deleted {root / 'checkpoints' / 'e2e' / 'spend'} (query spend:")
+    assert reset.stdout.startswith(
+        f"deleted {root / 'checkpoints' / 'e2e' / 'spend'} (query spend:"
+    )
     assert not (root / "checkpoints" / "e2e" / "spend").exists()
     assert (root / "checkpoints" / "e2e" / "big").is_dir()
 

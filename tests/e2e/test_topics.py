@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cliproc import SQLSTREAM
+from cliproc import env as cli_env
 
 from sqlstream.cli.main import cli
 from sqlstream.local import client as kafkaclient
-
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
 
 pytestmark = pytest.mark.e2e
 

@@ -20,13 +20,12 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from pipeline import Pipeline
 
-from sqlstream.spark import runtime
+from sqlstream.compiler.plan import Trigger
 from sqlstream.errors import RunFailure, UserErrors
 from sqlstream.local.client import Record, consume_all, create_topic, produce
-from sqlstream.compiler.plan import Trigger
-
-from pipeline import Pipeline
+from sqlstream.spark import runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +57,16 @@ SOURCE = """
 def stateless(src: str, out: str, trigger: str) -> str:
     """A JSON filter/project/key query. The source has a WATERMARK (which continuous mode leaves
     out) and fails on a malformed record (the default ``on_error``: a ``raise_error`` filter)."""
-    return SOURCE.format(src=src) + f"""
+    return (
+        SOURCE.format(src=src)
+        + f"""
 
         INSERT INTO KAFKA TOPIC '{out}'
             KEY concat('user-', user_id)
             WITH (trigger = {trigger})
         SELECT order_id, user_id, amount * 2 AS doubled FROM orders WHERE amount > 10;
         """
+    )
 
 
 def order(order_id: str, user_id: str, amount: float) -> tuple[None, bytes]:
@@ -105,7 +107,9 @@ def test_processing_time_two_bursts(
         (query,) = queries
         # A batch's progress is reported after its records are written: wait for the last one.
         deadline = time.monotonic() + 30
-        while sum(p["numInputRows"] for p in query.recentProgress) < 4 and time.monotonic() < deadline:
+        while (
+            sum(p["numInputRows"] for p in query.recentProgress) < 4 and time.monotonic() < deadline
+        ):
             time.sleep(0.2)
         batches = [p for p in query.recentProgress if p["numInputRows"] > 0]
 
@@ -159,12 +163,15 @@ def test_real_time_refuses_a_stateful_query(
     src, out = f"{topic_name}-in", f"{topic_name}-out"
     topics(kafka_bootstrap, src, out)
     produce(kafka_bootstrap, src, [order("o1", "u1", 25.0)])
-    windowed = SOURCE.format(src=src) + f"""
+    windowed = (
+        SOURCE.format(src=src)
+        + f"""
         INSERT INTO KAFKA TOPIC '{out}' WITH (trigger = {{trigger}})
         SELECT window.start AS window_start, sum(amount) AS total
         FROM orders
         GROUP BY window(event_time, '5 seconds');
         """
+    )
     # The planner refuses it at the GROUP BY.
     pipeline = Pipeline.create(tmp_path, kafka_bootstrap, windowed.format(trigger="real_time"))
     with pytest.raises(UserErrors) as info:
@@ -177,8 +184,12 @@ def test_real_time_refuses_a_stateful_query(
     # refuses it before any query starts.
     pipeline.write(windowed.format(trigger="'1 second'"))
     compiled = pipeline.compile()
-    with pytest.raises(RunFailure, match=r"real-time mode cannot run a stateful query \(Aggregate\)"):
-        runtime.start(compiled.plan, spark, compiled.connection(), trigger_override=Trigger("real_time"))
+    with pytest.raises(
+        RunFailure, match=r"real-time mode cannot run a stateful query \(Aggregate\)"
+    ):
+        runtime.start(
+            compiled.plan, spark, compiled.connection(), trigger_override=Trigger("real_time")
+        )
     assert not [q for q in spark.streams.active if q.name == compiled.plan.sinks[0].name]
     assert consume_all(kafka_bootstrap, out) == []
 
@@ -189,7 +200,11 @@ def test_continuous_beside_a_windowed_query_is_refused_before_anything_starts(
     """The windowed query keeps the source's watermark; Spark refuses the continuous one."""
     src, out, agg = f"{topic_name}-in", f"{topic_name}-out", f"{topic_name}-agg"
     topics(kafka_bootstrap, src, out, agg)
-    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, SOURCE.format(src=src) + f"""
+    pipeline = Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        SOURCE.format(src=src)
+        + f"""
         INSERT INTO KAFKA TOPIC '{out}' WITH (trigger = 'continuous 1 second')
         SELECT order_id FROM orders;
 
@@ -197,7 +212,8 @@ def test_continuous_beside_a_windowed_query_is_refused_before_anything_starts(
         SELECT window.start AS window_start, sum(amount) AS total
         FROM orders
         GROUP BY window(event_time, '5 seconds');
-        """)
+        """,
+    )
     compiled = pipeline.compile()
     with pytest.raises(RunFailure, match="EventTimeWatermark") as info:
         runtime.start(compiled.plan, spark, compiled.connection())

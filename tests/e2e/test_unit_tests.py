@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sqlstream.unittests import suite as testing
 from sqlstream.cli.main import cli
 from sqlstream.compiler.facade import compile_project
 from sqlstream.project.scaffold import init_project
+from sqlstream.unittests import suite as testing
 
 pytestmark = pytest.mark.usefixtures("clean_machine")
 
@@ -90,7 +90,9 @@ def test_a_wrong_expectation_fails_with_the_rows_that_differ(spark: t.Any, proje
 def test_rows_are_a_multiset_and_each_expected_row_lists_its_own_columns(
     spark: t.Any, project: Path
 ) -> None:
-    write(project / "tests" / "t.yml", """\
+    write(
+        project / "tests" / "t.yml",
+        """\
         - name: duplicates count, subsets compare
           stream: prioritised
           given:
@@ -110,17 +112,22 @@ def test_rows_are_a_multiset_and_each_expected_row_lists_its_own_columns(
               - {user_id: u1, amount: 1}
           expect:
             - {user_id: u1}
-        """)
+        """,
+    )
     ok, short = run(spark, paths=["tests/t.yml"])
     assert ok.passed, testing.format_result(ok)
     assert not short.passed and not short.missing
     assert short.unexpected == [{"user_id": "u1"}]
 
 
-def test_every_kind_of_source_column_can_be_given(spark: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_kind_of_source_column_can_be_given(
+    spark: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "kinds"
     write(root / "sqlstream.yml", "name: kinds\n")
-    write(root / "queries" / "orders.sql", """\
+    write(
+        root / "queries" / "orders.sql",
+        """\
         CREATE STREAM orders (
             order_id    STRING,
             user_id     STRING KEY,
@@ -135,8 +142,11 @@ def test_every_kind_of_source_column_can_be_given(spark: t.Any, tmp_path: Path, 
         SELECT order_id, user_id, trace_id, cast(all_headers[0].value AS STRING) AS first_header,
                kafka_ts, part
         FROM orders;
-        """)
-    write(root / "tests" / "t.yml", """\
+        """,
+    )
+    write(
+        root / "tests" / "t.yml",
+        """\
         - name: value, key, header, headers and metadata columns alike
           query: orders_1
           given:
@@ -146,14 +156,17 @@ def test_every_kind_of_source_column_can_be_given(spark: t.Any, tmp_path: Path, 
           expect:
             - {order_id: o1, user_id: u1, trace_id: abc, first_header: abc,
                kafka_ts: "2026-11-27 10:00:00", part: 3}
-        """)
+        """,
+    )
     monkeypatch.chdir(root)
     [result] = run(spark)
     assert result.passed, testing.format_result(result)
 
 
 def test_a_value_of_the_wrong_type_is_a_located_mistake(spark: t.Any, project: Path) -> None:
-    write(project / "tests" / "t.yml", """\
+    write(
+        project / "tests" / "t.yml",
+        """\
         - name: bad values
           query: spend_1
           given:
@@ -164,7 +177,8 @@ def test_a_value_of_the_wrong_type_is_a_located_mistake(spark: t.Any, project: P
           query: spend_1
           expect:
             - {window_end: "not a time"}
-        """)
+        """,
+    )
     given, expected = run(spark, paths=["tests/t.yml"])
     [e] = given.errors
     assert e.message == "column 'amount': \"ten\" is not a DOUBLE"
@@ -175,18 +189,24 @@ def test_a_value_of_the_wrong_type_is_a_located_mistake(spark: t.Any, project: P
 
 
 def test_a_query_that_fails_on_spark_fails_its_test(spark: t.Any, project: Path) -> None:
-    write(project / "queries" / "ids.sql", """\
+    write(
+        project / "queries" / "ids.sql",
+        """\
         INSERT INTO KAFKA TOPIC 'ids'
         SELECT user_id, assert_true(amount > 0, 'amount must be positive') AS ok FROM transactions;
-        """)
-    write(project / "tests" / "t.yml", """\
+        """,
+    )
+    write(
+        project / "tests" / "t.yml",
+        """\
         - name: a negative amount
           query: ids_1
           given:
             transactions:
               - {user_id: u1, amount: -1}
           expect: []
-        """)
+        """,
+    )
     [result] = run(spark, paths=["tests/t.yml"])
     assert not result.passed and result.failure is not None
     assert "amount must be positive" in result.failure
@@ -220,7 +240,9 @@ def test_the_cli_exits_0_when_all_pass_and_1_when_one_fails(
     result = CliRunner().invoke(cli, ["test"])
     assert result.exit_code == 1, result.output
     assert "FAIL a wrong total (tests/wrong.yml:1, query spend_1)" in result.stdout
-    assert '+ {window_end: "2026-11-27 10:05:00", user_id: "u1", total_spent: 11.5}' in result.stdout
+    assert (
+        '+ {window_end: "2026-11-27 10:05:00", user_id: "u1", total_spent: 11.5}' in result.stdout
+    )
     assert "4 passed, 1 failed" in result.stdout
 
     result = CliRunner().invoke(cli, ["test", "--select", "prioritised"])
