@@ -208,7 +208,8 @@ def main() -> None:
                 results[case.what, python] = wall, cpu = timed(python, case)
                 print(
                     f"{kind:8} {case.what}: median {statistics.median(wall):.3f} s"
-                    f" (min {min(wall):.3f} s, CPU {statistics.median(cpu):.3f} s, {len(wall)} runs)"
+                    f" (min {min(wall):.3f} s, CPU {statistics.median(cpu):.3f} s,"
+                    f" {len(wall)} runs)"
                 )
     load_after = os.getloadavg()[0]
     body = _table(all_cases, builds, results, load_before, load_after)

@@ -93,7 +93,8 @@ def main() -> int:
                     f" {k}={v.decode() if v is not None else None}" for k, v in r.headers
                 )
                 print(
-                    f"  key={key}{'  headers:' + headers if headers else ''}\n    {r.value.decode() if r.value else r.value}"
+                    f"  key={key}{'  headers:' + headers if headers else ''}\n"
+                    f"    {r.value.decode() if r.value else r.value}"
                 )
         return 0
     finally:

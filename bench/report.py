@@ -40,7 +40,8 @@ def machine() -> str:
 def write_section(name: str, command: str, body: str) -> None:
     text = DOC.read_text() if DOC.exists() else HEADER
     section = (
-        f"<!-- section:{name} -->\n## {name}\n\n`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}\n\n"
+        f"<!-- section:{name} -->\n## {name}\n\n"
+        f"`{command}`, {time.strftime('%Y-%m-%d')}, {machine()}\n\n"
         f"{body}\n<!-- end:{name} -->\n"
     )
     pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- end:{name} -->\n", re.DOTALL)

@@ -96,7 +96,10 @@ def records(n: int, seed: int = 42) -> tuple[list[tuple[bytes, bytes]], int]:
         amount = round(rng.uniform(0, 500), 2)
         action = actions[i]
         ms = i * 37
-        stamp = f"2026-11-27T{(ms // 3_600_000) % 24:02d}:{(ms // 60_000) % 60:02d}:{(ms // 1000) % 60:02d}.{ms % 1000:03d}Z"
+        stamp = (
+            f"2026-11-27T{(ms // 3_600_000) % 24:02d}:{(ms // 60_000) % 60:02d}"
+            f":{(ms // 1000) % 60:02d}.{ms % 1000:03d}Z"
+        )
         value = (
             f'{{"event_id":"e{i:08d}","user_id":"{user}","action":"{action}","amount":{amount},'
             f'"country":"{COUNTRIES[i % len(COUNTRIES)]}","event_time":"{stamp}"}}'
@@ -403,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--variants",
         default="sqlstream,hand,skip",
-        help="Spark variants, in the first round's order: sqlstream, hand, skip (default all three)",
+        help=(
+            "Spark variants, in the first round's order: sqlstream, hand, skip (default all three)"
+        ),
     )
     ap.add_argument("--no-warmup", action="store_true", help="skip the uncounted warm-up runs")
     ap.add_argument(
@@ -460,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             for v in variants:
                 r = bench.run(v)
                 print(
-                    f"    warm-up {v}: {r.seconds:.2f} s ({fmt_rate(r.rate)} records/s), not counted",
+                    f"    warm-up {v}: {r.seconds:.2f} s ({fmt_rate(r.rate)} records/s),"
+                    " not counted",
                     flush=True,
                 )
         runs: list[Run] = []
@@ -469,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(r)
             print(
                 f"    run {i:2d} {v:28s} {r.seconds:6.2f} s  {fmt_rate(r.rate):>9s} records/s"
-                f"  (batches {r.batch_seconds:.2f} s in {r.batches}; JVM CPU {r.cpu_seconds or 0:.2f} s;"
+                f"  (batches {r.batch_seconds:.2f} s in {r.batches};"
+                f" JVM CPU {r.cpu_seconds or 0:.2f} s;"
                 f" load avg {r.load:.1f})",
                 flush=True,
             )
@@ -509,10 +516,11 @@ def report(
     raw_rates = [args.records / s for s in raw]
     lines = [
         f"Workload: {args.records:,} JSON records ({avg_size:.0f} bytes on average) in one topic of"
-        f" {PARTITIONS} partitions on a local single-node broker (Kafka {localkafka.jars.KAFKA_VERSION},"
-        f" KRaft); a stateless pipeline (decode 6 fields, `WHERE action = 'purchase' AND amount > 10`,"
-        f" 4 columns as a JSON value, `KEY user_id`) keeps {kept:,} of them. Spark {pyspark.__version__},"
-        f" `local[*]`, one SparkSession for every run (`runtime.session`, what `sqlstream run` uses),"
+        f" {PARTITIONS} partitions on a local single-node broker"
+        f" (Kafka {localkafka.jars.KAFKA_VERSION}, KRaft); a stateless pipeline (decode 6 fields,"
+        " `WHERE action = 'purchase' AND amount > 10`, 4 columns as a JSON value, `KEY user_id`)"
+        f" keeps {kept:,} of them. Spark {pyspark.__version__}, `local[*]`, one SparkSession for"
+        " every run (`runtime.session`, what `sqlstream run` uses),"
         " available-now trigger, one micro-batch.",
         "",
         "- *records/s*: input records / seconds from building the query's DataFrames to its"
@@ -524,11 +532,12 @@ def report(
         " the run. Other processes on the machine slow the wall clock much more than they change"
         " this, so it is the steadiest figure when the machine is busy.",
         "",
-        "Each run reads the whole topic into a fresh output topic with a fresh checkpoint and checks"
-        " the record counts; the variants alternate (A B C, C B A, ...), after one uncounted warm-up"
-        " run each.",
+        "Each run reads the whole topic into a fresh output topic with a fresh checkpoint and"
+        " checks the record counts; the variants alternate (A B C, C B A, ...), after one"
+        " uncounted warm-up run each.",
         "",
-        "| what | runs (records/s) | median records/s | median, batches only | median per JVM CPU second |",
+        "| what | runs (records/s) | median records/s | median, batches only"
+        " | median per JVM CPU second |",
         "| --- | --- | --- | --- | --- |",
     ]
     for v in variants:
@@ -538,7 +547,8 @@ def report(
             f"| {v} | {rates} | **{fmt_rate(med[v])}** | {fmt_rate(med_batch[v])} | {cpu} |"
         )
     lines.append(
-        f"| raw consume (confluent-kafka consumer, librdkafka) | {', '.join(fmt_rate(x) for x in raw_rates)}"
+        "| raw consume (confluent-kafka consumer, librdkafka) | "
+        f"{', '.join(fmt_rate(x) for x in raw_rates)}"
         f" | **{fmt_rate(statistics.median(raw_rates))}** | | |"
     )
     lines.append(
@@ -547,7 +557,10 @@ def report(
     lines.append("")
 
     def ratios(v: str) -> str:
-        text = f"**{med[v] / med[HAND]:.3f}** (wall), {med_batch[v] / med_batch[HAND]:.3f} (batches only)"
+        text = (
+            f"**{med[v] / med[HAND]:.3f}** (wall),"
+            f" {med_batch[v] / med_batch[HAND]:.3f} (batches only)"
+        )
         if cpu_known:
             text += f", {med_cpu[v] / med_cpu[HAND]:.3f} (per JVM CPU second)"
         return text

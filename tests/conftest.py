@@ -1,5 +1,6 @@
-"""`clean_machine`: a test runs as on a clean machine, with no profiles, secrets or settings of the user
-running the tests (HOME points at an empty directory). Modules that read profiles use it."""
+"""`clean_machine`: a test runs as on a clean machine, with no profiles, secrets or settings of
+the user running the tests (HOME points at an empty directory). Modules that read profiles use
+it."""
 
 from __future__ import annotations
 

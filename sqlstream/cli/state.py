@@ -41,7 +41,8 @@ def _checkpoints(args: ProjectArgs) -> tuple[list[Checkpoint], Path]:
                 UserError(
                     f"the checkpoint root {connection.checkpoint_root} is not a local folder",
                     None,
-                    "sqlstream reads and resets local checkpoints only; use the file system's own tools",
+                    "sqlstream reads and resets local checkpoints only;"
+                    " use the file system's own tools",
                 )
             ]
         )
@@ -190,7 +191,8 @@ def reset(
             raise UserErrors(
                 [
                     UserError(
-                        "state reset deletes checkpoints and asks first, but this is not a terminal",
+                        "state reset deletes checkpoints and asks first,"
+                        " but this is not a terminal",
                         None,
                         "add --yes to reset without asking",
                     )

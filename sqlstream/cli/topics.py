@@ -83,7 +83,8 @@ def describe(
     info = _cluster(target, profiles_dir, bootstrap_servers).describe(name)
     n = len(info.partitions)
     click.echo(
-        f"topic {info.name}: {n} partition{'s' if n != 1 else ''}, replication factor {info.replication_factor}"
+        f"topic {info.name}: {n} partition{'s' if n != 1 else ''},"
+        f" replication factor {info.replication_factor}"
     )
     rows: list[tuple[str, ...]] = [
         ("partition", "leader", "replicas", "in-sync", "earliest", "end", "records")

@@ -61,7 +61,8 @@ def _check_query(
             q,
             node,
             "ORDER BY sorts a stream, which never ends",
-            "remove ORDER BY: records reach the topic in event order per partition; sort when you read it",
+            "remove ORDER BY: records reach the topic in event order per partition;"
+            " sort when you read it",
             via,
         )
     for setop in q.query.find_all(exp.Union, exp.Intersect, exp.Except):

@@ -2,9 +2,9 @@
 
 The planner calls these functions and stores the text they return in the plan; the runtime applies
 it with ``selectExpr`` / ``where`` and ``spark.script`` prints it into the standalone script, so
-both run the very same expressions. Everything here is pure string building: no pyspark, no JVM. Every form
-is checked on real Spark in ``tests/e2e/test_lower_spark.py``; ``docs/lowering.md`` explains the
-choices (and the Spark behaviour they rest on) for users and contributors.
+both run the very same expressions. Everything here is pure string building: no pyspark, no JVM.
+Every form is checked on real Spark in ``tests/e2e/test_lower_spark.py``; ``docs/lowering.md``
+explains the choices (and the Spark behaviour they rest on) for users and contributors.
 
 Conventions:
 

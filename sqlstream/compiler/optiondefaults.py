@@ -1,4 +1,5 @@
-"""``defaults.source`` and ``defaults.sink`` of sqlstream.yml, checked like the options they stand for.
+"""``defaults.source`` and ``defaults.sink`` of sqlstream.yml, checked like the options they
+stand for.
 
 The project layer reads them as single values with their place in sqlstream.yml (it may not
 import the compiler, which owns the option tables). Here each key is checked as the same key in

@@ -121,12 +121,16 @@ REFUSED_SOURCE_KAFKA_OPTIONS = {
     "kafka.key.deserializer": "Spark always reads keys as bytes; use key_format instead",
     "kafka.value.deserializer": "Spark always reads values as bytes; use format instead",
     "kafka.enable.auto.commit": "Spark tracks offsets in the checkpoint, not in Kafka commits",
-    "kafka.interceptor.classes": "Spark reads keys and values as bytes; interceptors would break it",
+    "kafka.interceptor.classes": (
+        "Spark reads keys and values as bytes; interceptors would break it"
+    ),
 }
 REFUSED_SINK_KAFKA_OPTIONS = {
     "kafka.key.serializer": "Spark always writes keys as bytes; use KEY instead",
     "kafka.value.serializer": "Spark always writes values as bytes; use FORMAT or VALUE instead",
-    "kafka.interceptor.classes": "Spark writes keys and values as bytes; interceptors would break it",
+    "kafka.interceptor.classes": (
+        "Spark writes keys and values as bytes; interceptors would break it"
+    ),
 }
 
 

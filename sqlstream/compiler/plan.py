@@ -1,8 +1,9 @@
 """The plan: what a run will do, as plain data.
 
 The planner fills it from the analysed statements; ``spark.steps`` turns it into the calls that
-``spark.script`` prints and ``spark.runtime`` executes, so what ``compile`` shows is what ``run`` does. Every expression in here
-is Spark SQL text, already lowered (see ``lower``); nothing here imports pyspark.
+``spark.script`` prints and ``spark.runtime`` executes, so what ``compile`` shows is what ``run``
+does. Every expression in here is Spark SQL text, already lowered (see ``lower``); nothing here
+imports pyspark.
 """
 
 from __future__ import annotations

@@ -340,7 +340,8 @@ def _topic_read_option(
             diags.error(
                 f"stream '{src.name}' names no topic",
                 name_loc,
-                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex') to FROM KAFKA (...)",
+                "add topic = 'name' (or topics = 'a,b', or topic_pattern = 'regex')"
+                " to FROM KAFKA (...)",
             )
     elif len(selectors) > 1:
         diags.error(
@@ -424,7 +425,8 @@ def _check_dead_letters(
     policies: tuple[str, str],
     diags: Diagnostics,
 ) -> None:
-    """A 'dlq' policy needs dlq_topic, and dlq_topic needs a 'dlq' policy (on_error, on_tombstone)."""
+    """A 'dlq' policy needs dlq_topic, and dlq_topic needs a 'dlq' policy (on_error,
+    on_tombstone)."""
     stmt = src.stmt
     dlq_topic = values.get("dlq_topic")
     for policy, what in (("on_error", "malformed records"), ("on_tombstone", "tombstones")):
@@ -459,7 +461,8 @@ def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
         diags.error(
             "a watermark is written 'WATERMARK FOR col AS col - INTERVAL ...'",
             stmt.locate(delay_node),
-            f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column} - INTERVAL '10' MINUTES",
+            f"e.g. WATERMARK FOR {src.watermark_column} AS {src.watermark_column}"
+            " - INTERVAL '10' MINUTES",
         )
         return None
     try:
@@ -483,7 +486,8 @@ def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Di
     value_row = formats.FORMATS.get(value_format, formats.FORMATS["json"])
     if not key_row.many and len(keys) > 1:
         diags.error(
-            f"stream '{src.name}' declares {len(keys)} KEY columns but key_format = '{key_format}' holds one",
+            f"stream '{src.name}' declares {len(keys)} KEY columns"
+            f" but key_format = '{key_format}' holds one",
             stmt.locate(col_nodes[keys[1].name]),
             "use key_format = 'json' for a key that is an object of several columns",
         )
@@ -495,7 +499,8 @@ def _check_columns(src: SourceDef, value_format: str, key_format: str, diags: Di
         )
     if not value_row.many and len(values) > 1:
         diags.error(
-            f"format = '{value_format}' gives one value column, but stream '{src.name}' declares {len(values)}",
+            f"format = '{value_format}' gives one value column,"
+            f" but stream '{src.name}' declares {len(values)}",
             stmt.locate(col_nodes[values[1].name]),
             "use format = 'json' or 'csv' for several fields",
         )

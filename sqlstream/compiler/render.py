@@ -94,7 +94,8 @@ def _big_power(base: t.Any, exponent: t.Any) -> bool:
 
 def _make_var(project_vars: dict[str, t.Any]) -> t.Callable[..., t.Any]:
     def var(name: str, default: t.Any = MISSING) -> t.Any:
-        """``{{ var('name', default) }}``: a project variable (sqlstream.yml ``vars:``, ``--vars``)."""
+        """``{{ var('name', default) }}``: a project variable (sqlstream.yml ``vars:``,
+        ``--vars``)."""
         if name in project_vars:
             return project_vars[name]
         if default is not MISSING:
@@ -144,7 +145,8 @@ def make_environment(
 
 
 def _read(path: Path, shown: str) -> str:
-    """The text of a file the user wrote, at most ``MAX_FILE_BYTES`` of UTF-8, newlines as ``\\n``."""
+    """The text of a file the user wrote, at most ``MAX_FILE_BYTES`` of UTF-8, newlines as
+    ``\\n``."""
     try:
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)

@@ -136,7 +136,8 @@ class Cluster:
         if replication_factor is not None and replication_factor > brokers:
             raise BrokerError(
                 f"cannot create topic '{name}': replication factor {replication_factor} needs "
-                f"{replication_factor} brokers, the cluster at {self.cfg.bootstrap_servers} has {brokers}",
+                f"{replication_factor} brokers, the cluster at {self.cfg.bootstrap_servers}"
+                f" has {brokers}",
                 f"use --replication-factor {brokers} or less",
             )
         new = _admin().NewTopic(

@@ -112,7 +112,8 @@ def _check_files(cfg: ClientConfig) -> None:
         if path and not os.path.isfile(path):
             raise BrokerError(
                 f"{setting} of target '{cfg.target_name}' names {path}, which does not exist",
-                "fix the path in profiles.yml (a relative path is relative to the working directory)",
+                "fix the path in profiles.yml"
+                " (a relative path is relative to the working directory)",
             )
 
 
@@ -164,7 +165,8 @@ _CAUSES: tuple[tuple[str, str, str], ...] = (
     (
         r"SASL authentication|Authentication failed|_AUTHENTICATION|Invalid username or password",
         "authentication to the Kafka broker at {address} failed: {detail}",
-        "check sasl_username, sasl_password and sasl_mechanism of target '{target}' in profiles.yml",
+        "check sasl_username, sasl_password and sasl_mechanism of target '{target}'"
+        " in profiles.yml",
     ),
     (
         r"SSL handshake failed|certificate verify failed|SSL routines",

@@ -188,7 +188,8 @@ def read(
         "Consumer",
         cfg,
         **{
-            "group.id": f"sqlstream-topics-{uuid.uuid4().hex}",  # required, never committed: we assign
+            # required, never committed: we assign
+            "group.id": f"sqlstream-topics-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
         },

@@ -105,7 +105,8 @@ _FINDINGS: dict[str, tuple[str, str]] = {
     "created": ("created topic '{topic}' with {partitions} partition(s){configs}", ""),
     "no input": (
         "stream {stream} ({file}) reads topic '{topic}', which does not exist on {address}",
-        "its queries wait for it; check the name, or `sqlstream topics create {topic} --partitions 1`",
+        "its queries wait for it; check the name,"
+        " or `sqlstream topics create {topic} --partitions 1`",
     ),
     "no match": (
         "stream {stream} ({file}): topic_pattern '{pattern}' matches no topic on {address}",

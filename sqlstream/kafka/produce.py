@@ -212,7 +212,10 @@ def _set_field(record: Record, line: Line, name: str, value: t.Any) -> None:
         setattr(record, spec.attribute, converted)
 
 
-_JSON_HINT = f"each line is one JSON object, e.g. {EXAMPLE}; use --value-only when each line is the value itself"
+_JSON_HINT = (
+    f"each line is one JSON object, e.g. {EXAMPLE};"
+    " use --value-only when each line is the value itself"
+)
 
 
 def read_value_line(line: Line) -> Record:

@@ -107,9 +107,10 @@ def up(
 ) -> Broker:
     """Start a broker for ``state_dir`` (or return the one already running there).
 
-    ``state_dir`` defaults to the project's (``default_state_dir``); ``port`` 0 picks a free port. Returns once the broker answers metadata requests; the
-    broker keeps running after this process exits. Raises ``RunFailure`` when Java is missing,
-    the port is taken, or the broker stops or does not answer within ``wait`` seconds.
+    ``state_dir`` defaults to the project's (``default_state_dir``); ``port`` 0 picks a free port.
+    Returns once the broker answers metadata requests; the broker keeps running after this process
+    exits. Raises ``RunFailure`` when Java is missing, the port is taken, or the broker stops or
+    does not answer within ``wait`` seconds.
     """
     state_dir = _state_dir(state_dir)
     running = status(state_dir)

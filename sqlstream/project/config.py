@@ -112,7 +112,8 @@ class Target:
     """Every secret value of the target, for ``redact``."""
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret value of this target, as a whole token, replaced by ``****``."""
+        """``text`` with every secret value of this target, as a whole token, replaced by
+        ``****``."""
         return secret_policy.redact(text, self.secrets)
 
     def __repr__(self) -> str:

@@ -367,7 +367,8 @@ def _batch_read(step: st.ReadSource, src: SourcePlan, rng: Range) -> st.ReadSour
 
 
 def _observed(c: st.Call) -> st.Call:
-    """A streaming ``observe(name, ...)`` as ``observe(Observation(name), count(1) AS read, ...)``."""
+    """A streaming ``observe(name, ...)`` as
+    ``observe(Observation(name), count(1) AS read, ...)``."""
     if c.name != "observe" or not c.args or not isinstance(c.args[0], str):
         return c
     read = st.Column("count(1)", READ)

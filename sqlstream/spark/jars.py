@@ -381,7 +381,8 @@ def _locked(path: Path) -> t.Iterator[None]:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m sqlstream.spark.jars [SPARK_VERSION]``: fetch every jar set now (for a Makefile/CI)."""
+    """``python -m sqlstream.spark.jars [SPARK_VERSION]``: fetch every jar set now (for a
+    Makefile/CI)."""
     if argv:
         spark_version = argv[0]
     else:

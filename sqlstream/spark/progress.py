@@ -45,7 +45,8 @@ def _normalised(d: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def _row(row: t.Any) -> t.Any:
-    """``{"values": [1], "schema": {"fields": [{"name": "malformed"}]}}`` -> ``{"malformed": 1}``."""
+    """``{"values": [1], "schema": {"fields": [{"name": "malformed"}]}}``
+    -> ``{"malformed": 1}``."""
     if not (isinstance(row, dict) and set(row) == {"values", "schema"}):
         return row
     fields = (

@@ -201,7 +201,8 @@ def _header(
         "# Run it with Spark's Kafka connector on the classpath, e.g.",
         f"#   spark-submit --packages {packages} <this file>",
         f"# or set {ENV_JARS} to a comma-separated list of jar files and run it with python.",
-        f"# Connection settings come from the environment (defaults: target {connection.target_name}):",
+        "# Connection settings come from the environment"
+        f" (defaults: target {connection.target_name}):",
         f"#   {ENV_BOOTSTRAP}, {ENV_CHECKPOINT_ROOT}, "
         + (ENV_REMOTE if connection.spark_remote else ENV_MASTER),
     ]
@@ -225,7 +226,10 @@ def _session_lines(plan: Plan, connection: Connection) -> list[str]:
     app = py_str("sqlstream-" + plan.project)
     lines = [
         "",
-        f"BOOTSTRAP = os.environ.get({py_str(ENV_BOOTSTRAP)}, {py_str(connection.bootstrap_servers)})",
+        (
+            f"BOOTSTRAP = os.environ.get({py_str(ENV_BOOTSTRAP)}, "
+            f"{py_str(connection.bootstrap_servers)})"
+        ),
         (
             f"CHECKPOINT_ROOT = os.environ.get({py_str(ENV_CHECKPOINT_ROOT)}, "
             f'{py_str(connection.checkpoint_root)}).rstrip("/")'
@@ -233,7 +237,10 @@ def _session_lines(plan: Plan, connection: Connection) -> list[str]:
     ]
     if connection.spark_remote:
         lines += [
-            f"SPARK_REMOTE = os.environ.get({py_str(ENV_REMOTE)}, {py_str(connection.spark_remote)})",
+            (
+                f"SPARK_REMOTE = os.environ.get({py_str(ENV_REMOTE)}, "
+                f"{py_str(connection.spark_remote)})"
+            ),
             "",
             f"builder = SparkSession.builder.appName({app}).remote(SPARK_REMOTE)",
         ]

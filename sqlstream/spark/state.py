@@ -202,7 +202,8 @@ def delete(checkpoint: Checkpoint, root: Path) -> None:
         raise UserErrors(
             [
                 UserError(
-                    f"refusing to delete {path}: it is not a folder inside the checkpoint root {root}",
+                    f"refusing to delete {path}:"
+                    f" it is not a folder inside the checkpoint root {root}",
                     None,
                     "delete it by hand if it really is a checkpoint",
                 )

@@ -166,7 +166,8 @@ def listing_text(data: dict[str, t.Any]) -> str:
             else ""
         )
         lines.append(
-            f"  {s['name']:<24} <- topic {s['topics']} ({s['format']}{wm}, on_error {s['on_error']})"
+            f"  {s['name']:<24} <- topic {s['topics']}"
+            f" ({s['format']}{wm}, on_error {s['on_error']})"
         )
     if data["streams"]:
         lines.append("derived streams:")
@@ -175,6 +176,7 @@ def listing_text(data: dict[str, t.Any]) -> str:
     lines.append("queries:")
     for k in data["sinks"]:
         lines.append(
-            f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']} ({k['format']})  [{k['file']}:{k['line']}]"
+            f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']}"
+            f" ({k['format']})  [{k['file']}:{k['line']}]"
         )
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Bounded runs (``run --from/--until``): the range, its checks, and the batch description (no JVM)."""
+"""Bounded runs (``run --from/--until``): the range, its checks, and the batch description
+(no JVM)."""
 
 from __future__ import annotations
 
@@ -203,7 +204,8 @@ def test_summary(connection: Connection) -> None:
     assert bounded.summary(make_plan(), metrics, BACKFILL, connection) == [
         "dead-letter query payments_dlq: wrote 2 malformed records of payments",
         "query orders_1 (queries/orders.sql:14): read 100 from orders; wrote 4",
-        "query clicks_1 (queries/clicks.sql:3): read 7 from clicks, 5 from payments, 3 malformed; wrote 3",
+        "query clicks_1 (queries/clicks.sql:3): read 7 from clicks, 5 from payments, 3 malformed;"
+        " wrote 3",
     ]
 
 

@@ -359,7 +359,9 @@ def test_every_mistake_in_every_file_is_reported_in_one_run(tmp_path: Path) -> N
                 "CREATE STREAM big AS SELECT * FROM orders WHERE amount > {{ var('limit', 10) }};\n"
                 "INSERT INTO KAFKA TOPIC 'y' WITH (trigger = 'sometimes') SELECT * FROM big;\n"
             ),
-            "queries/c_options.sql": "CREATE STREAM s (a STRING) FROM KAFKA (topic = 'x', fromat = 'json');\n",
+            "queries/c_options.sql": (
+                "CREATE STREAM s (a STRING) FROM KAFKA (topic = 'x', fromat = 'json');\n"
+            ),
         },
     )
     result = invoke("validate")
@@ -381,7 +383,10 @@ def test_a_jinja_mistake_points_at_the_line_the_user_wrote(tmp_path: Path) -> No
             "queries/j.sql": (
                 "{# a comment\n   on two lines #}\n"
                 + SOURCE
-                + "INSERT INTO KAFKA TOPIC 'o'\nSELECT * FROM orders WHERE amount > {{ var('treshold') }};\n"
+                + (
+                    "INSERT INTO KAFKA TOPIC 'o'\n"
+                    "SELECT * FROM orders WHERE amount > {{ var('treshold') }};\n"
+                )
             )
         },
     )

@@ -221,7 +221,8 @@ def test_script_never_holds_a_secret(connection: Connection) -> None:
 
 
 def test_secret_inside_an_option_value() -> None:
-    """A profile builds the JAAS config around ``{{ env_var('PW') }}``: the value holds the secret."""
+    """A profile builds the JAAS config around ``{{ env_var('PW') }}``: the value holds the
+    secret."""
     conn = Connection.from_target(
         FakeTarget(
             kafka_options={"kafka.sasl.jaas.config": SECRET_JAAS, "kafka.x": "y"},
@@ -340,8 +341,9 @@ class StandIn:
     """A recording stand-in for PySpark's session, frames, writers and ``functions``.
 
     Every attribute read and call is logged with the path of the object it was made on: its
-    whole history, every call with its arguments. The result is a new stand-in. It stands in for Spark in a test of *our* executor and printer
-    (do the runtime and the script make the same calls?), not in a test of Spark.
+    whole history, every call with its arguments. The result is a new stand-in. It stands in for
+    Spark in a test of *our* executor and printer (do the runtime and the script make the same
+    calls?), not in a test of Spark.
     """
 
     def __init__(self, log: list[tuple[t.Any, ...]], path: tuple[str, ...]) -> None:

@@ -223,7 +223,8 @@ hint: the value format""",
           max_offsets_per_trigger: lots
         """,
         """\
-sqlstream.yml:4:30: error: option 'max_offsets_per_trigger' in defaults.source must be a whole number, not 'lots'
+sqlstream.yml:4:30: error: option 'max_offsets_per_trigger' in defaults.source must be a whole \
+number, not 'lots'
    4 |     max_offsets_per_trigger: lots
      |                              ^~~~
 hint: rate limit per micro-batch""",
@@ -277,6 +278,7 @@ def test_every_mistake_in_defaults_is_reported_in_one_go(tmp_path: Path) -> None
     )
     assert [e.splitlines()[0] for e in errors] == [
         "sqlstream.yml:4:5: error: unknown source option 'starting_offset' in defaults.source",
-        "sqlstream.yml:5:5: error: Spark does not allow the Kafka option 'kafka.value.deserializer'",
+        "sqlstream.yml:5:5: error: Spark does not allow the Kafka option"
+        " 'kafka.value.deserializer'",
         "sqlstream.yml:7:5: error: unknown sink option 'triger' in defaults.sink",
     ]

@@ -20,7 +20,8 @@ FAKE_MVN = """\
 import json, os, sys
 from pathlib import Path
 log = Path(os.environ["FAKE_MVN_LOG"])
-log.write_text(log.read_text() + json.dumps(sys.argv[1:]) + "\\n" if log.exists() else json.dumps(sys.argv[1:]) + "\\n")
+log.write_text(log.read_text() + json.dumps(sys.argv[1:]) + "\\n" if log.exists() \
+else json.dumps(sys.argv[1:]) + "\\n")
 if os.environ.get("FAKE_MVN_FAIL"):
     print("[ERROR] Failed to collect dependencies: could not resolve org.example:nope:1")
     sys.exit(1)

@@ -13,11 +13,17 @@ from sqlstream.errors import UserError
 from sqlstream.kafka import config, connect
 from sqlstream.project.config import Target
 
-PLAIN = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="bob" password="s3\\"cret";'
+PLAIN = (
+    "org.apache.kafka.common.security.plain.PlainLoginModule required"
+    ' username="bob" password="s3\\"cret";'
+)
 SCRAM = (
     "org.apache.kafka.common.security.scram.ScramLoginModule required username=alice password=pw;"
 )
-KRB5 = 'com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="/k/app.keytab" principal="app@EX.COM";'
+KRB5 = (
+    "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true"
+    ' keyTab="/k/app.keytab" principal="app@EX.COM";'
+)
 
 MAPPED: list[tuple[dict[str, str], dict[str, str]]] = [
     ({}, {}),
@@ -144,35 +150,41 @@ def test_from_target_uses_the_target_and_the_override() -> None:
 CAUSES = [
     (
         [
-            "b:9/bootstrap: Connect to ipv4#10.0.0.1:9 failed: Connection refused (after 0ms in state CONNECT)"
+            "b:9/bootstrap: Connect to ipv4#10.0.0.1:9 failed: Connection refused"
+            " (after 0ms in state CONNECT)"
         ],
-        "cannot reach the Kafka broker at b:9: Connect to ipv4#10.0.0.1:9 failed: Connection refused",
+        "cannot reach the Kafka broker at b:9: Connect to ipv4#10.0.0.1:9 failed:"
+        " Connection refused",
         "sqlstream kafka up",
     ),
     (
         [
-            "x:9/bootstrap: Failed to resolve 'x:9': Name or service not known (after 1ms in state CONNECT)"
+            "x:9/bootstrap: Failed to resolve 'x:9': Name or service not known"
+            " (after 1ms in state CONNECT)"
         ],
         "cannot resolve the Kafka broker address b:9",
         "host names",
     ),
     (
         [
-            "b:9/bootstrap: SASL authentication error: Authentication failed: Invalid username or password"
+            "b:9/bootstrap: SASL authentication error: Authentication failed:"
+            " Invalid username or password"
         ],
         "authentication to the Kafka broker at b:9 failed",
         "sasl_username",
     ),
     (
         [
-            "b:9/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed"
+            "b:9/bootstrap: SSL handshake failed: error:0A000086:SSL routines::"
+            "certificate verify failed"
         ],
         "the TLS handshake with the Kafka broker at b:9 failed",
         "ssl_truststore_location",
     ),
     (
         [
-            "b:9/bootstrap: Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration"
+            "b:9/bootstrap: Disconnected while requesting ApiVersion: might be caused by incorrect"
+            " security.protocol configuration"
         ],
         "closed the connection",
         "security_protocol",

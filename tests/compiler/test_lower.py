@@ -158,7 +158,8 @@ def test_decode_text_key_and_typed_header_golden() -> None:
     ]
     assert d.error_expr == (
         "NOT `__sqlstream_is_tombstone` AND ("
-        "(`key` IS NOT NULL AND try_cast(make_valid_utf8(CAST(`key` AS STRING)) AS INT) IS NULL) OR "
+        "(`key` IS NOT NULL AND "
+        "try_cast(make_valid_utf8(CAST(`key` AS STRING)) AS INT) IS NULL) OR "
         "(`__sqlstream_header_0` IS NOT NULL AND "
         "try_cast(make_valid_utf8(CAST(`__sqlstream_header_0` AS STRING)) AS INT) IS NULL))"
     )
@@ -232,7 +233,10 @@ def test_decode_errors(
 
 def test_error_filters() -> None:
     d = decode([StreamColumn("n", "INT")], "text", "text", {})
-    err = "NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND try_cast(make_valid_utf8(CAST(`value` AS STRING)) AS INT) IS NULL)"
+    err = (
+        "NOT `__sqlstream_is_tombstone` AND (`value` IS NOT NULL AND "
+        "try_cast(make_valid_utf8(CAST(`value` AS STRING)) AS INT) IS NULL)"
+    )
     assert d.error_expr == err
     assert error_filter(d, "skip", "s") == f"NOT `__sqlstream_is_tombstone` AND NOT ({err})"
     assert error_filter(d, "dlq", "s") == error_filter(d, "skip", "s")

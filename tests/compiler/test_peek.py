@@ -110,14 +110,16 @@ CREATE STREAM orders (
     amount   DOUBLE,
     event_time TIMESTAMP,
     WATERMARK FOR event_time AS event_time - INTERVAL '1' MINUTE
-) FROM KAFKA (topic = 'orders', starting_offsets = 'earliest', on_error = 'dlq', dlq_topic = 'orders.DLT');
+) FROM KAFKA (topic = 'orders', starting_offsets = 'earliest', on_error = 'dlq', \
+dlq_topic = 'orders.DLT');
 
 CREATE STREAM big AS SELECT * FROM orders WHERE amount > 10;
 
 INSERT INTO KAFKA TOPIC 'big-orders' KEY order_id SELECT order_id, amount FROM big;
 
 INSERT INTO KAFKA TOPIC 'totals'
-SELECT window.end AS window_end, sum(amount) AS total FROM orders GROUP BY window(event_time, '5 minutes');
+SELECT window.end AS window_end, sum(amount) AS total FROM orders \
+GROUP BY window(event_time, '5 minutes');
 """
 
 

@@ -32,7 +32,8 @@ def test_output_names_keep_the_case_written(tmp_path: Path) -> None:
         tmp_path,
         EVENTS
         + """
-INSERT INTO KAFKA TOPIC 'out' SELECT UserId, Amount * 2 AS DoubleAmount, UserId AS `User Id` FROM events;
+INSERT INTO KAFKA TOPIC 'out' SELECT UserId, Amount * 2 AS DoubleAmount, UserId AS `User Id` \
+FROM events;
 """,
     )
     sink = plan.sinks[0]
@@ -70,13 +71,18 @@ INSERT INTO KAFKA TOPIC 'o2' SELECT a FROM plain;
 
 
 def test_names_checkpoints_and_defaults(tmp_path: Path) -> None:
-    yml = "name: shop\ndefaults:\n  source: {starting_offsets: earliest}\n  sink: {trigger: 5 seconds}\n"
+    yml = (
+        "name: shop\ndefaults:\n"
+        "  source: {starting_offsets: earliest}\n"
+        "  sink: {trigger: 5 seconds}\n"
+    )
     plan = plan_of(
         tmp_path,
         EVENTS
         + """
 INSERT INTO KAFKA TOPIC 'a' SELECT UserId FROM events;
-INSERT INTO KAFKA TOPIC 'b' WITH (name = 'named', trigger = 'available_now') SELECT UserId FROM events;
+INSERT INTO KAFKA TOPIC 'b' WITH (name = 'named', trigger = 'available_now') \
+SELECT UserId FROM events;
 """,
         yml,
     )

@@ -396,7 +396,8 @@ def test_profiles_lookup_order(
     [
         ("dev:\n      sasl_username: u", "sasl_username is set but sasl_password is not"),
         (
-            "dev:\n      security_protocol: PLAINTEXT\n      sasl_username: u\n      sasl_password: p",
+            "dev:\n      security_protocol: PLAINTEXT\n"
+            "      sasl_username: u\n      sasl_password: p",
             "security_protocol is PLAINTEXT",
         ),
         ("dev:\n      security_protocol: TLS", "unknown security_protocol"),
@@ -425,12 +426,14 @@ def test_redaction_hides_whole_values_only(project: Path, monkeypatch: pytest.Mo
     t = load_project([project], target="prod").target
     jaas = t.kafka_options["kafka.sasl.jaas.config"]
     text = (
-        "Project [amount#1: DoubleType], SubqueryAlias orders, administrator admin_user b2b e.g. b.\n"
+        "Project [amount#1: DoubleType], SubqueryAlias orders, "
+        "administrator admin_user b2b e.g. b.\n"
         f"Map(kafka.sasl.jaas.config -> {jaas}, kafka.ssl.truststore.password -> admin)\n"
         "login failed: password b, 'admin'"
     )
     assert t.redact(text) == (
-        "Project [amount#1: DoubleType], SubqueryAlias orders, administrator admin_user b2b e.g. ****.\n"
+        "Project [amount#1: DoubleType], SubqueryAlias orders, "
+        "administrator admin_user b2b e.g. ****.\n"
         "Map(kafka.sasl.jaas.config -> ****, kafka.ssl.truststore.password -> ****)\n"
         "login failed: password ****, '****'"
     )

@@ -58,15 +58,16 @@ def test_the_name_at_sparks_position_when_the_message_quotes_none(tmp_path: Path
     ("spark", "ours", "hint"),
     [
         (
-            "[KAFKA_NULL_TOPIC_IN_DATA] The Kafka message data sent to the producer contains a null "
-            "topic. Use the `topic` option for setting a default topic.",
+            "[KAFKA_NULL_TOPIC_IN_DATA] The Kafka message data sent to the producer contains a "
+            "null topic. Use the `topic` option for setting a default topic.",
             "TOPIC expression is NULL",
             "ELSE",
         ),
         (
             "Job aborted due to stage failure: Task 0 in stage 1.0 failed 1 times, most recent "
-            "failure: Lost task 0.0 in stage 1.0 (TID 1) (localhost executor driver): Compacted topic "
-            "cannot accept message without key in topic partition h7-decl-1\nDriver stacktrace:",
+            "failure: Lost task 0.0 in stage 1.0 (TID 1) (localhost executor driver): Compacted "
+            "topic cannot accept message without key in topic partition h7-decl-1\n"
+            "Driver stacktrace:",
             "topic 'h7-decl' is compacted",
             "KEY",
         ),
@@ -77,7 +78,8 @@ def test_the_name_at_sparks_position_when_the_message_quotes_none(tmp_path: Path
             "never turn Spark's state schema check off",
         ),
         (
-            "Partition 4 of topic out with partition count 1 is not present in metadata after 60000 ms.",
+            "Partition 4 of topic out with partition count 1 is not present in metadata after "
+            "60000 ms.",
             "PARTITION gave 4, but topic 'out' has 1 partition(s)",
             "pmod(x, 1)",
         ),

@@ -109,8 +109,8 @@ PAIRS: list[tuple[str, str, list[str]]] = [
         f"SELECT count(*) FROM s {W}",
         "SELECT count(*) FROM s GROUP BY session_window(event_time, '5 minutes')",
         [
-            "tumbling window of 5 minutes on event_time became session window with a gap of 5 minutes "
-            "on event_time in query q"
+            "tumbling window of 5 minutes on event_time became session window with a gap of "
+            "5 minutes on event_time in query q"
         ],
     ),
     # Joins and deduplication.

@@ -110,7 +110,8 @@ def test_a_query_through_a_derived_stream_creates_it_and_its_source_may_be_empty
 
 def test_loading_needs_no_pyspark() -> None:
     code = (
-        "import sys; from sqlstream.compiler.facade import compile_project; from sqlstream.unittests import suite as testing;"
+        "import sys; from sqlstream.compiler.facade import compile_project; "
+        "from sqlstream.unittests import suite as testing;"
         "testing.load_tests(compile_project()); assert 'pyspark' not in sys.modules, 'pyspark'"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -206,7 +206,8 @@ def test_csv_in_json_out(text_formats: Run) -> None:
     assert text_formats.kv("csv-json-out") == [
         (b"o1", j(id="o1", qty=3, amount2=5.0, note="hello, world", ts="2024-01-01T10:00:00.000Z")),
         (b"o2", j(id="o2", qty=None, amount2=0.25, note="a;b", ts="2024-02-29T23:59:59.500Z")),
-        (b"o3", j(id="o3", qty=-7, amount2=2000.0, note="\u00e9t\u00e9", ts="2024-01-01T08:00:00.000Z")),
+        (b"o3", j(id="o3", qty=-7, amount2=2000.0, note="\u00e9t\u00e9",
+                  ts="2024-01-01T08:00:00.000Z")),
     ]  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The test infrastructure itself: a jar-started Kafka broker, the client helpers, Spark's connector.
+"""The test infrastructure itself: a jar-started Kafka broker, the client helpers, Spark's
+connector.
 
 If these fail, every other end-to-end test would fail for a reason that is not the code under
 test; run them first when the environment changes.

@@ -147,8 +147,14 @@ def test_missing_inputs_and_unbounded_partitions_are_notes(
     sql = (
         _source(source)
         + f"CREATE STREAM any_of (id BIGINT) FROM KAFKA (topic_pattern = 'nothing-{_uid()}-.*');\n"
-        + f"INSERT INTO KAFKA TOPIC '{out}' PARTITION CAST(id AS INT) SELECT id, action FROM events;\n"
-        + f"INSERT INTO KAFKA TOPIC '{out}' WITH (name = 'q2') SELECT id, 'x' AS action FROM any_of;\n"
+        + (
+            f"INSERT INTO KAFKA TOPIC '{out}' PARTITION CAST(id AS INT) "
+            "SELECT id, action FROM events;\n"
+        )
+        + (
+            f"INSERT INTO KAFKA TOPIC '{out}' WITH (name = 'q2') "
+            "SELECT id, 'x' AS action FROM any_of;\n"
+        )
     )
     notes = _check(tmp_path, kafka_bootstrap, sql)
     text = "\n".join(notes)
@@ -195,9 +201,9 @@ def test_an_unreachable_broker_is_one_line_naming_the_address(tmp_path: Path) ->
     assert proc.returncode == 1, proc
     assert "started" not in proc.stdout
     lines = proc.stderr.strip().splitlines()
-    assert (
-        lines[0]
-        == f"error: cannot reach the Kafka broker at {address}: Connect to ipv4#{address} failed: Connection refused"
+    assert lines[0] == (
+        f"error: cannot reach the Kafka broker at {address}: "
+        f"Connect to ipv4#{address} failed: Connection refused"
     )
     assert lines[1].startswith("hint: is the broker running")
     assert len(lines) == 2

@@ -2,8 +2,8 @@
 
 One server for the module, started from the pip-installed pyspark (``spark-submit --class
 ...SparkConnectServer``, what ``sbin/start-connect-server.sh`` of a Spark distribution runs) with
-Spark's Kafka connector from ``sqlstream.spark.jars`` on its classpath, on a free loopback port; it is
-stopped at the end. Two runs of the CLI in a subprocess, as a user runs it: a finite run
+Spark's Kafka connector from ``sqlstream.spark.jars`` on its classpath, on a free loopback port;
+it is stopped at the end. Two runs of the CLI in a subprocess, as a user runs it: a finite run
 (``--trigger available-now``) whose records and progress lines are checked exactly, and a
 running query stopped with SIGTERM, which must stop the query on the server too.
 
@@ -80,7 +80,8 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Conne
         import pyarrow  # noqa: F401
     except ImportError as exc:
         pytest.skip(
-            f"the Spark Connect client packages are not installed ({exc}): pip install -e '.[connect]'"
+            f"the Spark Connect client packages are not installed ({exc}):"
+            " pip install -e '.[connect]'"
         )
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         pytest.skip("no Java: a Spark Connect server needs a JVM (JAVA_HOME or java on PATH)")

@@ -136,7 +136,8 @@ def test_every_kind_of_source_column_can_be_given(
             kafka_ts    TIMESTAMP METADATA FROM 'timestamp',
             part        INT METADATA FROM 'partition'
         ) FROM KAFKA (topic = 'orders', format = 'avro',
-                      avro_schema = '{"type": "record", "name": "o", "fields": [{"name": "order_id", "type": "string"}]}');
+                      avro_schema = '{"type": "record", "name": "o", "fields": \
+[{"name": "order_id", "type": "string"}]}');
 
         INSERT INTO KAFKA TOPIC 'out'
         SELECT order_id, user_id, trace_id, cast(all_headers[0].value AS STRING) AS first_header,
@@ -151,7 +152,8 @@ def test_every_kind_of_source_column_can_be_given(
           query: orders_1
           given:
             orders:
-              - {order_id: o1, user_id: u1, trace_id: abc, all_headers: [{key: trace-id, value: YWJj}],
+              - {order_id: o1, user_id: u1, trace_id: abc, \
+all_headers: [{key: trace-id, value: YWJj}],
                  kafka_ts: "2026-11-27 10:00:00", part: 3}
           expect:
             - {order_id: o1, user_id: u1, trace_id: abc, first_header: abc,
