@@ -361,7 +361,7 @@ def test_cli_run_available_now_prints_progress_and_writes_records(
     assert lines[0] == "started 2 queries: orders_dlq, orders_out", proc.stdout
     progress = [m for m in map(PROGRESS.match, lines) if m]
     assert progress, proc.stdout
-    # Nothing else is printed but the summary (tests/e2e/test_counts.py reads it).
+    # Nothing else is printed but the summary (tests/e2e/test_record_counts.py reads it).
     assert len(progress) == lines.index("summary:") - 1, proc.stdout
     assert set(summary(lines)) == {"orders_dlq", "orders_out"}, proc.stdout
     for name in ("orders_dlq", "orders_out"):
