@@ -1,5 +1,6 @@
 """Every record counted, without a JVM: the tombstone policy in the plan, the counts of a
-progress event, the run's summary. ``tests/e2e/test_record_counts.py`` runs them on Spark and Kafka."""
+progress event, the run's summary. ``tests/e2e/test_record_counts.py`` runs them on Spark and
+Kafka."""
 
 from __future__ import annotations
 
