@@ -43,6 +43,20 @@ state_dir_option = click.option(
     help="Where the broker keeps its data and pid  [default: .sqlstream/kafka of the project "
     "(the folder of sqlstream.yml, found upwards), else of the current folder]",
 )
+
+
+def output_option(help: str | None = None) -> t.Callable[[F], F]:
+    """``--output/-o text|json``: text for people, json for programs (one spelling everywhere)."""
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
 debug_option = click.option("--debug", is_flag=True, help="Show Python tracebacks.")
 
 

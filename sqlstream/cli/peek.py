@@ -20,6 +20,7 @@ import click
 from sqlstream.cli.console import console
 from sqlstream.cli.options import (
     bootstrap_servers_option,
+    output_option,
     profiles_dir_option,
     target_option,
     vars_option,
@@ -144,14 +145,7 @@ def _rows(n: int) -> str:
     metavar="SECONDS",
     help="Stop when no row arrives for this long (default: wait for Ctrl-C or --max).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table per batch; json: one object a line.",
-)
+@output_option("text: a table per batch; json: one object a line.")
 @target_option
 @vars_option
 @profiles_dir_option

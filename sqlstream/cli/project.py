@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sqlstream.cli.console import console
-from sqlstream.cli.options import ProjectArgs, project_options
+from sqlstream.cli.options import ProjectArgs, output_option, project_options
 
 
 @click.command()
@@ -46,9 +46,7 @@ def validate(project: ProjectArgs) -> None:
 
 @click.command(name="ls")
 @project_options
-@click.option(
-    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option()
 def ls(project: ProjectArgs, output: str) -> None:
     """List streams, sinks and topics and how they depend on each other."""
     from sqlstream.spark.target import listing, listing_text

@@ -12,6 +12,7 @@ import click
 
 from sqlstream.cli.options import (
     ProjectArgs,
+    output_option,
     profiles_dir_option,
     project_options,
     select_option,
@@ -103,9 +104,7 @@ def list_text(rows: t.Sequence[Checkpoint], root: Path) -> str:
 
 @state.command("list")
 @project_options
-@click.option(
-    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option()
 def list_(args: ProjectArgs, output: str) -> None:
     """Each query's checkpoint: where, last batch, offsets, size of its state, stateful or not.
 

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import click
 
-from sqlstream.cli.options import bootstrap_servers_option, profiles_dir_option, target_option
+from sqlstream.cli.options import (
+    bootstrap_servers_option,
+    output_option,
+    profiles_dir_option,
+    target_option,
+)
 from sqlstream.errors import SqlStreamError, UserError
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -271,14 +276,7 @@ def _read_input(file: str | None) -> tuple[str, str]:
 )
 @click.option("--max", "max_", type=click.IntRange(min=1), help="Stop after this many records.")
 @click.option("--follow", "-f", is_flag=True, help="Keep waiting for new records until Ctrl-C.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one object a line, as `topics produce` reads it.",
-)
+@output_option("json: one object a line, as `topics produce` reads it.")
 @_connection_options
 def consume(
     name: str,

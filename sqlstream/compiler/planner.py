@@ -311,16 +311,7 @@ def _source_options(
     src: SourceDef, diags: Diagnostics, source_defaults: optiondefaults.Defaults
 ) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
     """The stream's options, checked, with the project's source defaults (never a topic)."""
-    values, nodes, kafka = _collect_options(
-        src.stmt,
-        src.node.options,
-        options.SOURCE_OPTIONS,
-        options.REFUSED_SOURCE_KAFKA_OPTIONS,
-        diags,
-        "source",
-    )
-    source_defaults.apply(values, kafka)
-    return values, nodes, kafka
+    return _options_with_defaults(src.stmt, src.node.options, "source", source_defaults, diags)
 
 
 def _topic_read_option(
@@ -614,15 +605,27 @@ def _sink_options(
     sink_defaults: optiondefaults.Defaults,
 ) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
     """The sink's options but the topic's configs, checked, with the project's defaults."""
-    values, nodes, kafka = _collect_options(
-        stmt,
-        [p for p in node.options if not topics.is_topic_config(p)],
-        options.SINK_OPTIONS,
-        options.REFUSED_SINK_KAFKA_OPTIONS,
-        diags,
-        "sink",
-    )
-    sink_defaults.apply(values, kafka)
+    props = [p for p in node.options if not topics.is_topic_config(p)]
+    return _options_with_defaults(stmt, props, "sink", sink_defaults, diags)
+
+
+#: The option table and the refused Kafka options of each kind of statement.
+_OPTION_TABLES: dict[str, tuple[dict[str, options.OptionSpec], dict[str, str]]] = {
+    "source": (options.SOURCE_OPTIONS, options.REFUSED_SOURCE_KAFKA_OPTIONS),
+    "sink": (options.SINK_OPTIONS, options.REFUSED_SINK_KAFKA_OPTIONS),
+}
+
+
+def _options_with_defaults(
+    stmt: Statement,
+    props: t.Sequence[syntax_nodes.Option],
+    what: str,
+    defaults: optiondefaults.Defaults,
+    diags: Diagnostics,
+) -> tuple[dict[str, str], dict[str, syntax_nodes.OptionValue], dict[str, str]]:
+    specs, refused = _OPTION_TABLES[what]
+    values, nodes, kafka = _collect_options(stmt, props, specs, refused, diags, what)
+    defaults.apply(values, kafka)
     return values, nodes, kafka
 
 
