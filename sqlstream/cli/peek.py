@@ -184,6 +184,11 @@ def peek(
         else compiling.peek_named(options, t.cast(str, query))
     )
     console.not_checked(compiled.not_checked)
+    from sqlstream.project.env import display_path
+    from sqlstream.spark import runlog
+
+    log = runlog.new_path(compiled.project.root)
+    console.err(f"Spark's log: {display_path(log)}")
     console.err(
         f"peek {what.name} ({what.place}) from {start or 'its starting offsets'}; Ctrl-C to stop"
     )
@@ -209,6 +214,7 @@ def peek(
         start=start,
         max_rows=max_rows,
         timeout=timeout,
+        log=log,
     )
     console.err(ENDED[ended.why].format(rows=_rows(ended.rows), timeout=timeout or 0))
 

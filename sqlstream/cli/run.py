@@ -6,6 +6,7 @@ pay for a JVM, and tests replace ``sqlstream.spark.runtime`` in ``sys.modules`` 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 
@@ -18,6 +19,7 @@ from sqlstream.errors import Location, UserError, UserErrors
 if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
     from sqlstream.compiler.plan import Trigger
+    from sqlstream.project.connection import Connection
 
 TRIGGER_HINT = "use available-now, once, '10 seconds', 'continuous 1 second' or real-time"
 
@@ -110,6 +112,15 @@ def run(
     override = _trigger_override(trigger)
     _check_rate_limits(compiled, override)
     connection = compiled.connection(bootstrap_servers)
+    with _checked_and_logged(compiled, connection):
+        code = runtime.run(compiled.plan, connection, trigger_override=override, out=console.out)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _checked_and_logged(compiled: Compiled, connection: Connection) -> t.Iterator[None]:
+    """Before a run starts Spark: the broker and the output topics checked (in seconds, one line
+    when something is wrong); in the block, Spark's own log lines go to a file, not the terminal."""
     from sqlstream.kafka import preflight
     from sqlstream.project.env import display_path
     from sqlstream.spark import runlog
@@ -119,8 +130,7 @@ def run(
     log = runlog.new_path(compiled.project.root)
     console.err(f"Spark's log: {display_path(log)}")
     with runlog.captured(log):
-        code = runtime.run(compiled.plan, connection, trigger_override=override, out=console.out)
-    sys.exit(code)
+        yield
 
 
 def _bounded(
@@ -137,7 +147,9 @@ def _bounded(
         bounded.check_range(rng, compiled.plan)
     except UserError as e:
         raise UserErrors([e]) from None
-    return bounded.run(compiled.plan, compiled.connection(servers), rng, out=console.out)
+    connection = compiled.connection(servers)
+    with _checked_and_logged(compiled, connection):
+        return bounded.run(compiled.plan, connection, rng, out=console.out)
 
 
 @click.command()

@@ -17,6 +17,7 @@ deleted when it stops. pyspark is imported inside the functions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import shutil
@@ -25,12 +26,13 @@ import threading
 import time
 import typing as t
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlstream.compiler.peek import PeekQuery
 from sqlstream.compiler.plan import Plan
 from sqlstream.errors import RunFailure
 from sqlstream.project.connection import Connection
-from sqlstream.spark import runtime
+from sqlstream.spark import runlog, runtime
 from sqlstream.spark import steps as st
 from sqlstream.spark.reason import reason
 
@@ -106,6 +108,7 @@ def peek(
     max_rows: int = 20,
     timeout: float | None = None,
     spark: SparkSession | None = None,
+    log: Path | None = None,
     bootstrap_override: str | None = None,
 ) -> Ended:
     """Run ``query`` until ``max_rows`` rows (0: no limit), ``timeout`` seconds without a row,
@@ -122,9 +125,12 @@ def peek(
             "hint: peek with a target whose Spark runs here (a local or cluster master)"
         )
     if spark is None:
-        spark = runtime.session(
-            connection, f"sqlstream-peek-{plan.project}", avro=st.avro_needed(plan)
-        )
+        # The JVM keeps the standard error it starts with: its log lines go to ``log``, while
+        # what peek itself prints still reaches the terminal.
+        with runlog.captured(log) if log is not None else contextlib.nullcontext():
+            spark = runtime.session(
+                connection, f"sqlstream-peek-{plan.project}", avro=st.avro_needed(plan)
+            )
     frame = _frame(plan, query, connection, start, spark, bootstrap_override)
     batches: queue.Queue[Batch] = queue.Queue()
     folder = tempfile.mkdtemp(prefix="sqlstream-peek-")
