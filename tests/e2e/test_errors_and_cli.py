@@ -553,12 +553,11 @@ CREATE STREAM clicks (
 INSERT INTO KAFKA TOPIC '{out}' KEY user_id
 SELECT user_id, page FROM clicks;
 
--- A windowed aggregation on a watermarked stream: the planner's rule holds, but Spark has no
--- streaming distinct aggregation.
-INSERT INTO KAFKA TOPIC '{out}-distinct'
-SELECT window.end AS window_end, count(DISTINCT user_id) AS users
-FROM clicks
-GROUP BY window(ts, '5 minutes');
+-- The planner's rules hold, but Spark's checker has no sampling of a stream (validate does not
+-- know every rule of that checker: this one is left to it, so that the test shows the check).
+INSERT INTO KAFKA TOPIC '{out}-sample'
+SELECT user_id, page
+FROM clicks TABLESAMPLE (50 PERCENT);
 """
 
 
@@ -581,7 +580,7 @@ def test_cli_run_refuses_what_spark_refuses_before_any_query_starts(
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert re.search(
-        r"q\.sql:14: query q_2: .*distinct aggregations", result.stderr, re.I | re.S
+        r"q\.sql:14: query q_2: .*sampling is not supported", result.stderr, re.I | re.S
     ), result.stderr
     assert "started" not in result.stdout
     assert not spark.streams.active
