@@ -189,9 +189,9 @@ def peek(
 
     log = runlog.new_path(compiled.project.root)
     console.err(f"Spark's log: {display_path(log)}")
-    console.err(
-        f"peek {what.name} ({what.place}) from {start or 'its starting offsets'}; Ctrl-C to stop"
-    )
+    # A --sql text has no name of its own: its place (`<--sql>`) says what it is.
+    shown = what.place if what.name == "peek" else f"{what.name} ({what.place})"
+    console.err(f"peek {shown} from {start or 'its starting offsets'}; Ctrl-C to stop")
 
     def waiting() -> None:
         if what.waits_for_watermark:
