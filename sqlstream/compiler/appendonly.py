@@ -17,7 +17,13 @@ from sqlstream.errors import CompileWarning, UserError
 
 
 def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[UserError]:
-    """Errors for the sink ``q`` and every derived stream it reads (each view reported once)."""
+    """Errors for the sink ``q`` and every derived stream it reads (each view reported once).
+
+    A query already in error (an unknown stream, an unknown column) is not judged: without the
+    streams it reads, its watermarks are unknown and every verdict would follow from that error.
+    """
+    if q.broken:
+        return []
     errors = list(_check_query(q, analysis))
     _, views = analysis.upstream(q.reads)
     for name in views:
@@ -25,7 +31,7 @@ def check(q: QueryDef, analysis: Analysis, checked_views: set[str]) -> list[User
             continue
         checked_views.add(name)
         view = analysis.view(name)
-        if view is not None:
+        if view is not None and not view.broken:
             errors.extend(_check_query(view, analysis, via=q))
     return errors
 

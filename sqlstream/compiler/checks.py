@@ -27,8 +27,11 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
     for q in [*analysis.views, *analysis.sinks, *analysis.selects]:
         for expr in _expressions(q):
             _unknown_functions(q, expr, diags)
-        diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
+        if not q.broken:  # what it reads is unknown: a warning would follow from that error
+            diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
+        if q.broken:
+            continue
         node = t.cast(n.InsertKafka, q.node)
         if node.topic is not None and not isinstance(node.topic, n.Text):
             _nullable_topic(q, node.topic, analysis, diags)

@@ -250,3 +250,21 @@ INSERT INTO KAFKA TOPIC 'out' SELECT upperr(region) AS r FROM orders;
     assert ": error: unknown function 'upperr'" in text
     assert text.index("warning:") < text.index("error:")  # in file order
     assert text.endswith("1 error and 1 warning found")
+
+
+def test_a_query_over_a_stream_in_error_gets_no_verdict_of_its_own(tmp_path: Path) -> None:
+    """A misspelled type breaks the stream: the query reading it is not also called not
+    append-only, nor warned about, for want of the stream's watermark."""
+    path = tmp_path / "q.sql"
+    path.write_text(
+        "CREATE STREAM tx (user_id STRING, amount DOUBEL, ts TIMESTAMP,\n"
+        "    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE) FROM KAFKA (topic = 'tx');\n"
+        "INSERT INTO KAFKA TOPIC ('out-' || user_id)\n"
+        "SELECT window.end AS w, user_id, sum(amount) AS total FROM tx\n"
+        "GROUP BY window(ts, '5 minutes'), user_id;\n"
+    )
+    with pytest.raises(UserErrors) as raised:
+        compile_project([str(path)])
+    messages = [e.message for e in raised.value.errors]
+    assert messages[0] == "expected a type after column 'amount' of stream 'tx'"
+    assert not [m for m in messages if "append-only" in m or "NULL" in m], messages
