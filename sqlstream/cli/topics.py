@@ -21,6 +21,7 @@ from sqlstream.cli.options import (
     target_option,
 )
 from sqlstream.errors import SqlStreamError, UserError
+from sqlstream.interrupts import StopFlag
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -299,8 +300,11 @@ def consume(
     begin = consuming.start_offsets(start, low, high, at_time)
     show = _display(name, target, profiles_dir) if output == "text" else consuming.RAW[0]
     count = 0
-    try:
-        for msg in consuming.read(cluster.cfg, name, begin, None if follow else high, max_):
+    # Ctrl-C sets a flag checked between records, so the count is of the records shown.
+    stop = StopFlag()
+    with stop.installed():
+        end = None if follow else high
+        for msg in consuming.read(cluster.cfg, name, begin, end, max_, stop.is_set):
             line = (
                 json.dumps(consuming.record_json(msg), ensure_ascii=False)
                 if output == "json"
@@ -308,8 +312,8 @@ def consume(
             )
             click.echo(line)
             count += 1
-    except KeyboardInterrupt:
-        pass
+            if stop.is_set():
+                break
     click.echo(f"read {count} record{'s' if count != 1 else ''} from {name}", err=True)
 
 

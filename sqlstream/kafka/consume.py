@@ -178,11 +178,13 @@ def read(
     begin: dict[int, int],
     end: dict[int, int] | None,
     limit: int | None = None,
+    stop: t.Callable[[], bool] = lambda: False,
 ) -> t.Iterator[Message]:
     """Records from ``begin`` (per partition) to ``end`` (exclusive), or on and on when None.
 
-    Stops after ``limit`` records. Ends when the position of every partition has passed its end
-    (a position also moves past transaction markers, which are no records)."""
+    Stops after ``limit`` records, or when ``stop()`` says so (checked at least twice a second).
+    Ends when the position of every partition has passed its end (a position also moves past
+    transaction markers, which are no records)."""
     module = ck()
     consumer, _events = make(
         "Consumer",
@@ -200,7 +202,7 @@ def read(
             return
         consumer.assign([module.TopicPartition(topic, p, begin[p]) for p in sorted(pending)])
         count = 0
-        while pending and (limit is None or count < limit):
+        while pending and (limit is None or count < limit) and not stop():
             for raw in consumer.consume(num_messages=500, timeout=0.5):
                 msg = _message(raw, topic, cfg)
                 if msg is None or (end is not None and msg.offset >= end[msg.partition]):

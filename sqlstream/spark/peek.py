@@ -31,6 +31,7 @@ from pathlib import Path
 from sqlstream.compiler.peek import PeekQuery
 from sqlstream.compiler.plan import Plan
 from sqlstream.errors import RunFailure
+from sqlstream.interrupts import StopFlag
 from sqlstream.project.connection import Connection
 from sqlstream.spark import runlog, runtime
 from sqlstream.spark import steps as st
@@ -232,7 +233,7 @@ def _watch(
     The ``timeout`` clock starts when the first batch is done, not when the query starts: under
     load, Spark's first batch alone can take longer than a short timeout.
     """
-    stop = runtime._StopFlag()  # the run's own: a flag, so no py4j call is cut in half
+    stop = StopFlag()  # the run's own: a flag, so no py4j call is cut in half
     shown, waited = 0, False
     started = time.monotonic()
     last: float | None = None

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
-import threading
 import typing as t
 from dataclasses import dataclass
 
 from sqlstream.compiler import lower, triggers
 from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
+from sqlstream.interrupts import StopFlag
 from sqlstream.project.connection import Connection
 from sqlstream.spark import progress as progress_mod
 from sqlstream.spark import state
@@ -257,7 +256,7 @@ def run(
             f"started {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}: {names}"
         )
     )
-    stop = _StopFlag()
+    stop = StopFlag()
     printed: dict[str, str] = {}
     tally = _tally(plan, queries)
     with stop.installed(), _summary(queries, printed, tally, out, connection):
@@ -367,45 +366,6 @@ def _stop(q: StreamingQuery) -> None:
             q.stop()
     except Exception:  # noqa: BLE001, S110 - stopping is best effort; the JVM may be going away
         pass
-
-
-class _StopFlag:
-    """Ctrl-C and SIGTERM set a flag the run loop checks, so no py4j call is cut in half.
-
-    A second Ctrl-C raises ``KeyboardInterrupt`` at once, for a user who does not want to wait.
-    """
-
-    def __init__(self) -> None:
-        self.requested: str | None = None
-        self._event = threading.Event()
-
-    def _handler(self, signum: int, frame: t.Any) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-        self._event.set()
-
-    def wait(self, seconds: float) -> None:
-        self._event.wait(seconds)
-
-    def installed(self) -> t.ContextManager[None]:
-        import contextlib
-
-        @contextlib.contextmanager
-        def cm() -> t.Iterator[None]:
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-            for s in previous:
-                signal.signal(s, self._handler)
-            try:
-                yield
-            finally:
-                for s, h in previous.items():
-                    signal.signal(s, h)
-
-        return cm()
 
 
 # --------------------------------------------------------------------------------------------
