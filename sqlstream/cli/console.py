@@ -19,6 +19,7 @@ if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
     from sqlstream.errors import CompileWarning, UserError, UserErrors
     from sqlstream.local.broker import Broker
+    from sqlstream.local.cluster import Cluster
 
 INTERNAL_HINT = (
     "hint: this is a bug in sqlstream; run again with --debug for the traceback and report it"
@@ -124,6 +125,24 @@ class Console:
             self.out("kafka is not running")
         else:
             self.out(f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})")
+
+    def cluster_up(self, cluster: Cluster) -> None:
+        self.out(
+            f"spark cluster is up: master {cluster.master_url} (web UI {cluster.webui_url}), "
+            f"{len(cluster.workers)} workers (logs in {cluster.state_dir})"
+        )
+
+    def cluster_down(self, was_running: bool) -> None:
+        self.out("spark cluster stopped" if was_running else "spark cluster was not running")
+
+    def cluster_status(self, cluster: Cluster | None, registered: t.Sequence[str]) -> None:
+        if cluster is None:
+            self.out("spark cluster is not running")
+            return
+        self.out(
+            f"spark cluster is up: master {cluster.master_url} (pid {cluster.pid}, "
+            f"web UI {cluster.webui_url}), workers alive: {', '.join(registered) or 'none'}"
+        )
 
 
 console = Console()

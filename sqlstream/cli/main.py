@@ -1,9 +1,10 @@
 """The command line: a thin shell over the library, grouped by what the user does.
 
-``project`` (init, compile, validate, ls), ``run`` (run, explain, test) and ``kafka`` (the
-development broker) hold the commands; ``options`` the shared options, ``console`` every line
-the user reads, ``errors`` the one handler that turns an exception into a message and an exit
-code (0 success, 1 a run-time failure, 2 a user mistake).
+``project`` (init, compile, validate, ls), ``run`` (run, explain, test), ``kafka`` (the
+development broker) and ``cluster`` (a local Spark standalone cluster) hold the commands;
+``options`` the shared options, ``console`` every line the user reads, ``errors`` the one
+handler that turns an exception into a message and an exit code (0 success, 1 a run-time
+failure, 2 a user mistake).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typing as t
 import click
 
 from sqlstream import __version__
-from sqlstream.cli import kafka, project, run, state, topics
+from sqlstream.cli import cluster, kafka, project, run, state, topics
 from sqlstream.cli.console import console
 from sqlstream.cli.errors import handled
 from sqlstream.cli.options import debug_option
@@ -36,7 +37,14 @@ def cli(debug: bool) -> None:
     """sqlstream: Kafka-to-Kafka streaming pipelines written in SQL, run on Apache Spark."""
 
 
-for command in (*project.COMMANDS, *run.COMMANDS, topics.topics, state.state, *kafka.COMMANDS):
+for command in (
+    *project.COMMANDS,
+    *run.COMMANDS,
+    topics.topics,
+    state.state,
+    *kafka.COMMANDS,
+    *cluster.COMMANDS,
+):
     cli.add_command(command)
 cli.add_command(peek)
 

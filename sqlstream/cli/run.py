@@ -124,8 +124,9 @@ def _checked_and_logged(compiled: Compiled, connection: Connection) -> t.Iterato
     from sqlstream.kafka import preflight
     from sqlstream.project.env import display_path
     from sqlstream.spark import runlog
+    from sqlstream.spark.session import cluster_notes
 
-    for note in preflight.check(compiled.plan, connection):
+    for note in [*preflight.check(compiled.plan, connection), *cluster_notes(connection)]:
         console.err(f"note: {note}")  # stdout is the progress lines
     log = runlog.new_path(compiled.project.root)
     console.err(f"Spark's log: {display_path(log)}")

@@ -22,6 +22,7 @@ from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
 from sqlstream.interrupts import StopFlag
 from sqlstream.project.connection import Connection
+from sqlstream.spark import executors as executors_mod
 from sqlstream.spark import progress as progress_mod
 from sqlstream.spark import state
 from sqlstream.spark import steps as st
@@ -259,12 +260,15 @@ def run(
     stop = StopFlag()
     printed: dict[str, str] = {}
     tally = _tally(plan, queries)
+    lost = executors_mod.Watch(spark)  # on a cluster: a lost executor is a line of progress
     with stop.installed(), _summary(queries, printed, tally, out, connection):
         try:
             while True:
                 active = [q.isActive for q in queries]
                 for q in queries:
                     _print_progress(q, printed, out, connection, tally)
+                for text in lost.news():
+                    out(connection.redact(text))
                 if stop.requested:
                     out(f"stopping ({stop.requested})")
                     for q in queries:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import typing as t
 import warnings
 from pathlib import Path
@@ -48,9 +49,12 @@ def session(
 
     master = connection.spark_master or DEFAULT_MASTER
     builder = SparkSession.builder.appName(app_name).master(master)
-    if master.startswith("local"):
-        # Keep a local Spark on loopback (and quiet about the host's address).
+    if on_this_machine(master):
+        # Keep a local Spark (or a cluster on loopback) on loopback, quiet about the host's
+        # address; its executors run this interpreter, the one with pyspark and sqlstream.
+        # Elsewhere the cluster's network and Python are the user's to name (docs/cluster.md).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     log_config = Path(__file__).with_name("log4j2.properties")
     confs = {
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config.as_uri()}",
@@ -67,6 +71,39 @@ def session(
         raise RunFailure(connection.redact(f"cannot start Spark: {reason(exc)}")) from None
     spark.sparkContext.setLogLevel(LOG_LEVEL)
     return spark
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def master_host(master: str) -> str | None:
+    """The host of a ``spark://host:port`` master (the first of a list of masters); None for
+    ``local[*]``, ``yarn``, ``k8s://...`` and the like, whose executors may be anywhere."""
+    if not master.startswith("spark://"):
+        return None
+    first = master[len("spark://") :].split(",")[0]
+    return first.rsplit(":", 1)[0] if ":" in first else first
+
+
+def on_this_machine(master: str) -> bool:
+    """Whether every executor of ``master`` runs on this machine: a local Spark, or a standalone
+    master on loopback (``sqlstream cluster up``)."""
+    return master.startswith("local") or master_host(master) in LOOPBACK
+
+
+def cluster_notes(connection: Connection) -> list[str]:
+    """What a run on a cluster needs that this machine cannot check: a checkpoint root at a
+    local path must be the same shared folder on every machine of the cluster (stateful queries
+    write their state from the executors)."""
+    master = connection.spark_master or DEFAULT_MASTER
+    root = connection.checkpoint_root
+    if connection.spark_remote or on_this_machine(master) or "://" in root:
+        return []
+    return [
+        f"checkpoint_root {root} is a local path and the master {master} may run executors "
+        "on other machines: every one of them must see that folder (a shared mount), "
+        "else use hdfs://, s3a://, abfss:// or gs://"
+    ]
 
 
 CONNECT_RETRIES = 5

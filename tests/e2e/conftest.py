@@ -11,6 +11,9 @@ safe.
 
 Spark: one ``local[2]`` session per test session with Spark's Kafka connector (and spark-avro)
 from ``sqlstream.spark.jars``, which fetches them with Maven into the cache the first time.
+
+A Spark standalone cluster (``spark_cluster``), only for the tests that ask for it: see
+``oncluster.py``.
 """
 
 from __future__ import annotations
@@ -91,6 +94,30 @@ def spark(kafka_bootstrap: str) -> t.Iterator[t.Any]:
         yield session
     finally:
         session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster_dir(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Path]:
+    """The state directory of a Spark standalone cluster (``sqlstream.local.cluster``: a master
+    and two workers of 1 core and 1g each, on loopback), started the first time a test asks for
+    it and stopped at the end of the session."""
+    from sqlstream.local import cluster
+
+    state_dir = tmp_path_factory.mktemp("spark-cluster")
+    cluster.up(port=0, state_dir=state_dir)
+    try:
+        yield state_dir
+    finally:
+        cluster.down(state_dir)
+
+
+@pytest.fixture
+def spark_cluster(spark_cluster_dir: Path) -> t.Any:
+    """The session's ``cluster.Cluster`` with every worker running: a worker an earlier test
+    killed is started again. Its ``master_url`` goes in a target's ``spark: {master: ...}``."""
+    from sqlstream.local import cluster
+
+    return cluster.up(port=0, state_dir=spark_cluster_dir)
 
 
 @pytest.fixture
