@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import typing as t
 import warnings
@@ -49,6 +50,7 @@ def session(
 
     master = connection.spark_master or DEFAULT_MASTER
     builder = SparkSession.builder.appName(app_name).master(master)
+    check_reachable(master)
     if on_this_machine(master):
         # Keep a local Spark (or a cluster on loopback) on loopback, quiet about the host's
         # address; its executors run this interpreter, the one with pyspark and sqlstream.
@@ -89,6 +91,34 @@ def on_this_machine(master: str) -> bool:
     """Whether every executor of ``master`` runs on this machine: a local Spark, or a standalone
     master on loopback (``sqlstream cluster up``)."""
     return master.startswith("local") or master_host(master) in LOOPBACK
+
+
+MASTER_TIMEOUT = 3.0
+"""Seconds to wait for a standalone master to accept a connection before the run fails."""
+
+
+def check_reachable(master: str) -> None:
+    """``RunFailure`` when no master of a ``spark://`` URL accepts a connection.
+
+    Spark itself retries an unreachable standalone master for a minute, then stops the context
+    with "All masters are unresponsive": a mistyped port or a cluster that is down should fail
+    the run in seconds, and say what to check.
+    """
+    if not master.startswith("spark://"):
+        return
+    errors = []
+    for address in master[len("spark://") :].split(","):
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "7077")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), MASTER_TIMEOUT).close()
+            return
+        except (OSError, ValueError) as exc:
+            errors.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
+    raise RunFailure(
+        f"cannot reach the Spark master {master} ({'; '.join(errors)})\n"
+        "hint: is the cluster up (`sqlstream cluster status` for a local one), and are the "
+        "target's spark: master host and port right?"
+    )
 
 
 def cluster_notes(connection: Connection) -> list[str]:

@@ -5,16 +5,18 @@ runs. The cluster itself runs in tests/e2e/test_cluster.py."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sqlstream.cli.main import cli
+from sqlstream.errors import RunFailure
 from sqlstream.local import cluster
 from sqlstream.project.connection import Connection
 from sqlstream.spark.executors import Executor, Watch, lost_lines
-from sqlstream.spark.session import cluster_notes, master_host, on_this_machine
+from sqlstream.spark.session import check_reachable, cluster_notes, master_host, on_this_machine
 
 MASTERS = [
     # master, its host, all executors on this machine
@@ -127,3 +129,23 @@ def test_the_state_dir_is_the_projects(tmp_path: Path) -> None:
     (tmp_path / "queries").mkdir()
     (tmp_path / "sqlstream.yml").write_text("name: shop\n")
     assert cluster.default_state_dir(tmp_path / "queries") == tmp_path / ".sqlstream" / "cluster"
+
+
+def test_an_unreachable_standalone_master_fails_in_seconds() -> None:
+    with socket.socket() as s:  # a port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        with pytest.raises(
+            RunFailure, match=rf"cannot reach the Spark master spark://127.0.0.1:{port} "
+        ):
+            check_reachable(f"spark://127.0.0.1:{port}")
+
+
+def test_a_listening_master_or_another_kind_is_not_checked_further() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        check_reachable(f"spark://127.0.0.1:1,127.0.0.1:{port}")  # one of the list answers
+    check_reachable("yarn")
+    check_reachable("local[*]")

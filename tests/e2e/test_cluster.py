@@ -19,7 +19,7 @@ from pathlib import Path
 
 import oncluster
 import pytest
-from cliproc import RunningCli
+from cliproc import RunningCli, summary
 
 from sqlstream.local import client as kafkaclient
 from sqlstream.local import cluster as local_cluster
@@ -127,8 +127,9 @@ def test_a_project_runs_on_the_cluster(
 def test_a_worker_killed_mid_run_loses_nothing(
     spark_cluster: local_cluster.Cluster, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    topics = _project(tmp_path, kafka_bootstrap, spark_cluster, windowed=False, limit=150)
-    records, good, bad = _records(3000, bad_every=100)
+    # 20 batches of 100: the worker dies after the first, with 19 to go.
+    topics = _project(tmp_path, kafka_bootstrap, spark_cluster, windowed=False, limit=100)
+    records, good, bad = _records(1999, bad_every=100)
     kafkaclient.produce(kafka_bootstrap, topics["events"], records)
     killed = spark_cluster.workers[0]
 
@@ -149,7 +150,9 @@ def test_a_worker_killed_mid_run_loses_nothing(
     assert local_cluster.registered(spark_cluster) == [spark_cluster.workers[1].address]
     copied = _ids(kafka_bootstrap, topics["copied"])
     assert set(copied) == good, sorted(good - set(copied))[:20]  # at least once: 0 lost
-    assert _keys(kafka_bootstrap, topics["dlq"]) == bad  # the malformed ones, counted
+    assert _keys(kafka_bootstrap, topics["dlq"]) == bad  # the malformed ones...
+    assert f"dlq {len(bad)}," in summary(lines)["copied"], lines  # ...counted once each
+    print(lines[lost[0]])
     _duplicates(copied)
 
 
