@@ -551,6 +551,7 @@ def _plan_sink(
         stmt, topic_spec, topics.partitions_needed(partition), partition, diags
     )
     header_pairs, headers_sql = _sink_headers(q, node, diags)
+    delivery = _sink_delivery(stmt, values, nodes, topic, trigger, diags)
     value_sql = None
     if node.value is not None:
         value_sql = _sink_expression(q, node.value, "VALUE", diags)
@@ -595,7 +596,40 @@ def _plan_sink(
         topic_spec=topic_spec,
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
+        delivery=delivery,
     )
+
+
+def _sink_delivery(
+    stmt: Statement,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    topic: str | None,
+    trigger: Trigger | None,
+    diags: Diagnostics,
+) -> str:
+    """``delivery``; ``exactly_once`` needs micro-batches (one transaction each) and a literal
+    topic (whose partition 0 holds the committed-batch marker: docs/lowering.md)."""
+    delivery = values.get("delivery", options.DELIVERY[0])
+    if delivery != "exactly_once":
+        return delivery
+    where = stmt.locate(nodes["delivery"]) if "delivery" in nodes else stmt.locate()
+    mode = triggers.kind(trigger.kind).stateless_mode if trigger else None
+    if mode:
+        diags.error(
+            f"delivery = 'exactly_once' writes one Kafka transaction per micro-batch, and {mode}"
+            " has no micro-batches",
+            where,
+            "use a processing-time trigger, e.g. trigger = '10 seconds', or at_least_once",
+        )
+    if topic is None:
+        diags.error(
+            "delivery = 'exactly_once' needs a literal TOPIC: the batch it committed last is"
+            " recorded on that topic",
+            where,
+            "write to one topic per query (INSERT INTO KAFKA TOPIC 'name'), or use at_least_once",
+        )
+    return delivery
 
 
 def _sink_options(
