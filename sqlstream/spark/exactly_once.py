@@ -93,9 +93,19 @@ def _transactions(writer: TransactionalWriter) -> _Transactions:
     return txn
 
 
-def librdkafka(options: t.Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Spark's ``kafka.*`` client options as librdkafka settings (the same names without the
-    prefix; a Java-only option such as ``sasl.jaas.config`` fails when the producer is made)."""
+def client_settings(bootstrap: str, options: t.Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The target's Kafka options (Spark's ``kafka.*`` spelling) as librdkafka settings, mapped
+    as the topic tools map them (a JAAS config to ``sasl.username``...)."""
+    # The one import of a package above this one (pyproject's import contract lets it): the
+    # mapping of Java client options to librdkafka lives with the other librdkafka clients.
+    from sqlstream.kafka.config import client_config
+
+    return dict(client_config(bootstrap, dict(options)).librdkafka())
+
+
+def producer_settings(options: t.Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The sink's own ``kafka.*`` producer options: librdkafka's names are the Java client's for
+    the common ones (``acks``, ``compression.type``, ``linger.ms``); another fails at once."""
     return {k.removeprefix("kafka."): v for k, v in options}
 
 
@@ -106,12 +116,12 @@ class _Transactions:
         import confluent_kafka as ck
 
         self.writer = writer
-        client = {"bootstrap.servers": writer.bootstrap, **librdkafka(writer.client)}
+        client = client_settings(writer.bootstrap, writer.client)
         self.producer = ck.Producer(
             {
                 **_PRODUCER_DEFAULTS,
                 **client,
-                **librdkafka(writer.producer_only),
+                **producer_settings(writer.producer_only),
                 "transactional.id": writer.transactional_id,
                 "transaction.timeout.ms": str(TRANSACTION_TIMEOUT_MS),
             }
