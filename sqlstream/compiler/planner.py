@@ -88,6 +88,8 @@ def build_plan(
                 f"the other is at {names[sink.name].locate()}; set WITH (name = '...') on one",
             )
         names[sink.name] = q.stmt
+        if sink.delivery == "exactly_once":
+            _warn_nondeterministic(q, analysis, diags)
         diags.add_all(_rate_limit_errors(sink, q, analysis, plan, rate_limited))
         plan.sinks.append(sink)
     checks.check(analysis, plan, diags)
@@ -630,6 +632,33 @@ def _sink_delivery(
             "write to one topic per query (INSERT INTO KAFKA TOPIC 'name'), or use at_least_once",
         )
     return delivery
+
+
+_NONDETERMINISTIC = (exp.Rand, exp.Randn, exp.Uuid, exp.Shuffle)
+_NONDETERMINISTIC_NAMES = ("now", "curdate", "random", "monotonically_increasing_id", "uuid")
+
+
+def _warn_nondeterministic(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
+    """A stateful exactly-once query whose values change from one run of a batch to the next.
+
+    Its records stay exactly once (one run of each batch is committed), but a batch committed
+    just before a crash is run again, not written, and its state is the second run's: with
+    ``rand()`` or ``current_timestamp()`` inside, the state can disagree with the records
+    written (docs/lowering.md, "Exactly once into Kafka"). A stateless query has no state."""
+    if next(_stateful_parts(q.query, analysis, triggers.DEFAULT.name), None) is None:
+        return
+    found = [
+        c
+        for c in q.query.find_all(*_NONDETERMINISTIC, *_CURRENT_TIME, exp.Anonymous)
+        if not isinstance(c, exp.Anonymous) or c.name.lower() in _NONDETERMINISTIC_NAMES
+    ]
+    if found:
+        diags.warn(
+            f"{found[0].sql(SPARK)} gives another value each time a batch runs: after a crash,"
+            " the state of this exactly-once query may disagree with the records it wrote",
+            q.stmt.locate(found[0]),
+            "compute from the records (event time, Kafka timestamp, a hash of columns) instead",
+        )
 
 
 def _sink_options(

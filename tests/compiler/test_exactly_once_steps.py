@@ -173,3 +173,37 @@ def test_a_failed_batch_is_reported_with_the_writers_own_words() -> None:
         " SQLSTATE: 39000 SQLSTATE: XXKST\n=== Streaming Query ===\nIdentifier: q\n"
     )
     assert reason(Exception(text)) == "batch 3 not committed to topic out: Broker: Producer fenced"
+
+
+_WINDOWED = "FROM s GROUP BY window(ts, '1 minute'), a"
+
+
+@pytest.mark.parametrize(
+    "select, warned",
+    [
+        # Stateful: a batch run again after a crash rebuilds state from other values.
+        (f"SELECT a, max(rand()) AS r {_WINDOWED}", "RAND()"),
+        (f"SELECT a, count(*) AS n, max(current_timestamp()) AS t {_WINDOWED}", "CURRENT"),
+        (f"SELECT a, count(*) AS n {_WINDOWED}", None),
+        # Stateless: one run of each batch is committed, and there is no state.
+        ("SELECT a, uuid() AS id FROM s", None),
+    ],
+)
+def test_a_nondeterministic_stateful_exactly_once_query_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str, warned: str | None
+) -> None:
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "sqlstream.yml").write_text("name: p\nquery-paths: [queries]\n")
+    (tmp_path / "queries" / "q.sql").write_text(
+        "CREATE STREAM s (a STRING, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE)"
+        " FROM KAFKA (topic = 'in');\n"
+        f"INSERT INTO KAFKA TOPIC 'o' WITH (delivery = 'exactly_once')\n{select};\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    warnings = [w for w in compile_project(["queries"]).warnings if "exactly-once" in w.message]
+    if warned is None:
+        assert warnings == []
+    else:
+        (w,) = warnings
+        assert w.message.startswith(warned) and w.location is not None
+        assert w.location.line == 3
