@@ -70,7 +70,13 @@ WHERE action = 'purchase' AND amount > 10;
 
 
 def faults(
-    bootstrap: str, work: Path, records: int, kills: int, per_batch: int, seed: int
+    bootstrap: str,
+    work: Path,
+    records: int,
+    kills: int,
+    per_batch: int,
+    seed: int,
+    restart_broker: t.Callable[[], t.Any] | None,
 ) -> list[killrun.Outcome]:
     outcomes = []
     for mode in MODES:
@@ -85,6 +91,7 @@ def faults(
             mode,
             rng=random.Random(seed),
             log=lambda s: print("  " + s, flush=True),
+            during_last_run=restart_broker,
         )
         print(f"  {outcome}", flush=True)
         outcomes.append(outcome)
@@ -204,17 +211,23 @@ def report(
         f"Faults: {args.records:,} records, {args.kills} SIGKILLs of `sqlstream run` (driver and"
         f" JVM at once) at random moments, batches of at most {args.fault_batch:,} records, a"
         " stateless query and a 10-second tumbling-window count in one run, output read with"
-        " `isolation.level=read_committed`.",
+        " `isolation.level=read_committed`."
+        + (
+            " During the last run, the broker is stopped and started again (same port, same data)"
+            " at a random moment; a run that fails meanwhile is restarted, as a supervisor would."
+            if args.bootstrap is None
+            else ""
+        ),
         "",
         "| delivery | records lost | records duplicated | windows lost | windows duplicated |"
-        " windows with a wrong count | wall time |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        " windows with a wrong count | runs failed, restarted | wall time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for o in outcomes:
         lines.append(
             f"| {o.delivery} | {o.lost} | {o.duplicates} | {o.windows_lost} of"
             f" {o.windows_expected} | {o.windows_duplicated} | {o.windows_wrong} |"
-            f" {o.seconds:.0f} s |"
+            f" {len(o.failed_runs)} | {o.seconds:.0f} s |"
         )
     if runs:
         by = {m: [r for r in runs if r.mode == m] for m in MODES}
@@ -272,11 +285,26 @@ def main(argv: list[str] | None = None) -> int:
         broker = localkafka.up(port=0, state_dir=work / "kafka")
         bootstrap = broker.bootstrap
     loads = [os.getloadavg()[0]]
+
+    def restart() -> None:
+        """a broker restart"""
+        assert broker is not None
+        localkafka.down(work / "kafka")
+        localkafka.up(port=broker.port, state_dir=work / "kafka")
+
     try:
         outcomes = (
             []
             if args.skip_faults
-            else faults(bootstrap, work, args.records, args.kills, args.fault_batch, args.seed)
+            else faults(
+                bootstrap,
+                work,
+                args.records,
+                args.kills,
+                args.fault_batch,
+                args.seed,
+                restart if broker is not None else None,
+            )
         )
         runs = (
             []

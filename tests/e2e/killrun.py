@@ -64,6 +64,8 @@ class Outcome:
     """Windows emitted (once or more) with another count than the input gives."""
     seconds: float
     restarts_seconds: list[float] = field(default_factory=list)
+    failed_runs: list[str] = field(default_factory=list)
+    """Runs that ended on their own (restarted): their last words."""
 
     @property
     def exact(self) -> bool:
@@ -206,9 +208,11 @@ def run_with_kills(
     max_kill_delay: float = 6.0,
     timeout: float = 600,
     log: t.Callable[[str], t.Any] = lambda _: None,
+    during_last_run: t.Callable[[], t.Any] | None = None,
 ) -> Outcome:
     """Produce, then ``kills`` times: start, wait for a batch with rows and a random while
-    more, SIGKILL; then a last run until the output is complete (or ``timeout``)."""
+    more, SIGKILL; then a last run until the output is complete (or ``timeout``), during which
+    ``during_last_run`` (a broker restart, say) is called at a random moment."""
     kafkaclient.produce(project.bootstrap, project.input, events(records))
     started = time.monotonic()
     restarts: list[float] = []
@@ -225,10 +229,22 @@ def run_with_kills(
             kill_hard(cli)
     windows = expected_windows(records)
     cli = project.start()
+    failures: list[str] = []
     try:
+        if during_last_run is not None:
+            cli.wait_for_rows(240)
+            time.sleep(rng.uniform(0, max_kill_delay))
+            log(f"{during_last_run.__doc__ or 'fault'} after {_batches_done(cli)} batches")
+            during_last_run()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert cli.proc.poll() is None, (cli.lines[-20:], cli.stderr()[-3000:])
+            if cli.proc.poll() is not None:
+                # A run that failed (the broker gone too long) is restarted, as a supervisor
+                # would; what it wrote before still counts.
+                failures.append(cli.stderr().strip().splitlines()[-1:][0] if cli.stderr() else "")
+                log(f"the run ended ({cli.proc.returncode}): {failures[-1][:200]}; restarted")
+                assert len(failures) <= 3, failures
+                cli = project.start()
             plain, got = project.read()
             if len(plain) >= records and len({w for w, _ in got}) >= len(windows):
                 break
@@ -251,4 +267,5 @@ def run_with_kills(
         windows_wrong=sum(1 for (w, n) in got if windows.get(w) != n),
         seconds=time.monotonic() - started,
         restarts_seconds=restarts,
+        failed_runs=failures,
     )
