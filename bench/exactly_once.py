@@ -207,6 +207,21 @@ def report(
     args: argparse.Namespace,
     loads: tuple[float, float],
 ) -> str:
+    lines: list[str] = []
+    if outcomes:
+        lines += fault_lines(outcomes, args)
+    if runs:
+        lines += cost_lines(runs, args)
+    lines += [
+        f"The 1-minute load average was {loads[0]:.1f} before and {loads[1]:.1f} after, on"
+        f" {os.cpu_count()} cores: other work shared the machine, so the wall times are high;"
+        " the two modes ran on the same machine at the same time (alternating), and the ratio"
+        " is the figure to read.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def fault_lines(outcomes: list[killrun.Outcome], args: argparse.Namespace) -> list[str]:
     lines = [
         f"Faults: {args.records:,} records, {args.kills} SIGKILLs of `sqlstream run` (driver and"
         f" JVM at once) at random moments, batches of at most {args.fault_batch:,} records, a"
@@ -229,12 +244,16 @@ def report(
             f" {o.windows_expected} | {o.windows_duplicated} | {o.windows_wrong} |"
             f" {len(o.failed_runs)} | {o.seconds:.0f} s |"
         )
+    return [*lines, ""]
+
+
+def cost_lines(runs: list[CostRun], args: argparse.Namespace) -> list[str]:
+    lines: list[str] = []
     if runs:
         by = {m: [r for r in runs if r.mode == m] for m in MODES}
         rate = {m: statistics.median(r.rate for r in rs) for m, rs in by.items()}
         mean_ms = {m: statistics.mean(ms for r in rs for ms in r.batch_ms) for m, rs in by.items()}
         lines += [
-            "",
             f"Cost: the stateless pipeline of bench/throughput.py, {args.cost_records:,} records"
             f" in batches of {args.batch:,}, available-now trigger, one SparkSession (local[*]),"
             f" {args.runs} runs per mode alternating after a warm-up of each; median records/s,"
@@ -249,14 +268,7 @@ def report(
                 f"| {m} | {rate[m]:,.0f} | {rate[m] / rate[base]:.2f}x | {mean_ms[m]:.0f} ms |"
                 f" {mean_ms[m] - mean_ms[base]:+.0f} ms |"
             )
-    lines += [
-        "",
-        f"The 1-minute load average was {loads[0]:.1f} before and {loads[1]:.1f} after, on"
-        f" {os.cpu_count()} cores: other work shared the machine, so the wall times are high;"
-        " the two modes ran on the same machine at the same time (alternating), and the ratio"
-        " is the figure to read.",
-    ]
-    return "\n".join(lines) + "\n"
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
