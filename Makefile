@@ -11,7 +11,7 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput setup clean
+.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once setup clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,9 @@ bench-compile: setup $(CSTAMP)
 
 bench-throughput: setup
 	$(BIN)/python bench/throughput.py
+
+bench-exactly-once: setup
+	$(BIN)/python bench/exactly_once.py
 
 clean:
 	rm -rf target .sqlstream .pytest_cache

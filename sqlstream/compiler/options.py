@@ -26,6 +26,9 @@ __all__ = ["parse_duration", "parse_trigger"]  # their home is triggers; kept he
 VALUE_FORMATS = formats.VALUE_FORMATS
 KEY_FORMATS = formats.KEY_FORMATS
 TOPIC_SELECTORS = ("topic", "topics", "topic_pattern")
+DELIVERY = ("at_least_once", "exactly_once")
+"""A sink's guarantee: Spark's Kafka sink (at least once), or one Kafka transaction per
+micro-batch (``spark/exactly_once.py``; docs/lowering.md, "Exactly once into Kafka")."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec(
             "replication_factor", "int", "the replication factor `run` creates a missing topic with"
         ),
+        OptionSpec("delivery", "enum", "at_least_once (the default) | exactly_once", DELIVERY),
     )
 }
 

@@ -88,6 +88,8 @@ def build_plan(
                 f"the other is at {names[sink.name].locate()}; set WITH (name = '...') on one",
             )
         names[sink.name] = q.stmt
+        if sink.delivery == "exactly_once":
+            _warn_nondeterministic(q, analysis, diags)
         diags.add_all(_rate_limit_errors(sink, q, analysis, plan, rate_limited))
         plan.sinks.append(sink)
     checks.check(analysis, plan, diags)
@@ -551,6 +553,7 @@ def _plan_sink(
         stmt, topic_spec, topics.partitions_needed(partition), partition, diags
     )
     header_pairs, headers_sql = _sink_headers(q, node, diags)
+    delivery = _sink_delivery(stmt, values, nodes, topic, trigger, diags)
     value_sql = None
     if node.value is not None:
         value_sql = _sink_expression(q, node.value, "VALUE", diags)
@@ -595,7 +598,67 @@ def _plan_sink(
         topic_spec=topic_spec,
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
+        delivery=delivery,
     )
+
+
+def _sink_delivery(
+    stmt: Statement,
+    values: dict[str, str],
+    nodes: dict[str, syntax_nodes.OptionValue],
+    topic: str | None,
+    trigger: Trigger | None,
+    diags: Diagnostics,
+) -> str:
+    """``delivery``; ``exactly_once`` needs micro-batches (one transaction each) and a literal
+    topic (whose partition 0 holds the committed-batch marker: docs/lowering.md)."""
+    delivery = values.get("delivery", options.DELIVERY[0])
+    if delivery != "exactly_once":
+        return delivery
+    where = stmt.locate(nodes["delivery"]) if "delivery" in nodes else stmt.locate()
+    mode = triggers.kind(trigger.kind).stateless_mode if trigger else None
+    if mode:
+        diags.error(
+            f"delivery = 'exactly_once' writes one Kafka transaction per micro-batch, and {mode}"
+            " has no micro-batches",
+            where,
+            "use a processing-time trigger, e.g. trigger = '10 seconds', or at_least_once",
+        )
+    if topic is None:
+        diags.error(
+            "delivery = 'exactly_once' needs a literal TOPIC: the batch it committed last is"
+            " recorded on that topic",
+            where,
+            "write to one topic per query (INSERT INTO KAFKA TOPIC 'name'), or use at_least_once",
+        )
+    return delivery
+
+
+_NONDETERMINISTIC = (exp.Rand, exp.Randn, exp.Uuid, exp.Shuffle)
+_NONDETERMINISTIC_NAMES = ("now", "curdate", "random", "monotonically_increasing_id", "uuid")
+
+
+def _warn_nondeterministic(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
+    """A stateful exactly-once query whose values change from one run of a batch to the next.
+
+    Its records stay exactly once (one run of each batch is committed), but a batch committed
+    just before a crash is run again, not written, and its state is the second run's: with
+    ``rand()`` or ``current_timestamp()`` inside, the state can disagree with the records
+    written (docs/lowering.md, "Exactly once into Kafka"). A stateless query has no state."""
+    if next(_stateful_parts(q.query, analysis, triggers.DEFAULT.name), None) is None:
+        return
+    found = [
+        c
+        for c in q.query.find_all(*_NONDETERMINISTIC, *_CURRENT_TIME, exp.Anonymous)
+        if not isinstance(c, exp.Anonymous) or c.name.lower() in _NONDETERMINISTIC_NAMES
+    ]
+    if found:
+        diags.warn(
+            f"{found[0].sql(SPARK)} gives another value each time a batch runs: after a crash,"
+            " the state of this exactly-once query may disagree with the records it wrote",
+            q.stmt.locate(found[0]),
+            "compute from the records (event time, Kafka timestamp, a hash of columns) instead",
+        )
 
 
 def _sink_options(

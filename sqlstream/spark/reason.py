@@ -32,6 +32,8 @@ _STACK_LINE = re.compile(
 _PLAN_LINE = re.compile(r"^\s*([+:|~']|!|\+-|:-)")
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_]+(?:\.[A-Z0-9_]+)*)\]")
 _JOB_ABORTED = re.compile(r"^Job aborted due to stage failure: .*?\(\S+ executor \S+\): ")
+_PYTHON_RAISED = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception): (.+?)(?: SQLSTATE: \w+)*$", re.M)
+"""The last line of a Python traceback (``RuntimeError: batch 3 not committed ...``)."""
 _POSITION = re.compile(r";?\s*line (\d+),? pos (\d+)\s*$")
 
 
@@ -39,6 +41,11 @@ def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
     """The meaningful part of a Spark error: the innermost ``[ERROR_CLASS] message``, no stack."""
     text = _message(exc)
     text = text.split("=== Streaming Query ===")[0].split("\nDriver stacktrace:")[0]
+    python = _PYTHON_RAISED.findall(text)
+    if "Traceback (most recent call last)" in text and python:
+        # A foreachBatch function (the exactly-once writer) raised in the driver's Python: its
+        # own last words, not py4j's frames around them.
+        return python[-1].strip()
     lines = [ln.rstrip() for ln in text.splitlines()]
     lines = [
         ln for ln in lines if ln.strip() and not _STACK_LINE.match(ln) and not _PLAN_LINE.match(ln)

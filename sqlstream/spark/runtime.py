@@ -27,6 +27,7 @@ from sqlstream.spark import progress as progress_mod
 from sqlstream.spark import state
 from sqlstream.spark import steps as st
 from sqlstream.spark import summary as summary_mod
+from sqlstream.spark.exactly_once import TransactionalWriter
 from sqlstream.spark.reason import explained, failure, reason
 from sqlstream.spark.session import session
 
@@ -68,6 +69,14 @@ def resolver(connection: Connection, bootstrap_override: str | None = None) -> s
             from pyspark.sql import functions as F
 
             return F.expr(arg.sql).alias(arg.alias)
+        if isinstance(arg, st.ExactlyOnce):
+            return TransactionalWriter(
+                arg.topic,
+                arg.transactional_id,
+                resolve(st.FromTarget("bootstrap")),
+                tuple((k, resolve(v)) for k, v in arg.client),
+                arg.producer_only,
+            )
         return arg
 
     return resolve

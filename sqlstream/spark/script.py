@@ -81,9 +81,24 @@ def py_arg(arg: st.Arg, sql: bool = False) -> str:
         return f"F.expr({py_str(arg.sql)}).alias({py_str(arg.alias)})"
     if isinstance(arg, st.Observed):
         return f"Observation({py_str(arg.name)})"
+    if isinstance(arg, st.ExactlyOnce):
+        return _py_writer(arg)
     if isinstance(arg, str):
         return py_sql(arg) if sql else py_str(arg)
     return repr(arg)
+
+
+def _py_pairs(pairs: t.Iterable[tuple[str, st.Arg]]) -> str:
+    items = [f"({py_str(k)}, {py_arg(v)})" for k, v in pairs]
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def _py_writer(w: st.ExactlyOnce) -> str:
+    """``TransactionalWriter(...)`` on one line (its arguments in the runtime's order)."""
+    args = [py_str(w.topic), py_str(w.transactional_id), "BOOTSTRAP", _py_pairs(w.client)]
+    if w.producer_only:
+        args.append(_py_pairs(w.producer_only))
+    return f"TransactionalWriter({', '.join(args)})"
 
 
 def _call_lines(group: list[st.Call], indent: str) -> list[str]:
@@ -208,11 +223,18 @@ def _header(
     ]
     if secrets:
         lines.append(f"# Secrets, which must be set: {', '.join(secrets)}")
+    if any(isinstance(a, st.ExactlyOnce) for a in args):
+        lines.append(
+            "# delivery = 'exactly_once' needs sqlstream and confluent-kafka on the driver"
+            " (pip install 'sqlstream[kafka]')."
+        )
     lines += ["", "import os", "", "from pyspark.sql import SparkSession"]
     if any(isinstance(a, st.Column) for a in args):
         lines.append("from pyspark.sql import functions as F")
     if any(isinstance(a, st.Observed) for a in args):
         lines.append("from pyspark.sql import Observation")
+    if any(isinstance(a, st.ExactlyOnce) for a in args):
+        lines += ["", "from sqlstream.spark.exactly_once import TransactionalWriter"]
     return lines
 
 

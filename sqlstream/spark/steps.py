@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlstream.compiler import formats, lower, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
 from sqlstream.project.connection import Connection
+from sqlstream.spark import exactly_once
 
 # --------------------------------------------------------------------------------------------
 # The vocabulary of a description: calls, chains, and the arguments the target supplies
@@ -61,7 +62,21 @@ class Observed:
     name: str
 
 
-Arg = t.Union[str, bool, int, FromTarget, Column, Observed]
+@dataclass(frozen=True)
+class ExactlyOnce:
+    """``TransactionalWriter(...)`` (``spark/exactly_once.py``): the ``foreachBatch`` function of
+    a sink with ``delivery = 'exactly_once'``, which writes each batch in one Kafka transaction.
+
+    ``client`` are the target's Kafka options (secret ones as ``FromTarget``), ``producer_only``
+    the sink's own ``kafka.*`` options."""
+
+    topic: str
+    transactional_id: str
+    client: tuple[tuple[str, t.Union[str, FromTarget]], ...]
+    producer_only: tuple[tuple[str, str], ...] = ()
+
+
+Arg = t.Union[str, bool, int, FromTarget, Column, Observed, ExactlyOnce]
 
 
 @dataclass(frozen=True)
@@ -262,7 +277,9 @@ def steps(
         out.append(read)
         if src.dlq_topic and src.dlq_filter:
             trigger = trigger_override or (readers[0].trigger if readers else None)
-            dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer))
+            # The DLQ writes of a source read by an exactly-once sink get the same guarantee.
+            eos = any(s.delivery == EXACTLY_ONCE for s in readers)
+            dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer, eos))
     for view in plan.views:
         if view.name in needed_views:
             var = namer.name(view.name)
@@ -328,6 +345,11 @@ def _sink_query(
     if sink.topic is not None:
         opts.append(("topic", sink.topic))
     opts.append(("checkpointLocation", FromTarget("checkpoint", sink.checkpoint)))
+    calls = _write(opts, sink.name, trigger)
+    if sink.delivery == EXACTLY_ONCE and sink.topic is not None:
+        calls = _transactional_write(
+            sink.topic, sink.checkpoint, connection, write, sink.name, trigger
+        )
     frame = Chain(
         SESSION,
         (call("sql", sink.sql), call("selectExpr", *sink.write_exprs)),
@@ -340,7 +362,7 @@ def _sink_query(
         sink.line,
         None,
         frame,
-        _write(opts, sink.name, trigger),
+        calls,
         trigger,
     )
 
@@ -352,21 +374,26 @@ def _dlq_query(
     connection: Connection,
     trigger: Trigger | None,
     namer: _Namer,
+    exactly: bool = False,
 ) -> StartQuery:
     """The malformed records and tombstones of ``src`` that its policies send to its DLQ topic
     (read from its ``decoded`` frame), unchanged."""
     assert src.dlq_topic is not None and src.dlq_filter is not None
     name = dlq_query_name(src.name)
+    checkpoint = f"{plan.project}/{name}"
     opts = [
         *_connection_opts(connection, {}),
         ("topic", src.dlq_topic),
-        ("checkpointLocation", FromTarget("checkpoint", f"{plan.project}/{name}")),
+        ("checkpointLocation", FromTarget("checkpoint", checkpoint)),
     ]
     calls = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
     frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
-    return StartQuery(
-        name, "dlq", src.file, 0, src.name, frame, _write(opts, name, trigger), trigger
+    write = (
+        _transactional_write(src.dlq_topic, checkpoint, connection, {}, name, trigger)
+        if exactly
+        else _write(opts, name, trigger)
     )
+    return StartQuery(name, "dlq", src.file, 0, src.name, frame, write, trigger)
 
 
 def dlq_query_name(source: str) -> str:
@@ -380,6 +407,39 @@ def _write(opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None) -> t
         attr("writeStream"),
         call("format", "kafka"),
         *_options(opts),
+        call("outputMode", output_mode(trigger)),
+        *([call("trigger", **kwargs)] if kwargs else []),
+        call("queryName", name),
+        call("start"),
+    )
+
+
+EXACTLY_ONCE = "exactly_once"
+
+
+def _transactional_write(
+    topic: str,
+    checkpoint: str,
+    connection: Connection,
+    producer_only: t.Mapping[str, str],
+    name: str,
+    trigger: Trigger | None,
+) -> tuple[Call, ...]:
+    """``delivery = 'exactly_once'``: ``foreachBatch`` of a transactional writer instead of the
+    Kafka sink; the same checkpoint, output mode, trigger and name (docs/lowering.md)."""
+    client = tuple(
+        (k, v)
+        for k, v in _connection_opts(connection, producer_only)
+        if k != "kafka.bootstrap.servers" and isinstance(v, (str, FromTarget))
+    )
+    writer = ExactlyOnce(
+        topic, exactly_once.transactional_id(checkpoint), client, tuple(producer_only.items())
+    )
+    kwargs = trigger_kwargs(trigger)
+    return (
+        attr("writeStream"),
+        call("foreachBatch", writer),
+        call("option", "checkpointLocation", FromTarget("checkpoint", checkpoint)),
         call("outputMode", output_mode(trigger)),
         *([call("trigger", **kwargs)] if kwargs else []),
         call("queryName", name),
