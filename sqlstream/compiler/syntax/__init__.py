@@ -33,10 +33,12 @@ from sqlstream.compiler.syntax.nodes import (
 from sqlstream.compiler.syntax.parser import Parser
 from sqlstream.compiler.syntax.spark import (
     SyntaxProblem,
+    balanced_and,
     is_window_call,
     node_span,
     to_spark_sql,
     tokenize,
+    type_sql,
     uses_window_function,
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "SyntaxProblem",
     "Text",
     "Watermark",
+    "balanced_and",
     "generate",
     "is_window_call",
     "node_span",
@@ -66,6 +69,7 @@ __all__ = [
     "split",
     "to_spark_sql",
     "tokenize",
+    "type_sql",
     "uses_window_function",
 ]
 
