@@ -382,56 +382,30 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     q.watermarks = watermarks
 
 
-#: A WHERE of more nodes than this, of operators, columns and constants only, is qualified
-#: through a stand-in (see :func:`_to_qualify`); smaller ones are qualified as written.
-BIG_FILTER = 256
-
-_PLAIN = (
-    *(exp.Connector, exp.Not, exp.Paren, exp.Neg, exp.Is),
-    *(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE),
-    *(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod),
-    *(exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null),
-)
-"""What a WHERE may be made of to be qualified through a stand-in: nothing in it but columns
-has a name to resolve, no subquery, no function, no lambda."""
-
-
 def _to_qualify(query: exp.Expr) -> exp.Expr:
     """A copy of the query for ``qualify``, which rewrites what it is given.
 
-    A long WHERE of comparisons (a filter of 20,000 terms: 100,000 nodes) is replaced in the
-    copy by the AND of its distinct columns, in the order they first appear: qualify resolves
+    A long plain WHERE (``syntax.plain_columns``: a filter of 20,000 terms is 100,000 nodes)
+    is replaced in the copy by the AND of its distinct columns, in the order they first
+    appear: qualify resolves
     each column on its own, so the stand-in resolves, and fails, exactly as the filter would
     (a failure is located in the original query, by the column's name), and the copy and
     qualify's walks are as long as the columns are few. The original is not changed: the
     stand-in takes the WHERE's place only while the rest is copied."""
     where = query.args.get("where") if isinstance(query, exp.Select) else None
-    columns = _plain_columns(where.this) if isinstance(where, exp.Where) else None
+    columns = syntax.plain_columns(where.this) if isinstance(where, exp.Where) else None
     if where is None or not columns:
         return query.copy()
-    stand_in = exp.Where(this=syntax.balanced_and(columns))
+    distinct: dict[tuple[tuple[str, bool], ...], exp.Column] = {}
+    for column in columns:
+        key = tuple((str(p.this), bool(p.args.get("quoted"))) for p in column.parts)
+        distinct.setdefault(key, column)
+    stand_in = exp.Where(this=syntax.balanced_and([c.copy() for c in distinct.values()]))
     query.set("where", stand_in)  # same key: the order of the arguments (and walks) is kept
     try:
         return query.copy()
     finally:
         query.set("where", where)
-
-
-def _plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
-    """Copies of the distinct columns of a long condition made of :data:`_PLAIN` nodes only,
-    else None."""
-    columns: dict[tuple[tuple[str, bool], ...], exp.Column] = {}
-    size = 0
-    for node in condition.walk():
-        if not isinstance(node, _PLAIN):
-            return None
-        size += 1
-        if isinstance(node, exp.Column):
-            key = tuple((str(p.this), bool(p.args.get("quoted"))) for p in node.parts)
-            columns.setdefault(key, node)
-    if size <= BIG_FILTER:
-        return None
-    return [c.copy() for c in columns.values()]
 
 
 def _without_filters(qualified: exp.Expr) -> exp.Expr:

@@ -77,7 +77,7 @@ def _check_query(
     watermarks = _watermarks(q, analysis)
     found = _find_kinds(q.query)
     for select in found[exp.Select]:
-        yield from _check_select(q, select, watermarks, analysis, via)
+        yield from _check_select(q, t.cast(exp.Select, select), watermarks, analysis, via)
     for node in found[exp.Order]:
         if isinstance(node.parent, exp.Window):
             continue

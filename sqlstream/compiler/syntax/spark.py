@@ -411,11 +411,58 @@ def uses_window_function(query: exp.Expr) -> bool:
     return any(is_window_call(node) for node in query.find_all(exp.Anonymous))
 
 
+#: A condition of more nodes than this, of :data:`PLAIN` nodes only, is a long plain filter.
+LONG_FILTER = 256
+
+PLAIN = (
+    *(exp.Connector, exp.Not, exp.Paren, exp.Neg, exp.Is),
+    *(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE),
+    *(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod),
+    *(exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null),
+)
+"""What a long plain filter is made of: operators, columns and constants; no function, no
+subquery, no lambda, nothing the generator or qualify rewrites."""
+
+
+def plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
+    """The columns of a long plain filter (see :data:`LONG_FILTER`) in the order they appear,
+    or None for any other condition."""
+    columns: list[exp.Column] = []
+    size = 0
+    for node in condition.walk():
+        if not isinstance(node, PLAIN):
+            return None
+        size += 1
+        if isinstance(node, exp.Column):
+            columns.append(node)
+    return columns if size > LONG_FILTER else None
+
+
 def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     """Text Spark accepts for an embedded query or expression. Anonymous function names were
     normalised at parse time (``window`` lower case, as Spark's docs write it; others upper
-    case, as sqlglot prints them), so the generator is asked to keep them as they are."""
-    return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+    case, as sqlglot prints them), so the generator is asked to keep them as they are.
+
+    The generator copies what it writes (its transforms rewrite queries); a long plain WHERE
+    (a filter of 20,000 terms: 100,000 nodes, most of the copy) is written apart, uncopied,
+    as the generator writes plain operators without rewriting them, into the text of the rest
+    of the query, written with a stand-in column where the filter goes."""
+    where = node.args.get("where") if isinstance(node, exp.Select) and not pretty else None
+    if not isinstance(where, exp.Where) or where.comments or plain_columns(where.this) is None:
+        return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+    node.set("where", exp.Where(this=exp.column(_STAND_IN)))  # same key: arguments' order kept
+    try:
+        rest = node.sql(SPARK, normalize_functions=False)
+    finally:
+        node.set("where", where)
+    marker = f"WHERE {_STAND_IN}"
+    if rest.count(marker) != 1:
+        return node.sql(SPARK, normalize_functions=False)
+    condition = where.this.sql(SPARK, copy=False, normalize_functions=False)
+    return rest.replace(marker, f"WHERE {condition}")
+
+
+_STAND_IN = "sqlstream_filter_stand_in_8a1f"
 
 
 _TYPE_SQL: dict[object, str] = {}
