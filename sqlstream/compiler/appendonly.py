@@ -54,13 +54,31 @@ def _error(
     )
 
 
+_KINDS = (exp.Select, exp.Order, exp.SetOperation, exp.Limit, exp.Window)
+"""The nodes the append-only rules look at."""
+
+
+def _find_kinds(query: exp.Expr) -> dict[type[exp.Expr], list[exp.Expr]]:
+    """The nodes of each of :data:`_KINDS` in ``query``, in ``find_all``'s order, in one walk
+    of the tree instead of one per kind (a WHERE of 20,000 terms is 100,000 nodes)."""
+    found: dict[type[exp.Expr], list[exp.Expr]] = {kind: [] for kind in _KINDS}
+    for node in query.walk():
+        if not isinstance(node, _KINDS):
+            continue
+        for kind in _KINDS:
+            if isinstance(node, kind):
+                found[kind].append(node)
+    return found
+
+
 def _check_query(
     q: QueryDef, analysis: Analysis, via: QueryDef | None = None
 ) -> t.Iterator[UserError]:
     watermarks = _watermarks(q, analysis)
-    for select in q.query.find_all(exp.Select):
-        yield from _check_select(q, select, watermarks, analysis, via)
-    for node in q.query.find_all(exp.Order):
+    found = _find_kinds(q.query)
+    for select in found[exp.Select]:
+        yield from _check_select(q, t.cast(exp.Select, select), watermarks, analysis, via)
+    for node in found[exp.Order]:
         if isinstance(node.parent, exp.Window):
             continue
         yield _error(
@@ -71,7 +89,7 @@ def _check_query(
             " sort when you read it",
             via,
         )
-    for setop in q.query.find_all(exp.Union, exp.Intersect, exp.Except):
+    for setop in found[exp.SetOperation]:
         if isinstance(setop, exp.Union) and not setop.args.get("distinct"):
             continue  # UNION ALL appends
         op = type(setop).__name__.upper()
@@ -82,7 +100,7 @@ def _check_query(
             "use UNION ALL, or filter with WHERE ... IN / NOT IN on a windowed aggregate",
             via,
         )
-    for limit in q.query.find_all(exp.Limit):
+    for limit in found[exp.Limit]:
         yield _error(
             q,
             limit,
@@ -90,7 +108,7 @@ def _check_query(
             "remove LIMIT, or filter with WHERE",
             via,
         )
-    for window in q.query.find_all(exp.Window):
+    for window in found[exp.Window]:
         yield _error(
             q,
             window,

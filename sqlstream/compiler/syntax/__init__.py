@@ -33,10 +33,13 @@ from sqlstream.compiler.syntax.nodes import (
 from sqlstream.compiler.syntax.parser import Parser
 from sqlstream.compiler.syntax.spark import (
     SyntaxProblem,
+    balanced_and,
     is_window_call,
     node_span,
+    plain_columns,
     to_spark_sql,
     tokenize,
+    type_sql,
     uses_window_function,
 )
 
@@ -57,15 +60,18 @@ __all__ = [
     "SyntaxProblem",
     "Text",
     "Watermark",
+    "balanced_and",
     "generate",
     "is_window_call",
     "node_span",
     "nodes",
     "parse_statement",
+    "plain_columns",
     "parse_tokens",
     "split",
     "to_spark_sql",
     "tokenize",
+    "type_sql",
     "uses_window_function",
 ]
 

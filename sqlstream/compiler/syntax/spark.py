@@ -216,8 +216,24 @@ def parse_expression(tokens: t.Sequence[Token], sql: str) -> exp.Expr:
     return t.cast(exp.Expr, trees[0])
 
 
+_ONE_WORD_TYPES: dict[tuple[TokenType, str], exp.DataType | None] = {}
+"""A type of one token (``DOUBLE``, ``STRING``) -> what it parses to, for the process: a
+project declares thousands of columns of a few types, and each parse had the stock parser's
+set-up cost."""
+
+
 def parse_type(tokens: t.Sequence[Token], sql: str) -> exp.DataType | None:
     """A column type from ``tokens``, or None if they are not exactly one type."""
+    if len(tokens) == 1 and not tokens[0].comments:
+        key = (tokens[0].token_type, tokens[0].text)
+        if key not in _ONE_WORD_TYPES:
+            _ONE_WORD_TYPES[key] = _parse_type(tokens, sql)
+        known = _ONE_WORD_TYPES[key]
+        return known.copy() if known is not None else None
+    return _parse_type(tokens, sql)
+
+
+def _parse_type(tokens: t.Sequence[Token], sql: str) -> exp.DataType | None:
     try:
         tree = _run(lambda toks: _PARSER.parse_into(exp.DataType, toks, sql), tokens, sql)[0]
     except SyntaxProblem:
@@ -365,6 +381,20 @@ def rebalance(chain: exp.Expr) -> exp.Expr:
     return chain.replace(operands[0])
 
 
+def balanced_and(conditions: t.Sequence[exp.Expr]) -> exp.Expr:
+    """``c1 AND c2 AND ...`` as a balanced tree (never as deep as it is long)."""
+    operands = list(conditions)
+    while len(operands) > 1:
+        paired: list[exp.Expr] = [
+            exp.And(this=operands[i], expression=operands[i + 1])
+            for i in range(0, len(operands) - 1, 2)
+        ]
+        if len(operands) % 2:
+            paired.append(operands[-1])
+        operands = paired
+    return operands[0]
+
+
 # --- window calls ---------------------------------------------------------------------------
 
 
@@ -381,11 +411,77 @@ def uses_window_function(query: exp.Expr) -> bool:
     return any(is_window_call(node) for node in query.find_all(exp.Anonymous))
 
 
+#: A condition of more nodes than this, of :data:`PLAIN` nodes only, is a long plain filter.
+LONG_FILTER = 256
+
+PLAIN = (
+    *(exp.Connector, exp.Not, exp.Paren, exp.Neg, exp.Is),
+    *(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE),
+    *(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod),
+    *(exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null),
+)
+"""What a long plain filter is made of: operators, columns and constants; no function, no
+subquery, no lambda, nothing the generator or qualify rewrites."""
+
+
+def plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
+    """The columns of a long plain filter (see :data:`LONG_FILTER`) in the order they appear,
+    or None for any other condition."""
+    columns: list[exp.Column] = []
+    size = 0
+    for node in condition.walk():
+        if not isinstance(node, PLAIN):
+            return None
+        size += 1
+        if isinstance(node, exp.Column):
+            columns.append(node)
+    return columns if size > LONG_FILTER else None
+
+
 def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     """Text Spark accepts for an embedded query or expression. Anonymous function names were
     normalised at parse time (``window`` lower case, as Spark's docs write it; others upper
-    case, as sqlglot prints them), so the generator is asked to keep them as they are."""
-    return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+    case, as sqlglot prints them), so the generator is asked to keep them as they are.
+
+    The generator copies what it writes (its transforms rewrite queries); a long plain WHERE
+    (a filter of 20,000 terms: 100,000 nodes, most of the copy) is written apart, uncopied,
+    as the generator writes plain operators without rewriting them, into the text of the rest
+    of the query, written with a stand-in column where the filter goes."""
+    where = node.args.get("where") if isinstance(node, exp.Select) and not pretty else None
+    if not isinstance(where, exp.Where) or where.comments or plain_columns(where.this) is None:
+        return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+    node.set("where", exp.Where(this=exp.column(_STAND_IN)))  # same key: arguments' order kept
+    try:
+        rest = node.sql(SPARK, normalize_functions=False)
+    finally:
+        node.set("where", where)
+    marker = f"WHERE {_STAND_IN}"
+    if rest.count(marker) != 1:
+        return node.sql(SPARK, normalize_functions=False)
+    condition = where.this.sql(SPARK, copy=False, normalize_functions=False)
+    return rest.replace(marker, f"WHERE {condition}")
+
+
+_STAND_IN = "sqlstream_filter_stand_in_8a1f"
+
+
+_TYPE_SQL: dict[object, str] = {}
+"""A simple type's kind (``exp.DType.TEXT``) -> its Spark SQL text (``STRING``)."""
+
+
+def type_sql(dtype: exp.DataType) -> str:
+    """Spark SQL text of a column type. A type with no parameters, no nested types and no
+    comments is written the same for the same kind, so it is generated once per process:
+    thousands of columns of a few kinds made the generator (a copy and an ``is_type`` that
+    parses type names) a tenth of a compile."""
+    simple = not dtype.comments and all(k == "this" or not v for k, v in dtype.args.items())
+    kind = dtype.args.get("this")
+    if not simple or not isinstance(kind, exp.DType):
+        return dtype.sql(SPARK)
+    text = _TYPE_SQL.get(kind)
+    if text is None:
+        text = _TYPE_SQL[kind] = dtype.sql(SPARK)
+    return text
 
 
 def node_span(node: exp.Expr) -> tuple[int, int] | None:
