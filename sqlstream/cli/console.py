@@ -19,6 +19,7 @@ if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
     from sqlstream.errors import CompileWarning, UserError, UserErrors
     from sqlstream.local.broker import Broker
+    from sqlstream.local.registry import Registry
 
 INTERNAL_HINT = (
     "hint: this is a bug in sqlstream; run again with --debug for the traceback and report it"
@@ -124,6 +125,20 @@ class Console:
             self.out("kafka is not running")
         else:
             self.out(f"kafka is up: bootstrap servers {broker.bootstrap} (pid {broker.pid})")
+
+    # -- the local schema registry ----------------------------------------------------------
+
+    def registry_up(self, registry: Registry) -> None:
+        self.out(f"schema registry is up: {registry.url} (pid {registry.pid}, logs {registry.log})")
+
+    def registry_down(self, was_running: bool) -> None:
+        self.out("schema registry stopped" if was_running else "schema registry was not running")
+
+    def registry_status(self, registry: Registry | None) -> None:
+        if registry is None:
+            self.out("schema registry is not running")
+        else:
+            self.out(f"schema registry is up: {registry.url} (pid {registry.pid})")
 
 
 console = Console()

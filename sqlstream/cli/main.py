@@ -14,7 +14,7 @@ import typing as t
 import click
 
 from sqlstream import __version__
-from sqlstream.cli import kafka, project, run, state, topics
+from sqlstream.cli import kafka, project, registry, run, state, topics
 from sqlstream.cli.console import console
 from sqlstream.cli.errors import handled
 from sqlstream.cli.options import debug_option
@@ -36,7 +36,14 @@ def cli(debug: bool) -> None:
     """sqlstream: Kafka-to-Kafka streaming pipelines written in SQL, run on Apache Spark."""
 
 
-for command in (*project.COMMANDS, *run.COMMANDS, topics.topics, state.state, *kafka.COMMANDS):
+for command in (
+    *project.COMMANDS,
+    *run.COMMANDS,
+    topics.topics,
+    state.state,
+    *kafka.COMMANDS,
+    *registry.COMMANDS,
+):
     cli.add_command(command)
 cli.add_command(peek)
 
