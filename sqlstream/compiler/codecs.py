@@ -460,3 +460,75 @@ def encode_raw(fields: t.Sequence[Column], options: t.Mapping[str, str]) -> str:
     if not is_binary(only.type):
         raise ValueError(f"format 'raw' writes a BINARY column; {only.name} is {only.type}")
     return quote_ident(only.name)
+
+
+# --- Confluent's wire format: a magic byte 0, the schema id (4 bytes, big-endian), the payload ---
+
+CONFLUENT_WRITERS = "confluent.{what}.writers"
+"""The format option (set by the planner from the schemas it was given, never by users) with a
+side's writer schemas: a JSON list of ``[id, schema]``."""
+CONFLUENT_READER = "confluent.{what}.reader"
+"""A side's reader schema (JSON): the declared columns, named as the latest writer."""
+CONFLUENT_ID = "confluent.id"
+"""The registry's id of a sink's value schema."""
+CONFLUENT_SCHEMA = "confluent.schema"
+"""A sink's value schema (JSON), exactly as registered."""
+
+
+def confluent_prefix(schema_id: int) -> str:
+    """The five bytes before the payload, as a BINARY literal: ``X'0000000007'``."""
+    return f"X'00{schema_id:08X}'"
+
+
+def decode_avro_confluent(
+    side: Side, columns: t.Sequence[Column], options: t.Mapping[str, str]
+) -> Part:
+    """Each record decoded with its own writer schema, chosen by the id after the magic byte,
+    and resolved to the reader schema of the declared columns (Avro schema resolution, done by
+    Spark's ``from_avro``: ``jsonFormatSchema`` is the writer's, the ``avroSchema`` option the
+    reader's). The reader gets the ``AVRO_OK_FIELD`` as plain ``avro`` does, so a payload that
+    does not decode is told from a record of nulls."""
+    writers = json.loads(options[CONFLUENT_WRITERS.format(what=side.what)])
+    reader = json.loads(options[CONFLUENT_READER.format(what=side.what)])
+    reader["fields"] = [
+        *reader["fields"],
+        {"name": AVRO_OK_FIELD, "type": "boolean", "default": True},
+    ]
+    read = {"mode": "PERMISSIVE", "avroSchema": json.dumps(reader, separators=(",", ":"))}
+    raw, struct = side.raw, quote_ident(side.struct)
+    prefix, payload = f"substring({raw}, 1, 5)", f"substring({raw}, 6)"
+    branches = [
+        (
+            f"{prefix} = {confluent_prefix(int(schema_id))}",
+            f"from_avro({payload}, {sql_string(writer)}, {sql_map(read)})",
+        )
+        for schema_id, writer in writers
+    ]
+    schema_id = f"CAST(conv(hex(substring({raw}, 2, 4)), 16, 10) AS STRING)"
+    known = ", ".join(confluent_prefix(int(i)) for i, _ in writers)
+    part = Part(
+        parse_exprs=[f"{case(branches, 'NULL')} AS {struct}"],
+        outputs={c.name: f"{struct}.{quote_ident(c.name)}" for c in columns},
+    )
+    part.errors += [
+        (
+            f"{raw} IS NOT NULL AND (length({raw}) < 5 OR substring({raw}, 1, 1) <> X'00')",
+            sql_string(f"{side.what} is not in the Confluent wire format (no magic byte 0)"),
+        ),
+        (
+            f"{raw} IS NOT NULL AND {prefix} NOT IN ({known})",
+            f"concat({sql_string(f'{side.what} has an unknown schema id ')}, {schema_id})",
+        ),
+        (
+            f"{raw} IS NOT NULL AND {struct}.{quote_ident(AVRO_OK_FIELD)} IS NULL",
+            f"concat({sql_string(f'{side.what} does not decode with schema id ')}, {schema_id})",
+        ),
+    ]
+    return part
+
+
+def encode_avro_confluent(fields: t.Sequence[Column], options: t.Mapping[str, str]) -> str:
+    """The prefix of the registered schema's id, then ``to_avro`` with exactly that schema."""
+    struct = named_struct([f.name for f in fields])
+    schema = sql_string(options[CONFLUENT_SCHEMA])
+    return f"concat({confluent_prefix(int(options[CONFLUENT_ID]))}, to_avro({struct}, {schema}))"

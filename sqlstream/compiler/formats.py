@@ -35,6 +35,8 @@ class Format:
     """The Spark package a run with it needs, beside the Kafka connector."""
     null_text_is_tombstone: bool = False
     """The text ``null`` is no event (as a null value is)."""
+    registry: bool = False
+    """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``)."""
 
 
 FORMATS: dict[str, Format] = {
@@ -85,6 +87,16 @@ FORMATS: dict[str, Format] = {
             decode=codecs.decode_raw,
             encode=codecs.encode_raw,
             binary=True,
+        ),
+        Format(
+            "avro-confluent",
+            value=True,
+            key=True,
+            many=True,
+            decode=codecs.decode_avro_confluent,
+            encode=codecs.encode_avro_confluent,
+            spark_package="spark-avro",
+            registry=True,
         ),
     )
 }

@@ -67,7 +67,9 @@ def _decode_value(
     return fmt.decode(codecs.VALUE, columns, format_options)
 
 
-def _decode_key(columns: list[StreamColumn], key_format: str) -> Part:
+def _decode_key(
+    columns: list[StreamColumn], key_format: str, format_options: dict[str, str]
+) -> Part:
     if not columns:
         return Part()
     fmt = formats.key_format(key_format)
@@ -77,7 +79,7 @@ def _decode_key(columns: list[StreamColumn], key_format: str) -> Part:
             f"key_format '{key_format}' holds exactly one KEY column, not {len(columns)} "
             f"({names}); use key_format = 'json' for several"
         )
-    return fmt.decode(codecs.KEY, columns, {})
+    return fmt.decode(codecs.KEY, columns, format_options)
 
 
 def last_header_sql(header_key: str, headers_sql: str = "`headers`") -> str:
@@ -138,7 +140,7 @@ def decode(
     value_columns = [c for c in columns if c.role == "value"]
     decoded = Part()
     decoded.add(_decode_value(value_columns, value_format, format_options))
-    decoded.add(_decode_key([c for c in columns if c.role == "key"], key_format))
+    decoded.add(_decode_key([c for c in columns if c.role == "key"], key_format, format_options))
     for index, c in enumerate(c for c in columns if c.role == "header"):
         decoded.add(_decode_header(c, index))
     for c in columns:

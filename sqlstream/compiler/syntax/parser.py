@@ -605,7 +605,15 @@ class Parser:
         ):
             self.i += 1
             quoted = token.token_type == TokenType.STRING
-            return {"format": n.Text(token.text.lower(), quoted, self.span(token, token))}
+            text, last = token.text, token
+            # `avro-confluent`: words joined by dashes with no space between are one name.
+            while not quoted and self.kind() == TokenType.DASH and self.word(at=1):
+                dash, word = t.cast(Token, self.curr), t.cast(Token, self.peek())
+                if dash.start != last.end + 1 or word.start != dash.end + 1:
+                    break
+                text, last = f"{text}-{word.text}", word
+                self.i += 2
+            return {"format": n.Text(text.lower(), quoted, self.span(token, last))}
         self.fail("expected a format name after FORMAT, e.g. FORMAT json")
 
     # ---- SET -----------------------------------------------------------------------------
