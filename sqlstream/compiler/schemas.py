@@ -207,10 +207,14 @@ _AVRO_TYPES: dict[str, t.Any] = {
 
 
 def avro_type(spark_type: str) -> t.Any:
-    """The Avro type of a plain Spark SQL type; ValueError for one avro-confluent cannot map."""
+    """The Avro type of a plain Spark SQL type; ``SchemaProblem`` for one it cannot map."""
     found = _AVRO_TYPES.get(codecs.normalise_type(spark_type))
     if found is None:
-        raise ValueError(f"avro-confluent maps {', '.join(_AVRO_TYPES)} columns; not {spark_type}")
+        raise SchemaProblem(
+            f"avro-confluent maps {', '.join(_AVRO_TYPES)} columns; not {spark_type}",
+            "cast the column, or select its fields one by one (nested Avro types are not "
+            "mapped yet)",
+        )
     return found
 
 
