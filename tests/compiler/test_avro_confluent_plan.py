@@ -25,7 +25,8 @@ OUT = {
     "fields": [{"name": "id", "type": ["null", "long"], "default": None}],
 }
 SQL = """
-CREATE STREAM orders (id BIGINT, note STRING) FROM KAFKA (topic = 'orders', format = 'avro-confluent');
+CREATE STREAM orders (id BIGINT, note STRING)
+FROM KAFKA (topic = 'orders', format = 'avro-confluent');
 INSERT INTO KAFKA TOPIC 'out' FORMAT avro-confluent {with_} SELECT {select} FROM orders;
 """
 
@@ -72,7 +73,7 @@ def test_a_sink_schema_the_subject_lacks_says_which_fields_differ(tmp_path: Path
     (error,) = info.value.errors
     assert "not registered under subject 'out-value'" in error.message
     assert "+note null|string, id: null|long -> null|string" in error.message
-    assert error.location is not None and error.location.line == 3
+    assert error.location is not None and error.location.line == 4
 
 
 def test_auto_register_offline_says_run_registers_it(tmp_path: Path) -> None:
