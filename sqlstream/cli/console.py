@@ -16,6 +16,8 @@ import typing as t
 import click
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlstream.compiler.facade import Compiled
     from sqlstream.errors import CompileWarning, UserError, UserErrors
     from sqlstream.local.broker import Broker
@@ -133,6 +135,9 @@ class Console:
 
     def registry_down(self, was_running: bool) -> None:
         self.out("schema registry stopped" if was_running else "schema registry was not running")
+
+    def registry_locked(self, lock: Path, subjects: int) -> None:
+        self.out(f"{lock}: {subjects} subject(s)")
 
     def registry_status(self, registry: Registry | None) -> None:
         if registry is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sqlstream.cli.console import console
+from sqlstream.cli.options import ProjectArgs, project_options
 
 state_dir_option = click.option(
     "--state-dir",
@@ -52,6 +53,19 @@ def registry_status(state_dir: str | None) -> None:
     console.registry_status(running)
     if running is None:
         sys.exit(1)
+
+
+@registry.command("lock")
+@project_options
+def registry_lock(project: ProjectArgs) -> None:
+    """Look up the schemas of the project's avro-confluent sources and sinks in the target's
+    schema_registry (registering a sink's with auto_register) and write schemas.lock.json, so
+    that compile and validate work offline."""
+    from sqlstream.compiler.schemas import LOCK_FILE, read_lock
+
+    compiled = project.compile(live_schemas=True)
+    lock = compiled.project.root / LOCK_FILE
+    console.registry_locked(lock, len(read_lock(lock)))
 
 
 def _path(state_dir: str | None) -> Path | None:
