@@ -15,7 +15,7 @@ from sqlstream.compiler.analyse import Analysis, analyse
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
-from sqlstream.compiler.schemas import LOCK_FILE, LockedSchemas, Schemas
+from sqlstream.compiler.schemas import LOCK_FILE, LockedSchemas, Schemas, columns_from
 from sqlstream.compiler.source import SourceFile
 from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.project.config import Project, discover_files, load_project
@@ -98,8 +98,8 @@ def compile_project(
         (k, None, v) for k, v in (extra or {}).items()
     ]
     sources, statements, broken = _read(texts, env, diags)
-    analysis = analyse(statements, diags)
     schemas = registry(project) if registry else LockedSchemas(project.root / LOCK_FILE)
+    analysis = analyse(statements, diags, columns_from(schemas))
     plan = build_plan(analysis, project.name, diags, project.defaults, schemas)
     # A text that is not a file (peek's --sql) is the selection: the project is what it reads.
     chosen = {display_path(p) for p in (selected or ([] if extra else files))} | set(extra or {})

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlstream.compiler import codecs, formats
+from sqlstream.compiler.parse import Statement
+from sqlstream.compiler.plan import StreamColumn
+from sqlstream.compiler.syntax import nodes as n
+from sqlstream.errors import Diagnostics
 
 LOCK_FILE = "schemas.lock.json"
 LOCK_VERSION = 1
@@ -268,6 +272,7 @@ def source_options(
             reader["name"] = latest["name"]
             if latest.get("namespace"):
                 reader["namespace"] = latest["namespace"]
+            _keep_writer_types(reader, latest)
         found[codecs.CONFLUENT_WRITERS.format(what=what)] = writers_option(versions)
         found[codecs.CONFLUENT_READER.format(what=what)] = compact(reader)
     return found
@@ -303,3 +308,84 @@ def _subject(topic: str | None, values: t.Mapping[str, str], what: str) -> str:
             f"set {option} = '...' ({_TOPIC_NAMING})",
         )
     return f"{topic}-{what}"
+
+
+def _keep_writer_types(reader: dict[str, t.Any], latest: dict[str, t.Any]) -> None:
+    """A reader field takes the latest writer's Avro type where both read as the same Spark
+    type: a ``timestamp-millis`` stays millis (the declared TIMESTAMP alone would say micros,
+    and Spark would read the values 1000 times too late), an enum stays an enum."""
+    written = _fields(latest)
+    for f in reader["fields"]:
+        if f["name"] not in written:
+            continue
+        declared = f["type"][1]
+        mine = _non_null(written[f["name"]])
+        if mine is not None and _spark_type(mine) == _spark_type(declared):
+            f["type"] = ["null", mine]
+
+
+def _non_null(avro: t.Any) -> t.Any:
+    """The one non-null type of a type or of a union with null; None for a wider union."""
+    if not isinstance(avro, list):
+        return avro
+    others = [a for a in avro if a != "null"]
+    return others[0] if len(others) == 1 else None
+
+
+_SPARK_TYPES = {
+    "string": "STRING",
+    "boolean": "BOOLEAN",
+    "int": "INT",
+    "long": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "bytes": "BINARY",
+    "enum": "STRING",
+    "fixed": "BINARY",
+}
+_LOGICAL = {"date": "DATE", "timestamp-millis": "TIMESTAMP", "timestamp-micros": "TIMESTAMP"}
+
+
+def _spark_type(avro: t.Any) -> str | None:
+    """The Spark type ``from_avro`` reads a plain Avro type as; None for one not mapped."""
+    if isinstance(avro, dict):
+        return _LOGICAL.get(avro.get("logicalType", "")) or _SPARK_TYPES.get(avro.get("type", ""))
+    return _SPARK_TYPES.get(avro) if isinstance(avro, str) else None
+
+
+def columns_from(
+    schemas: Schemas,
+) -> t.Callable[[Statement, n.CreateKafkaStream, Diagnostics], list[StreamColumn] | None]:
+    """``analyse``'s source of the columns of a stream declared without any: the fields of the
+    latest schema of its value subject, when its format is a registry one."""
+
+    def columns_of(
+        stmt: Statement, node: n.CreateKafkaStream, diags: Diagnostics
+    ) -> list[StreamColumn] | None:
+        values = {o.name: o.value.text for o in node.options}
+        if not formats.FORMATS.get(values.get("format", "json").lower(), _JSON).registry:
+            return None
+        try:
+            latest = _parsed(
+                schemas.versions(_subject(values.get("topic"), values, "value"))[-1].schema
+            )
+            return [_column(name, avro) for name, avro in _fields(latest).items()]
+        except SchemaProblem as e:
+            diags.error(e.message, stmt.locate(node.name), e.hint)
+            return []
+
+    return columns_of
+
+
+_JSON = formats.FORMATS["json"]
+
+
+def _column(name: str, avro: t.Any) -> StreamColumn:
+    spark = _spark_type(_non_null(avro))
+    if spark is None:
+        raise SchemaProblem(
+            f"field '{name}' of the latest schema is {_type_text(avro)}, which avro-confluent "
+            "does not map to a column yet",
+            "declare the stream's columns, leaving this field out",
+        )
+    return StreamColumn(name, spark)

@@ -87,3 +87,35 @@ def test_field_differences() -> None:
     old = {"fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]}
     new = {"fields": [{"name": "a", "type": "long"}, {"name": "c", "type": ["null", "int"]}]}
     assert field_differences(old, new) == "+c null|int, -b, a: int -> long"
+
+
+def test_columns_left_out_come_from_the_latest_schema(tmp_path: Path) -> None:
+    millis = {
+        "type": "record",
+        "name": "Order",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "kind", "type": {"type": "enum", "name": "K", "symbols": ["A", "B"]}},
+            {"name": "note", "type": ["null", "string"], "default": None},
+        ],
+    }
+    (tmp_path / "sqlstream.yml").write_text("name: shop\n")
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "q.sql").write_text(
+        "CREATE STREAM orders FROM KAFKA (topic = 'orders', format = 'avro-confluent');\n"
+        "INSERT INTO KAFKA TOPIC 'out' SELECT * FROM orders;\n"
+    )
+    write_lock(tmp_path / LOCK_FILE, {"orders-value": [Version(1, 5, json.dumps(millis))]})
+    plan = compile_project([str(tmp_path / "queries")]).plan
+    assert [(c.name, c.type) for c in plan.sources[0].columns] == [
+        ("id", "BIGINT"),
+        ("at", "TIMESTAMP"),
+        ("kind", "STRING"),
+        ("note", "STRING"),
+    ]
+    (parse,) = [e for e in plan.sources[0].decoding.parse_exprs if "from_avro" in e]
+    reader = json.loads(parse.split("'avroSchema', '")[1].split("')")[0])
+    # The writer's own types where they read the same: millis stays millis, the enum an enum.
+    assert reader["fields"][1]["type"] == ["null", millis["fields"][1]["type"]]
+    assert reader["fields"][2]["type"][1]["type"] == "enum"

@@ -269,12 +269,17 @@ class Parser:
             query = self.query(f"AS in CREATE STREAM {name.text}", end=f"the query of {where}")
             node = n.CreateDerivedStream(name, query, self.span(create))
             return node
-        if not self.match(TokenType.L_PAREN):
+        columns: list[n.StreamColumn] = []
+        watermark: n.Watermark | None = None
+        if self.kind() == TokenType.FROM:
+            pass  # no column list: the registry's latest schema gives them (analyse)
+        elif not self.match(TokenType.L_PAREN):
             self.fail(
                 f"expected a column list (...) FROM KAFKA (...) or AS SELECT ... after "
                 f"CREATE STREAM {name.text}"
             )
-        columns, watermark = self.columns(where)
+        else:
+            columns, watermark = self.columns(where)
         if not (self.match(TokenType.FROM) and self.match_word("KAFKA")):
             self.fail(f"expected FROM KAFKA (...) after the column list of {where}")
         if self.kind() != TokenType.L_PAREN:
