@@ -198,3 +198,16 @@ def _no_stray_lock(tmp_path: Path) -> t.Iterator[None]:
     yield
     # A lock file is the project's; nothing here leaks to the working directory.
     assert not (Path.cwd() / LOCK_FILE).exists()
+
+
+def test_topics_consume_shows_values_decoded_by_their_writer(registry_url: str) -> None:
+    from sqlstream.kafka.consume import confluent_avro_display
+
+    client, _ = _serializers(registry_url)
+    topic = f"ac-show-{uuid.uuid4().hex[:8]}"
+    data = _serialize(client, V2, {"id": 5, "amount": 1.0, "note": "n"}, topic, "value")
+    schema_id = int.from_bytes(data[1:5], "big")
+    show = confluent_avro_display({schema_id: json.dumps(V2)})
+    assert json.loads(show(data)) == {"id": 5, "amount": 1.0, "note": "n"}
+    assert "schema id 999 is not in schemas.lock.json" in show(b"\x00\x00\x00\x03\xe7" + data[5:])
+    assert "not in the Confluent wire format" in show(b"\x01" + data[1:])
