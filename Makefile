@@ -11,7 +11,7 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once setup clean
+.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry setup clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,10 @@ bench-throughput: setup
 
 bench-exactly-once: setup
 	$(BIN)/python bench/exactly_once.py
+
+## avro-confluent against JSON, side by side (a broker and a registry of its own).
+bench-registry: setup
+	$(BIN)/python bench/registry_throughput.py
 
 clean:
 	rm -rf target .sqlstream .pytest_cache

@@ -16,10 +16,13 @@ import typing as t
 import click
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlstream.compiler.facade import Compiled
     from sqlstream.errors import CompileWarning, UserError, UserErrors
     from sqlstream.local.broker import Broker
     from sqlstream.local.cluster import Cluster
+    from sqlstream.local.registry import Registry
 
 INTERNAL_HINT = (
     "hint: this is a bug in sqlstream; run again with --debug for the traceback and report it"
@@ -143,6 +146,22 @@ class Console:
             f"spark cluster is up: master {cluster.master_url} (pid {cluster.pid}, "
             f"web UI {cluster.webui_url}), workers alive: {', '.join(registered) or 'none'}"
         )
+    # -- the local schema registry ----------------------------------------------------------
+
+    def registry_up(self, registry: Registry) -> None:
+        self.out(f"schema registry is up: {registry.url} (pid {registry.pid}, logs {registry.log})")
+
+    def registry_down(self, was_running: bool) -> None:
+        self.out("schema registry stopped" if was_running else "schema registry was not running")
+
+    def registry_locked(self, lock: Path, subjects: int) -> None:
+        self.out(f"{lock}: {subjects} subject(s)")
+
+    def registry_status(self, registry: Registry | None) -> None:
+        if registry is None:
+            self.out("schema registry is not running")
+        else:
+            self.out(f"schema registry is up: {registry.url} (pid {registry.pid})")
 
 
 console = Console()

@@ -15,7 +15,7 @@ import typing as t
 import click
 
 from sqlstream import __version__
-from sqlstream.cli import cluster, kafka, project, run, state, topics
+from sqlstream.cli import cluster, kafka, project, registry, run, state, topics
 from sqlstream.cli.console import console
 from sqlstream.cli.errors import handled
 from sqlstream.cli.options import debug_option
@@ -44,6 +44,7 @@ for command in (
     state.state,
     *kafka.COMMANDS,
     *cluster.COMMANDS,
+    *registry.COMMANDS,
 ):
     cli.add_command(command)
 cli.add_command(peek)

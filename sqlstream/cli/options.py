@@ -15,6 +15,8 @@ import click
 
 if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
+    from sqlstream.compiler.schemas import Schemas
+    from sqlstream.project.config import Project
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -70,10 +72,11 @@ class ProjectArgs:
     select: tuple[str, ...]
     profiles_dir: str | None
 
-    def compile(self) -> Compiled:
+    def compile(self, live_schemas: bool = False) -> Compiled:
         """The checked plan of the selected files (every user error at once); its warnings, and
         errors outside the selection, are printed here, so that every command that compiles
-        shows them."""
+        shows them. ``live_schemas``: the ``*-confluent`` formats' schemas come from the
+        target's registry (and are written to the lock file), not from the lock file alone."""
         from sqlstream.cli.console import console
         from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
 
@@ -83,10 +86,18 @@ class ProjectArgs:
             vars_override=self.vars_,
             select=self.select,
             profiles_dir=self.profiles_dir,
+            registry=_live_schemas if live_schemas else None,
         )
         console.not_checked(compiled.not_checked)
         console.warnings(compiled.warnings)
         return compiled
+
+
+def _live_schemas(project: Project) -> Schemas:
+    from sqlstream.compiler.schemas import LOCK_FILE
+    from sqlstream.kafka.registry import schemas_for
+
+    return t.cast("Schemas", schemas_for(project.root / LOCK_FILE, project.target.schema_registry))
 
 
 def project_options(fn: F) -> F:

@@ -105,7 +105,7 @@ def run(
     """
     from sqlstream.spark import runtime
 
-    compiled = project.compile()
+    compiled = project.compile(live_schemas=True)
     _check_runnable(compiled, project.select)
     if from_ is not None or until is not None:
         sys.exit(_bounded(compiled, trigger, from_, until, bootstrap_servers))

@@ -339,6 +339,12 @@ def _display(topic: str, target: str | None, profiles_dir: str | None) -> t.Call
     if found is None:
         return consuming.RAW[0]
     show, note = consuming.DISPLAY.get(found.format, consuming.RAW)
+    if found.format in consuming.SCHEMA_DISPLAY:
+        from sqlstream.compiler.schemas import LOCK_FILE, read_lock
+
+        locked = read_lock(compiled.project.root / LOCK_FILE)
+        by_id = {v.id: v.schema for versions in locked.values() for v in versions}
+        show = consuming.SCHEMA_DISPLAY[found.format](by_id)
     click.echo(
         f"values decoded as {found.format}, the format of stream {found.stream} ({found.file})"
         + (f"; {note}" if note else ""),

@@ -112,7 +112,14 @@ class Analysis:
         return sorted(sources), t.cast(list[str], ordered_views)
 
 
-def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
+ColumnsOf = t.Callable[[Statement, n.CreateKafkaStream, Diagnostics], "list[StreamColumn] | None"]
+"""The columns of a stream declared without any, from elsewhere (``schemas.columns_from``:
+the registry's latest schema); None when the stream's format gives none."""
+
+
+def analyse(
+    statements: list[Statement], diags: Diagnostics, columns_of: ColumnsOf | None = None
+) -> Analysis:
     result = Analysis()
     definitions: dict[str, Statement] = {}
     views: list[QueryDef] = []
@@ -135,8 +142,9 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
         node = stmt.node
         if isinstance(node, n.CreateKafkaStream):
             name = define(node.name, stmt)
-            if name:
-                result.sources[name] = _source_def(name, stmt, node, diags)
+            # None: a stream without columns, reported
+            if name and (source := _source_def(name, stmt, node, diags, columns_of)):
+                result.sources[name] = source
         elif isinstance(node, n.CreateDerivedStream):
             name = define(node.name, stmt)
             if name:
@@ -159,9 +167,25 @@ def analyse(statements: list[Statement], diags: Diagnostics) -> Analysis:
 
 
 def _source_def(
-    name: str, stmt: Statement, node: n.CreateKafkaStream, diags: Diagnostics
-) -> SourceDef:
+    name: str,
+    stmt: Statement,
+    node: n.CreateKafkaStream,
+    diags: Diagnostics,
+    columns_of: ColumnsOf | None = None,
+) -> SourceDef | None:
     columns: list[StreamColumn] = []
+    if not node.columns:
+        found = columns_of(stmt, node, diags) if columns_of else None
+        if found is None:
+            diags.error(
+                f"stream '{node.name.text}' declares no columns",
+                stmt.locate(node.name),
+                "declare them: CREATE STREAM name (col TYPE, ...) FROM KAFKA (...); only "
+                "format = 'avro-confluent' can take them from the registry's latest schema",
+            )
+        if not found:
+            return None
+        columns = list(found)
     seen: set[str] = set()
     for col in node.columns:
         cname = col.name.text

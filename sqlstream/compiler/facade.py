@@ -15,6 +15,7 @@ from sqlstream.compiler.analyse import Analysis, analyse
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.planner import build_plan
+from sqlstream.compiler.schemas import LOCK_FILE, LockedSchemas, Schemas, columns_from
 from sqlstream.compiler.source import SourceFile
 from sqlstream.errors import CompileWarning, Diagnostics, UserError, UserErrors
 from sqlstream.project.config import Project, discover_files, load_project
@@ -59,6 +60,7 @@ def compile_project(
     profiles_dir: str | None = None,
     project_dir: str | Path | None = None,
     extra: t.Mapping[str, str] | None = None,
+    registry: t.Callable[[Project], Schemas] | None = None,
 ) -> Compiled:
     """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found.
 
@@ -67,6 +69,9 @@ def compile_project(
     ``extra``: texts that are not files (``{"<--sql>": "SELECT ..."}`` of ``sqlstream peek``),
     compiled with the project's files as one more file each, named by their key; they are the
     selection, as a path is.
+
+    ``registry``: the schemas of the ``*-confluent`` formats for the loaded project (``run``
+    asks the registry); by default the project's lock file (``compiler.schemas``).
 
     Given PATHS, ``--select`` or ``extra``, only the errors of what the selection reads refuse
     it; the others are in ``Compiled.not_checked`` (``selection``).
@@ -93,8 +98,9 @@ def compile_project(
         (k, None, v) for k, v in (extra or {}).items()
     ]
     sources, statements, broken = _read(texts, env, diags)
-    analysis = analyse(statements, diags)
-    plan = build_plan(analysis, project.name, diags, project.defaults)
+    schemas = registry(project) if registry else LockedSchemas(project.root / LOCK_FILE)
+    analysis = analyse(statements, diags, columns_from(schemas))
+    plan = build_plan(analysis, project.name, diags, project.defaults, schemas)
     # A text that is not a file (peek's --sql) is the selection: the project is what it reads.
     chosen = {display_path(p) for p in (selected or ([] if extra else files))} | set(extra or {})
     names = selection.sink_names(analysis, plan)

@@ -1,12 +1,15 @@
 """The value and key formats, one row each, and the Kafka record's own vocabulary.
 
 The option checks, the planner's column rules, the lowering and the steps (which packages a run
-needs) read these rows, so that a format's name, arity and binary rule are written once.
+needs) read these rows, so that a format's name, arity and binary rule are written once; each row
+also holds the format's decoder and encoder (``codecs``), so adding a format is adding a row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlstream.compiler import codecs
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,10 @@ class Format:
     """Usable for a key (``key_format = ...``)."""
     many: bool
     """Holds several columns (an object, a record); else exactly one."""
+    decode: codecs.Decoder
+    """Its columns from the raw value or key (``codecs.Side``)."""
+    encode: codecs.Encoder
+    """The value written from a sink's output fields."""
     binary: bool = False
     """Its one column is BINARY: the bytes as they are."""
     schema_option: str | None = None
@@ -28,24 +35,69 @@ class Format:
     """The Spark package a run with it needs, beside the Kafka connector."""
     null_text_is_tombstone: bool = False
     """The text ``null`` is no event (as a null value is)."""
+    registry: bool = False
+    """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``)."""
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("json", value=True, key=True, many=True, null_text_is_tombstone=True),
+        Format(
+            "json",
+            value=True,
+            key=True,
+            many=True,
+            decode=codecs.decode_json,
+            encode=codecs.encode_json,
+            null_text_is_tombstone=True,
+        ),
         Format(
             "avro",
             value=True,
             key=False,
             many=True,
+            decode=codecs.decode_avro,
+            encode=codecs.encode_avro,
             schema_option="avro_schema",
             options=("avro_schema",),
             spark_package="spark-avro",
         ),
-        Format("csv", value=True, key=False, many=True, options=("csv_delimiter",)),
-        Format("text", value=True, key=True, many=False),
-        Format("raw", value=True, key=True, many=False, binary=True),
+        Format(
+            "csv",
+            value=True,
+            key=False,
+            many=True,
+            decode=codecs.decode_csv,
+            encode=codecs.encode_csv,
+            options=("csv_delimiter",),
+        ),
+        Format(
+            "text",
+            value=True,
+            key=True,
+            many=False,
+            decode=codecs.decode_text,
+            encode=codecs.encode_text,
+        ),
+        Format(
+            "raw",
+            value=True,
+            key=True,
+            many=False,
+            decode=codecs.decode_raw,
+            encode=codecs.encode_raw,
+            binary=True,
+        ),
+        Format(
+            "avro-confluent",
+            value=True,
+            key=True,
+            many=True,
+            decode=codecs.decode_avro_confluent,
+            encode=codecs.encode_avro_confluent,
+            spark_package="spark-avro",
+            registry=True,
+        ),
     )
 }
 DEFAULT_VALUE_FORMAT = "json"

@@ -88,6 +88,12 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
         ),
         OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
         OptionSpec(
+            "subject", "string", "the registry subject of the value (default '<topic>-value')"
+        ),
+        OptionSpec(
+            "key_subject", "string", "the registry subject of the key (default '<topic>-key')"
+        ),
+        OptionSpec(
             "dlq_partitions", "int", "the partitions `run` creates a missing dlq_topic with"
         ),
     )
@@ -103,6 +109,14 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
         OptionSpec("csv_delimiter", "string", "the field separator, for FORMAT csv"),
+        OptionSpec(
+            "subject", "string", "the registry subject of the value (default '<topic>-value')"
+        ),
+        OptionSpec(
+            "auto_register",
+            "bool",
+            "register the value's schema when the subject lacks it (else an error before start)",
+        ),
         OptionSpec(
             "partitions", "int", "the topic's partitions: `run` creates a missing topic with them"
         ),

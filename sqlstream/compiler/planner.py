@@ -7,7 +7,7 @@ Spark options and decoding, each sink's key/value/topic/partition/headers as Spa
 from __future__ import annotations
 
 import typing as t
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
@@ -21,6 +21,7 @@ from sqlstream.compiler import (
     lower,
     optiondefaults,
     options,
+    schemas,
     syntax,
     topics,
     triggers,
@@ -40,13 +41,16 @@ def build_plan(
     project_name: str,
     diags: Diagnostics,
     defaults: t.Mapping[str, t.Mapping[str, DefaultOption]] | None = None,
+    registry: schemas.Schemas | None = None,
 ) -> Plan:
+    """``registry``: where the ``*-confluent`` formats' schemas are (``compiler.schemas``)."""
+    registry = registry or schemas.LockedSchemas(Path(schemas.LOCK_FILE))
     plan = Plan(project=project_name, settings=dict(analysis.settings))
     checked_defaults = optiondefaults.check(defaults, diags)
     source_defaults = checked_defaults["source"]
     sink_defaults = checked_defaults["sink"]
     for src in analysis.sources.values():
-        sp = _plan_source(src, diags, source_defaults)
+        sp = _plan_source(src, diags, source_defaults, registry)
         if sp is not None:
             plan.sources.append(sp)
     for v in analysis.views:
@@ -71,7 +75,7 @@ def build_plan(
         not_append_only = appendonly.check(q, analysis, checked_views)
         diags.add_all(not_append_only)
         sink = _plan_sink(
-            q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults
+            q, analysis, project_name, per_file[q.stmt.file.path], diags, sink_defaults, registry
         )
         if sink is None:
             continue
@@ -175,7 +179,10 @@ def _collect_options(
 
 
 def _plan_source(
-    src: SourceDef, diags: Diagnostics, source_defaults: optiondefaults.Defaults
+    src: SourceDef,
+    diags: Diagnostics,
+    source_defaults: optiondefaults.Defaults,
+    registry: schemas.Schemas,
 ) -> SourcePlan | None:
     stmt, node = src.stmt, src.node
     before = len(diags.errors)
@@ -209,7 +216,16 @@ def _plan_source(
 
     format_options: dict[str, str] = {k: values[k] for k in formats.FORMAT_OPTIONS if k in values}
     try:
+        sides = [
+            (role, fmt, [c for c in src.columns if c.role == role])
+            for role, fmt in (("value", value_format), ("key", key_format))
+        ]
+        format_options.update(schemas.source_options(values.get("topic"), values, sides, registry))
         decoding = lower.decode(src.columns, value_format, key_format, format_options)
+    except schemas.SchemaProblem as e:
+        where = stmt.locate(nodes["format"]) if "format" in nodes else name_loc
+        diags.error(e.message, where, e.hint)
+        return None
     except ValueError as e:
         diags.error(str(e), name_loc, None)
         return None
@@ -528,6 +544,7 @@ def _plan_sink(
     number: int,
     diags: Diagnostics,
     sink_defaults: optiondefaults.Defaults,
+    registry: schemas.Schemas,
 ) -> SinkPlan | None:
     stmt, node = q.stmt, t.cast(syntax_nodes.InsertKafka, q.node)
     before = len(diags.errors)
@@ -567,6 +584,15 @@ def _plan_sink(
     if len(diags.errors) > before:
         return None
     format_options: dict[str, str] = {k: values[k] for k in formats.FORMAT_OPTIONS if k in values}
+    if value_sql is None:
+        try:
+            format_options.update(
+                schemas.sink_options(topic, values, value_format, q.fields, registry)
+            )
+        except (schemas.SchemaProblem, ValueError) as e:
+            problem = e if isinstance(e, schemas.SchemaProblem) else schemas.SchemaProblem(str(e))
+            diags.error(problem.message, stmt.locate(node.format), problem.hint)
+            return None
     write_exprs = lower.encode(
         q.fields,
         value_format,

@@ -108,6 +108,36 @@ DISPLAY: dict[str, tuple[t.Callable[[bytes], str], str | None]] = {
 RAW = (_text_display, None)
 
 
+def confluent_avro_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
+    """avro-confluent values as JSON, decoded with the writer schema of their id (``schemas``:
+    the project's lock file, by id) by fastavro, confluent-kafka's own Avro library."""
+    import io
+
+    import fastavro
+
+    parsed: dict[int, t.Any] = {}
+
+    def show(data: bytes) -> str:
+        if len(data) < 5 or data[0] != 0:
+            return f"{data.hex()}  (not in the Confluent wire format; hex)"
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id not in schemas:
+            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+        if schema_id not in parsed:
+            parsed[schema_id] = fastavro.parse_schema(json.loads(schemas[schema_id]))
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed[schema_id])
+        except Exception as e:  # fastavro raises many kinds for bad bytes
+            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+        return json.dumps(record, indent=2, ensure_ascii=False, default=str)
+
+    return show
+
+
+SCHEMA_DISPLAY = {"avro-confluent": confluent_avro_display}
+"""Formats whose values are shown with the project's registry schemas (id -> schema)."""
+
+
 @dataclass(frozen=True)
 class Message:
     """One record as read, in plain Python types."""

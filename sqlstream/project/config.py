@@ -20,6 +20,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from sqlstream.errors import Diagnostics, Location, UserError
+from sqlstream.project import registry as registry_settings
 from sqlstream.project import secrets as secret_policy
 from sqlstream.project.defaults import (
     DEFAULT_BOOTSTRAP,
@@ -85,6 +86,7 @@ _TARGET_KEYS = (
     "kafka",
     "spark",
     "checkpoint_root",
+    "schema_registry",
 )
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _LOGIN_MODULES = {
@@ -110,6 +112,8 @@ class Target:
     """As written in the profile; relative to the project root (see ``Project.checkpoint_dir``)."""
     secrets: frozenset[str] = frozenset()
     """Every secret value of the target, for ``redact``."""
+    schema_registry: registry_settings.RegistrySettings | None = None
+    """``schema_registry:``, for the ``*-confluent`` formats."""
 
     def redact(self, text: str) -> str:
         """``text`` with every secret value of this target, as a whole token, replaced by
@@ -681,6 +685,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
     master, remote, conf = _spark_settings(ts, name, secrets)
 
     checkpoint_root = ts.setting("checkpoint_root") or DEFAULT_CHECKPOINT_ROOT
+    schema_registry = _schema_registry(ts, name, secrets)
 
     return Target(
         name=name,
@@ -691,6 +696,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         spark_conf=conf,
         checkpoint_root=checkpoint_root,
         secrets=frozenset(x for x in secrets if x),
+        schema_registry=schema_registry,
     )
 
 
@@ -821,6 +827,40 @@ def _extra_kafka_options(ts: _TargetSettings, options: dict[str, str], secrets: 
         if secret_policy.is_secret_name(str(key)):
             secrets.add(text)
         options[str(key)] = text
+
+
+def _schema_registry(
+    ts: _TargetSettings, name: str, secrets: set[str]
+) -> registry_settings.RegistrySettings | None:
+    """``schema_registry:`` with its url; username and password both or neither."""
+    doc, node = ts.doc, ts.value_node("schema_registry")
+    if ts.values.get("schema_registry") is None:
+        return None
+    raw = _check_mapping(doc, ts.values["schema_registry"], node, "schema_registry")
+    check_keys(doc, raw, node, registry_settings.KEYS, f"schema_registry of target '{name}'")
+    values = {k: _as_str(doc, v, _value_node(node, k), k) for k, v in raw.items() if v is not None}
+    if not values.get("url", "").strip():
+        raise UserError(
+            f"schema_registry of target '{name}' has no url",
+            _loc(doc, yaml_entry(ts.node, "schema_registry")[0]),
+            hint="e.g. url: http://localhost:8081 (`sqlstream registry up` prints one)",
+        )
+    if ("username" in values) != ("password" in values):
+        present = "username" if "username" in values else "password"
+        raise UserError(
+            f"schema_registry {present} is set but not the other",
+            _loc(doc, yaml_entry(node, present)[0]),
+            hint="set both, e.g. password: \"{{ env_var('REGISTRY_PASSWORD') }}\"",
+        )
+    auto = values.pop("auto_register", "false").lower()
+    if auto not in ("true", "false"):
+        raise UserError(
+            f"schema_registry auto_register must be true or false, not '{auto}'",
+            _loc(doc, _value_node(node, "auto_register")),
+        )
+    settings = registry_settings.from_mapping(values, auto_register=auto == "true")
+    secrets.update(settings.secret_values())
+    return settings
 
 
 def _spark_settings(

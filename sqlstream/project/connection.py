@@ -19,6 +19,7 @@ from sqlstream.project.defaults import (
     DEFAULT_CHECKPOINT_ROOT,
     DEFAULT_SPARK_CONF,
 )
+from sqlstream.project.registry import RegistrySettings
 
 
 @dataclass(repr=False)
@@ -40,6 +41,8 @@ class Connection:
     target_name: str = "dev"
     secret_values: frozenset[str] = frozenset()
     """Every secret value, so that ``redact`` can hide it in any text (error messages...)."""
+    schema_registry: RegistrySettings | None = None
+    """Where the ``*-confluent`` formats look schemas up (``run`` refreshes the lock file)."""
 
     @classmethod
     def from_target(cls, target: Target) -> Connection:
@@ -63,6 +66,7 @@ class Connection:
             spark_conf=dict(target.spark_conf),
             target_name=target.name,
             secret_values=frozenset(values),
+            schema_registry=target.schema_registry,
         )
 
     def resolved(self, root: Path, bootstrap_override: str | None = None) -> Connection:

@@ -173,6 +173,63 @@ def spark_jars_conf(spark_version: str, avro: bool = False) -> dict[str, str]:
     return {"spark.jars": ",".join(str(j) for j in jars)}
 
 
+def resolve_archive(coordinate: str, name: str) -> Path:
+    """One artifact that is not a jar (``group:artifact:version:type:classifier``, e.g. a
+    distribution's tar.gz), fetched once with Maven's ``dependency:copy`` into
+    ``cache_dir()/jars/<name>/`` and returned from there ever after (the marker says it is whole).
+    Its dependencies are not fetched: such an archive carries them."""
+    group, artifact, version, type_, classifier = coordinate.split(":")
+    directory = jars_dir(name)
+    filename = f"{artifact}-{version}-{classifier}.{type_}"
+    if (directory / MARKER).is_file() and (directory / filename).is_file():
+        return directory / filename
+    mvn = _mvn_executable()
+    if mvn is None:
+        raise RunFailure(
+            f"Maven (mvn) is needed to download {coordinate} into {directory}, but it is not on "
+            "PATH.\nhint: install Maven (e.g. `apt-get install maven`), or set SQLSTREAM_MVN"
+        )
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(directory.parent / f"{name}.lock"):
+        if not (directory / MARKER).is_file():
+            _copy_artifact(mvn, coordinate, directory)
+    return directory / filename
+
+
+def _copy_artifact(mvn: str, coordinate: str, directory: Path) -> None:
+    new = directory.with_name(directory.name + ".new")
+    shutil.rmtree(new, ignore_errors=True)
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        *shlex.split(os.environ.get("SQLSTREAM_MVN_ARGS", "")),
+        f"{DEPENDENCY_PLUGIN}:copy",
+        f"-Dartifact={coordinate}",
+        f"-DoutputDirectory={new}",
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_MVN_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RunFailure(f"cannot run Maven for {coordinate}: {e}") from None
+    if proc.returncode != 0:
+        raise RunFailure(
+            f"Maven failed (exit {proc.returncode}) fetching {coordinate}.\n"
+            f"command: {shlex.join(cmd)}\n{_tail(proc.stdout + proc.stderr)}\n"
+            "hint: check network access to Maven Central or the mirrors in ~/.m2/settings.xml"
+        )
+    shutil.rmtree(directory, ignore_errors=True)
+    new.rename(directory)
+    (directory / MARKER).write_text(json.dumps({"coordinates": [coordinate]}) + "\n")
+
+
 # --- internals -------------------------------------------------------------------------------
 
 

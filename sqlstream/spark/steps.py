@@ -240,7 +240,7 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
     used = [s.value_format for s in sinks] + [
-        s.value_format for s in plan.sources if s.name in names
+        f for s in plan.sources if s.name in names for f in (s.value_format, s.key_format)
     ]
     return any(
         formats.FORMATS[f].spark_package == "spark-avro" for f in used if f in formats.FORMATS

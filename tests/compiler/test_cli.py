@@ -307,7 +307,7 @@ def test_every_command_runs_inside_the_error_handler(
         raise ZeroDivisionError("boom")
 
     from sqlstream.cli import topics
-    from sqlstream.local import broker, cluster
+    from sqlstream.local import broker, cluster, registry
     from sqlstream.project import scaffold
 
     monkeypatch.setattr(facade, "compile_project", broken)
@@ -316,6 +316,7 @@ def test_every_command_runs_inside_the_error_handler(
     for name in ("up", "down", "status"):
         monkeypatch.setattr(broker, name, broken)
         monkeypatch.setattr(cluster, name, broken)
+        monkeypatch.setattr(registry, name, broken)
     commands = sorted(leaf_commands(cli))
     assert {("validate",), ("test",), ("kafka", "status"), ("topics", "list")} <= set(commands)
     for command in commands:

@@ -269,12 +269,17 @@ class Parser:
             query = self.query(f"AS in CREATE STREAM {name.text}", end=f"the query of {where}")
             node = n.CreateDerivedStream(name, query, self.span(create))
             return node
-        if not self.match(TokenType.L_PAREN):
+        columns: list[n.StreamColumn] = []
+        watermark: n.Watermark | None = None
+        if self.kind() == TokenType.FROM:
+            pass  # no column list: the registry's latest schema gives them (analyse)
+        elif not self.match(TokenType.L_PAREN):
             self.fail(
                 f"expected a column list (...) FROM KAFKA (...) or AS SELECT ... after "
                 f"CREATE STREAM {name.text}"
             )
-        columns, watermark = self.columns(where)
+        else:
+            columns, watermark = self.columns(where)
         if not (self.match(TokenType.FROM) and self.match_word("KAFKA")):
             self.fail(f"expected FROM KAFKA (...) after the column list of {where}")
         if self.kind() != TokenType.L_PAREN:
@@ -605,7 +610,15 @@ class Parser:
         ):
             self.i += 1
             quoted = token.token_type == TokenType.STRING
-            return {"format": n.Text(token.text.lower(), quoted, self.span(token, token))}
+            text, last = token.text, token
+            # `avro-confluent`: words joined by dashes with no space between are one name.
+            while not quoted and self.kind() == TokenType.DASH and self.word(at=1):
+                dash, word = t.cast(Token, self.curr), t.cast(Token, self.peek())
+                if dash.start != last.end + 1 or word.start != dash.end + 1:
+                    break
+                text, last = f"{text}-{word.text}", word
+                self.i += 2
+            return {"format": n.Text(text.lower(), quoted, self.span(token, last))}
         self.fail("expected a format name after FORMAT, e.g. FORMAT json")
 
     # ---- SET -----------------------------------------------------------------------------

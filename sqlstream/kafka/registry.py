@@ -1,0 +1,146 @@
+"""The schemas of the ``*-confluent`` formats from a live Schema Registry, recorded in the lock.
+
+``RegistrySchemas`` is the ``compiler.schemas.Schemas`` that ``sqlstream run`` compiles with:
+it asks the target's registry (Confluent's REST API, through confluent-kafka's client) for every
+version of each subject a source reads, looks a sink's schema up under its subject and registers
+it when ``auto_register`` says so, and writes everything it found to the project's
+``schemas.lock.json``, so that a later ``compile`` or ``validate`` shows, offline, what this run
+did. A registry that does not answer stops the run before anything starts, in seconds, with the
+address and the cause.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+from sqlstream.compiler.schemas import (
+    SchemaProblem,
+    Version,
+    field_differences,
+    matching_id,
+    not_registered,
+    read_lock,
+    write_lock,
+)
+from sqlstream.errors import RunFailure
+from sqlstream.project.registry import RegistrySettings
+
+_TIMEOUT_S = 5
+_SUBJECT_NOT_FOUND = 40401
+_SCHEMA_NOT_FOUND = 40403
+_INCOMPATIBLE = 409
+
+
+class RegistrySchemas:
+    """Schemas asked of a registry, kept in ``lock_path`` (other subjects there are kept)."""
+
+    def __init__(self, settings: RegistrySettings, lock_path: Path) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        config = {**settings.client_config(), "timeout": _TIMEOUT_S, "max.retries": 1}
+        self.settings = settings
+        self.lock_path = lock_path
+        self.client = SchemaRegistryClient(config)
+        self._found: dict[str, list[Version]] = {}
+
+    def versions(self, subject: str) -> list[Version]:
+        if subject not in self._found:
+            self._found[subject] = self._fetch(subject)
+            self._save()
+        if not self._found[subject]:
+            raise SchemaProblem(
+                f"subject '{subject}' is not in the schema registry at {self.settings.url}",
+                "produce to the topic with a registry serializer first, register the schema, "
+                "or set subject = '...'",
+            )
+        return self._found[subject]
+
+    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+        from confluent_kafka.schema_registry import Schema
+
+        versions = self._fetch(subject)
+        found = matching_id(versions, schema)
+        if found is not None:
+            self._found[subject] = versions
+            self._save()
+            return found
+        if not (self.settings.auto_register if auto_register is None else auto_register):
+            raise not_registered(subject, schema, versions)
+        try:
+            schema_id = int(
+                self._call(self.client.register_schema, subject, Schema(schema, "AVRO"))
+            )
+        except _registry_error() as e:
+            if getattr(e, "http_status_code", None) != _INCOMPATIBLE:
+                raise SchemaProblem(f"the registry refuses the sink's schema: {e}") from None
+            latest = versions[-1].schema if versions else "{}"
+            raise SchemaProblem(
+                f"the registry refuses the sink's schema under subject '{subject}': incompatible "
+                f"with its latest ({field_differences(_json(latest), _json(schema))})",
+                "change the SELECT to a compatible schema, or the subject's compatibility level",
+            ) from None
+        self._found[subject] = self._fetch(subject)
+        self._save()
+        return schema_id
+
+    def _fetch(self, subject: str) -> list[Version]:
+        """Every version of ``subject``, oldest first; empty when the subject does not exist."""
+        try:
+            numbers = self._call(self.client.get_versions, subject)
+        except _registry_error() as e:
+            if getattr(e, "error_code", None) == _SUBJECT_NOT_FOUND:
+                return []
+            raise SchemaProblem(f"the schema registry refused subject '{subject}': {e}") from None
+        found = []
+        for number in sorted(numbers):
+            registered = self._call(self.client.get_version, subject, number)
+            schema_str = registered.schema.schema_str if registered.schema else ""
+            found.append(Version(int(number), int(registered.schema_id or 0), schema_str or ""))
+        return found
+
+    def _call(self, method: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
+        """A client call; a registry that cannot be reached is a ``RunFailure`` of one line."""
+        try:
+            return method(*args)
+        except _registry_error():
+            raise
+        except Exception as e:  # the HTTP client's own errors: refused, timed out, TLS
+            cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunFailure(
+                f"cannot reach the schema registry at {self.settings.url}: {cause}\n"
+                "hint: is it running (`sqlstream registry up` starts one)? check the "
+                "target's schema_registry url"
+            ) from None
+
+    def _save(self) -> None:
+        try:
+            locked = read_lock(self.lock_path)
+        except SchemaProblem:
+            locked = {}
+        locked.update(self._found)
+        write_lock(self.lock_path, {s: v for s, v in locked.items() if v})
+
+
+def _registry_error() -> type[Exception]:
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    return SchemaRegistryError
+
+
+def _json(text: str) -> t.Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}
+
+
+def schemas_for(lock_path: Path, settings: RegistrySettings | None) -> t.Any:
+    """The registry's schemas when the target names a registry, else the lock file's."""
+    if settings is None:
+        from sqlstream.compiler.schemas import LockedSchemas
+
+        return LockedSchemas(lock_path)
+    return RegistrySchemas(settings, lock_path)

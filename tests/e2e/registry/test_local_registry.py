@@ -1,0 +1,49 @@
+"""``sqlstream.local.registry``: the Apicurio registry answers Confluent's API on loopback, and
+confluent-kafka's own serializer registers and reads schemas through it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from sqlstream.local import registry
+
+
+def test_confluent_serializer_round_trip(registry_url: str) -> None:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    client = SchemaRegistryClient({"url": registry_url})
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+    ctx = SerializationContext("local-registry-check", MessageField.VALUE)
+    data = AvroSerializer(client, json.dumps(schema))({"n": 7}, ctx)
+    assert data[:1] == b"\x00"  # the magic byte, then the id the registry gave
+    latest = client.get_latest_version("local-registry-check-value")
+    assert int.from_bytes(data[1:5], "big") == latest.schema_id
+    assert AvroDeserializer(client)(data, ctx) == {"n": 7}
+
+
+def test_no_registry_in_another_state_dir(registry_url: str, tmp_path: Path) -> None:
+    del registry_url  # the session's registry runs elsewhere: this state dir has none
+    assert registry.status(tmp_path) is None
+    assert registry.down(tmp_path) is False
+
+
+def test_up_twice_is_the_same_registry(
+    registry_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    state_dir = tmp_path_factory.getbasetemp() / "registry0"
+    del registry_url  # started, in registry0
+    running = registry.status(state_dir)
+    if running is None:
+        return  # the session uses SQLSTREAM_TEST_REGISTRY
+    again = registry.up(port=0, state_dir=state_dir)
+    assert again.pid == running.pid and again.url == running.url
+    # Both ports listen on loopback (Quarkus' management port would take every interface).
+    for port in (running.port, running.management_port):
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
