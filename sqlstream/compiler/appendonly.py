@@ -253,7 +253,9 @@ def unbounded_joins(q: QueryDef, analysis: Analysis) -> t.Iterator[CompileWarnin
             side = (join.args.get("side") or "").upper()
             if side or (join.args.get("kind") or "").upper() in ("CROSS", "SEMI", "ANTI"):
                 continue
-            unwatermarked = _unwatermarked(select, join, analysis)
+            if not all(_sides_stream(q, select, join, analysis)):
+                continue  # a stream joined to a static relation keeps no state
+            unwatermarked = _unwatermarked(q, select, join, analysis)
             bounded = _bounded(join, watermarks)
             if not unwatermarked and bounded:
                 continue
@@ -279,15 +281,18 @@ def _bounded(join: exp.Join, watermarks: set[str]) -> bool:
     )
 
 
-def _unwatermarked(select: exp.Select, join: exp.Join, analysis: Analysis) -> list[str]:
-    """The streams on either side of ``join`` with no watermark upstream."""
-    from_ = select.args.get("from")
+def _unwatermarked(
+    q: QueryDef, select: exp.Select, join: exp.Join, analysis: Analysis
+) -> list[str]:
+    """The streams on either side of ``join`` with no watermark upstream (a CTE of ``q`` is
+    judged by the streams it reads)."""
+    from_ = select.args.get("from_")
     tables = [from_.this, join.this] if from_ is not None else [join.this]
     missing = []
     for table in tables:
         if not isinstance(table, exp.Table) or not table.name:
             continue
-        sources, _ = analysis.upstream([table.name.lower()])
+        sources, _ = analysis.upstream(_streams_read(table, q, analysis, set()))
         if not any(analysis.sources[s].watermark_column for s in sources):
             missing.append(table.name)
     return missing
@@ -305,8 +310,12 @@ def _check_joins(
         side = (join.args.get("side") or "").upper()
         if side not in ("LEFT", "RIGHT", "FULL"):
             continue
+        left, right = _sides_stream(q, select, join, analysis)
+        if not (left and right):
+            yield from _static_outer_join(q, join, side, (left, right), via)
+            continue
         has_bound = _bounded(join, watermarks)
-        unwatermarked = _unwatermarked(select, join, analysis)
+        unwatermarked = _unwatermarked(q, select, join, analysis)
         if unwatermarked:
             yield _error(
                 q,
@@ -332,3 +341,69 @@ def _check_joins(
 def _compares_time(cond: exp.Expr, watermarks: set[str]) -> bool:
     cols = {c.name.lower() for c in cond.find_all(exp.Column)}
     return bool(cols & watermarks)
+
+
+_PRESERVED = {"LEFT": (True, False), "RIGHT": (False, True), "FULL": (True, True)}
+"""Which sides (left, right) of an outer join keep their unmatched rows."""
+
+
+def _static_outer_join(
+    q: QueryDef,
+    join: exp.Join,
+    side: str,
+    streaming: tuple[bool, bool],
+    via: QueryDef | None,
+) -> t.Iterator[UserError]:
+    """An outer join with a static side (``VALUES``, a CTE over it): fine when only the stream's
+    rows are kept (Spark joins each micro-batch to the relation); refused when the relation's
+    unmatched rows would have to be emitted, since no stream record ever says they are final."""
+    if not any(streaming):
+        return  # two static relations: a plain batch join
+    kept_static = [keep and not stream for keep, stream in zip(_PRESERVED[side], streaming)]
+    if not any(kept_static):
+        return
+    yield _error(
+        q,
+        join,
+        f"a {side} OUTER join of a stream to a static relation would emit the relation's "
+        "unmatched rows, and no record of the stream ever says they are final",
+        "put the stream on the left of a LEFT JOIN (FROM stream LEFT JOIN relation), or use "
+        "an inner JOIN",
+        via,
+    )
+
+
+def _sides_stream(
+    q: QueryDef, select: exp.Select, join: exp.Join, analysis: Analysis
+) -> tuple[bool, bool]:
+    """Whether the left side (FROM and the joins before ``join``) and the right side of
+    ``join`` read a stream; a side that reads none is static (``VALUES``, a CTE over it)."""
+    from_ = select.args.get("from_")
+    before = [from_.this] if from_ is not None else []
+    for other in select.args.get("joins") or []:
+        if other is join:
+            break
+        before.append(other.this)
+    return (
+        any(_reads_stream(r, q, analysis, set()) for r in before),
+        _reads_stream(join.this, q, analysis, set()),
+    )
+
+
+def _reads_stream(node: exp.Expr, q: QueryDef, analysis: Analysis, seen: set[str]) -> bool:
+    """Whether ``node`` reads a stream, directly or through the CTEs of ``q`` it names."""
+    return bool(_streams_read(node, q, analysis, seen))
+
+
+def _streams_read(node: exp.Expr, q: QueryDef, analysis: Analysis, seen: set[str]) -> list[str]:
+    """The streams (lower case) that ``node`` reads, looking through the CTEs of ``q``."""
+    ctes = {c.alias_or_name.lower(): c.this for c in q.query.find_all(exp.CTE)}
+    found: list[str] = []
+    for table in [node] if isinstance(node, exp.Table) else node.find_all(exp.Table):
+        name = table.name.lower()
+        if name in ctes and name not in seen:
+            seen.add(name)
+            found.extend(_streams_read(ctes[name], q, analysis, seen))
+        elif name in analysis.sources or analysis.view(name) is not None:
+            found.append(name)
+    return found
