@@ -12,6 +12,7 @@ import typing as t
 
 from sqlglot import exp
 
+from sqlstream.compiler import changelog
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, is_window_call
 from sqlstream.errors import CompileWarning, UserError
 
@@ -141,6 +142,10 @@ def _check_select(
     if chained and not windows and not time_keys:
         yield _chained_error(q, keys[0] if keys else aggs[0], chained[0], via)
         return
+    if via is None and select is q.query and changelog.marker(q) is not None:
+        # A CHANGELOG sink writes each change of a group: its result need not be final.
+        yield from _check_joins(q, select, watermarks, analysis, via)
+        return
     if not windows and not time_keys:
         node = keys[0] if keys else aggs[0]
         what = (
@@ -163,6 +168,8 @@ def _check_select(
             else f"add WATERMARK FOR {ts} AS {ts} - INTERVAL '10' MINUTES to the source "
             f"stream's columns, and group by window({ts}, '5 minutes')"
         )
+        if via is None and select is q.query and keys and q.name is None:
+            hint += f"; or, for a running total, write its changes: {_changelog_form(keys)}"
         yield _error(q, node, what, hint, via)
         return
     for call in windows:
@@ -182,6 +189,13 @@ def _check_select(
                 via,
             )
     yield from _check_joins(q, select, watermarks, analysis, via)
+
+
+def _changelog_form(keys: list[exp.Expr]) -> str:
+    """The opt-in that writes a non-final aggregation, for a hint: ``CHANGELOG KEY user_id``."""
+    names = [k.name if isinstance(k, exp.Column) else k.sql(SPARK) for k in keys]
+    key = names[0] if len(names) == 1 else f"({', '.join(names)})"
+    return f"INSERT INTO KAFKA TOPIC '...' CHANGELOG KEY {key} SELECT ..."
 
 
 def _distinct_aggregates(

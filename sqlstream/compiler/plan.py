@@ -142,6 +142,8 @@ class SinkPlan:
     partitions_needed: int | None = None
     """The fewest partitions the topic needs for the PARTITION clause, when that is known from
     the SQL (a literal ``n`` needs n + 1; ``pmod(x, n)`` and ``x % n`` need n); `run` checks it."""
+    changelog: bool = False
+    """``CHANGELOG``: Spark's ``update`` output mode, each change of a group a record."""
 
 
 @dataclass

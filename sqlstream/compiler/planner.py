@@ -16,6 +16,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from sqlstream.compiler import (
     appendonly,
+    changelog,
     checks,
     formats,
     lower,
@@ -547,6 +548,8 @@ def _plan_sink(
         else None
     )
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
+    changelog.check(q, diags)
+    topic_spec = changelog.topic_spec(q, topic, topic_spec, config_props, diags)
     topics.check_declared_partitions(
         stmt, topic_spec, topics.partitions_needed(partition), partition, diags
     )
@@ -595,6 +598,7 @@ def _plan_sink(
         topic_spec=topic_spec,
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
+        changelog=node.changelog is not None,
     )
 
 

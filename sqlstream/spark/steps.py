@@ -340,7 +340,7 @@ def _sink_query(
         sink.line,
         None,
         frame,
-        _write(opts, sink.name, trigger),
+        _write(opts, sink.name, trigger, "update" if sink.changelog else None),
         trigger,
     )
 
@@ -374,13 +374,16 @@ def dlq_query_name(source: str) -> str:
     return f"{source}_dlq"
 
 
-def _write(opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None) -> tuple[Call, ...]:
+def _write(
+    opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None, mode: str | None = None
+) -> tuple[Call, ...]:
+    """``mode``: the output mode a sink asks for (``update`` for CHANGELOG), else the trigger's."""
     kwargs = trigger_kwargs(trigger)
     return (
         attr("writeStream"),
         call("format", "kafka"),
         *_options(opts),
-        call("outputMode", output_mode(trigger)),
+        call("outputMode", mode or output_mode(trigger)),
         *([call("trigger", **kwargs)] if kwargs else []),
         call("queryName", name),
         call("start"),

@@ -120,6 +120,11 @@ ROUND_TRIPS: list[tuple[str, str | None, type]] = [
     ),
     ("INSERT INTO KAFKA TOPIC 'out' KEY user_id SELECT user_id FROM orders", None, InsertKafka),
     ("INSERT INTO KAFKA TOPIC 'out' KEY (a, b) SELECT a, b FROM t", None, InsertKafka),
+    (
+        "INSERT INTO KAFKA TOPIC 'out' CHANGELOG KEY a SELECT a, COUNT(*) AS n FROM t GROUP BY a",
+        None,
+        InsertKafka,
+    ),
     ("INSERT INTO KAFKA TOPIC 'out' KEY CAST(a AS BINARY) SELECT a FROM t", None, InsertKafka),
     (
         "INSERT INTO KAFKA TOPIC 'out' PARTITION abs(hash(user_id)) % 6 SELECT user_id FROM t",

@@ -91,6 +91,7 @@ def _headers(s: n.InsertKafka) -> str | None:
 
 #: The clauses of INSERT INTO KAFKA, in their documented order: clause -> its text or None.
 _INSERT_CLAUSES: list[t.Callable[[n.InsertKafka], str | None]] = [
+    lambda s: "CHANGELOG" if s.changelog is not None else None,
     lambda s: f"KEY {_sql(s.key)}" if s.key is not None else None,
     lambda s: f"PARTITION {_sql(s.partition)}" if s.partition is not None else None,
     _headers,

@@ -147,6 +147,8 @@ class InsertKafka:
     format: Text | None = None
     value: exp.Expr | None = None
     options: list[Option] = field(default_factory=list)
+    changelog: Text | None = None
+    """``CHANGELOG``: each change of a group's result is a record keyed by the group."""
     span: Span = _span()
 
 

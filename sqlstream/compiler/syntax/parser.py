@@ -26,7 +26,7 @@ from sqlstream.compiler.syntax.spark import SyntaxProblem
 QUERY_START = {TokenType.SELECT, TokenType.WITH, TokenType.FROM, TokenType.VALUES}
 
 #: The clauses of INSERT INTO KAFKA, in their documented (and generated) order.
-INSERT_CLAUSES = ("KEY", "PARTITION", "HEADERS", "FORMAT", "VALUE", "WITH")
+INSERT_CLAUSES = ("CHANGELOG", "KEY", "PARTITION", "HEADERS", "FORMAT", "VALUE", "WITH")
 
 #: Words that continue an expression: a clause word after one of them is a column name.
 OPERATOR_WORDS = {
@@ -536,7 +536,7 @@ class Parser:
         args["query"] = self.query(
             "the query of INSERT INTO KAFKA",
             "unexpected {token} in INSERT INTO KAFKA: expected KEY, PARTITION, HEADERS, "
-            "FORMAT, VALUE, WITH (...) or the query (SELECT ...)",
+            "FORMAT, VALUE, WITH (...), CHANGELOG or the query (SELECT ...)",
             end="the query of INSERT INTO KAFKA",
         )
         return n.InsertKafka(span=self.span(insert), **args)
@@ -671,6 +671,7 @@ TOKEN_STATEMENT_PARSERS: dict[TokenType, t.Callable[[Parser], n.Statement]] = {
 
 #: INSERT INTO KAFKA clause word -> parser of what follows it; returns InsertKafka fields.
 INSERT_CLAUSE_PARSERS: dict[str, t.Callable[[Parser], dict[str, t.Any]]] = {
+    "CHANGELOG": lambda p: {"changelog": n.Text("changelog", False, p.span(p.prev, p.prev))},
     "KEY": lambda p: {"key": p.clause_expression("KEY")},
     "PARTITION": lambda p: {"partition": p.clause_expression("PARTITION")},
     "HEADERS": Parser.headers,
