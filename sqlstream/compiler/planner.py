@@ -23,6 +23,7 @@ from sqlstream.compiler import (
     optiondefaults,
     options,
     syntax,
+    tables,
     topics,
     triggers,
 )
@@ -50,6 +51,12 @@ def build_plan(
         sp = _plan_source(src, diags, source_defaults)
         if sp is not None:
             plan.sources.append(sp)
+    for table in analysis.tables.values():
+        table_plan = tables.plan_table(table, diags)
+        if table_plan is not None:
+            plan.tables.append(table_plan)
+    for q in [*analysis.views, *analysis.sinks]:
+        tables.check_reads_a_stream(q, analysis, diags)
     for v in analysis.views:
         assert v.name
         plan.views.append(
@@ -599,6 +606,7 @@ def _plan_sink(
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
         changelog=node.changelog is not None,
+        tables=analysis.tables_read(q.reads),
     )
 
 

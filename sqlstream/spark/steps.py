@@ -25,8 +25,8 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import formats, lower, triggers
-from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
+from sqlstream.compiler import formats, lower, tables, triggers
+from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, TablePlan, Trigger
 from sqlstream.project.connection import Connection
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +195,22 @@ class StartQuery:
         return f"Query {self.name} ({self.place})"
 
 
-Step = t.Union[SetConf, ReadSource, CreateView, StartQuery]
+@dataclass(frozen=True)
+class ReadTable:
+    """A reference table: a batch read as a temporary view. A query joining it is a
+    stream-static join, whose every micro-batch runs the read again (``compiler.tables``)."""
+
+    name: str
+    file: str
+    chains: tuple[Chain, ...]
+    var: str
+
+    @property
+    def title(self) -> str:
+        return f"Table {self.name} ({self.file}), read again by every micro-batch that joins it"
+
+
+Step = t.Union[SetConf, ReadSource, ReadTable, CreateView, StartQuery]
 
 
 def metric_name(source: str) -> str:
@@ -263,6 +278,12 @@ def steps(
         if src.dlq_topic and src.dlq_filter:
             trigger = trigger_override or (readers[0].trigger if readers else None)
             dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer))
+    needed_tables = {n for s in sinks for n in s.tables}
+    out.extend(
+        _read_table(table, connection, namer)
+        for table in plan.tables
+        if table.name in needed_tables
+    )
     for view in plan.views:
         if view.name in needed_views:
             var = namer.name(view.name)
@@ -318,6 +339,37 @@ def _read_source(
         Chain(var, (call("createOrReplaceTempView", src.name),)),
     )
     return ReadSource(src.name, src.file, chains, decoded, var)
+
+
+def _read_table(table: TablePlan, connection: Connection, namer: _Namer) -> ReadTable:
+    """``spark.read`` of the table, its declared columns (Kafka: the latest record per key,
+    deleted keys dropped), as a temporary view under the table's name."""
+    var = namer.name(f"{table.name}_table")
+    opts: list[tuple[str, Arg]] = list(table.read_options.items())
+    if table.connector == "kafka":
+        opts = [*_connection_opts(connection, table.read_options), *opts]
+    opts += [(k, FromTarget("secret", k)) for k in table.secret_options]
+    read: list[Call] = [attr("read"), call("format", table.read_format)]
+    if table.schema is not None:
+        read.append(call("schema", table.schema))
+    read += [*_options(opts), call("load", table.path) if table.path else call("load")]
+    if table.decode_exprs:
+        read.append(call("selectExpr", *table.decode_exprs))
+    if table.keep_filter:
+        read.append(call("where", table.keep_filter))
+    read.append(call("selectExpr", *table.row_exprs))
+    if table.latest is not None:
+        read += [
+            call("groupBy", *table.key),
+            call("agg", Column(table.latest, tables.LATEST)),
+            call("where", tables.LIVE),
+            call("selectExpr", *table.output_exprs),
+        ]
+    chains = (
+        Chain(SESSION, tuple(read), var),
+        Chain(var, (call("createOrReplaceTempView", table.name),)),
+    )
+    return ReadTable(table.name, table.file, chains, var)
 
 
 def _sink_query(
