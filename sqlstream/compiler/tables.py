@@ -47,6 +47,8 @@ CONNECTOR_OPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
 
 def plan_table(table: TableDef, diags: Diagnostics) -> TablePlan | None:
     """The table's reads, or None (each problem reported at the statement's option)."""
+    if len(table.key) != len(table.node.primary_key):
+        return None  # a key column that is not declared: reported by the analysis
     before = len(diags.errors)
     values = _options(table, diags)
     if len(diags.errors) > before:
