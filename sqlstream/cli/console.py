@@ -146,6 +146,7 @@ class Console:
             f"spark cluster is up: master {cluster.master_url} (pid {cluster.pid}, "
             f"web UI {cluster.webui_url}), workers alive: {', '.join(registered) or 'none'}"
         )
+
     # -- the local schema registry ----------------------------------------------------------
 
     def registry_up(self, registry: Registry) -> None:

@@ -50,6 +50,22 @@ class SourceDef:
 
 
 @dataclass
+class TableDef:
+    """A reference table (``CREATE TABLE``): read in batch, joined to streams as it is now."""
+
+    name: str
+    stmt: Statement
+    node: n.CreateTable
+    columns: list[StreamColumn]
+    key: list[str]
+    """The PRIMARY KEY's columns, as declared."""
+
+    @property
+    def fields(self) -> list[Field]:
+        return [Field(c.name, c.type) for c in self.columns]
+
+
+@dataclass
 class QueryDef:
     """A derived stream (``name`` set) or a sink (an INSERT INTO KAFKA)."""
 
@@ -78,11 +94,21 @@ class Analysis:
     settings: dict[str, str] = field(default_factory=dict)
     selects: list[QueryDef] = field(default_factory=list)
     """Bare SELECT statements (an error in ``run``; inputs of ``test``)."""
+    tables: dict[str, TableDef] = field(default_factory=dict)
 
     def view(self, name: str) -> QueryDef | None:
         return next((v for v in self.views if v.name == name), None)
 
+    def tables_read(self, reads: t.Iterable[str]) -> list[str]:
+        """The tables that ``reads`` join, directly or through derived streams."""
+        reads = list(reads)
+        _, views = self.upstream(reads)
+        names = [*reads, *(r for v in views if (q := self.view(v)) for r in q.reads)]
+        return sorted({r for r in names if r in self.tables})
+
     def fields_of(self, name: str) -> list[Field]:
+        if name in self.tables:
+            return self.tables[name].fields
         if name in self.sources:
             return self.sources[name].fields
         v = self.view(name)
@@ -125,18 +151,7 @@ def analyse(
     views: list[QueryDef] = []
 
     def define(name_node: n.Name, stmt: Statement) -> str | None:
-        name = name_node.text.lower()
-        if name in definitions:
-            first = definitions[name]
-            where = first.locate(t.cast(n.CreateKafkaStream, first.node).name)
-            diags.error(
-                f"stream '{name_node.text}' is defined twice",
-                stmt.locate(name_node),
-                f"it is first defined at {where}; stream names are project-wide, rename one",
-            )
-            return None
-        definitions[name] = stmt
-        return name
+        return _define(definitions, name_node, stmt, diags)
 
     for stmt in statements:
         node = stmt.node
@@ -145,9 +160,11 @@ def analyse(
             # None: a stream without columns, reported
             if name and (source := _source_def(name, stmt, node, diags, columns_of)):
                 result.sources[name] = source
-        elif isinstance(node, n.CreateDerivedStream):
+        elif isinstance(node, (n.CreateTable, n.CreateDerivedStream)):
             name = define(node.name, stmt)
-            if name:
+            if name and isinstance(node, n.CreateTable):
+                result.tables[name] = _table_def(name, stmt, node, diags)
+            elif name and isinstance(node, n.CreateDerivedStream):
                 views.append(QueryDef(stmt, node, node.query, name=name))
         elif isinstance(node, n.InsertKafka):
             result.sinks.append(QueryDef(stmt, node, node.query))
@@ -156,7 +173,7 @@ def analyse(
         else:
             result.selects.append(QueryDef(stmt, node, node.query))
 
-    known = set(result.sources) | {v.name for v in views if v.name}
+    known = set(result.sources) | set(result.tables) | {v.name for v in views if v.name}
     for q in [*views, *result.sinks, *result.selects]:
         q.reads = _references(q, known, diags)
 
@@ -166,32 +183,34 @@ def analyse(
     return result
 
 
-def _source_def(
-    name: str,
-    stmt: Statement,
-    node: n.CreateKafkaStream,
-    diags: Diagnostics,
-    columns_of: ColumnsOf | None = None,
-) -> SourceDef | None:
+def _define(
+    definitions: dict[str, Statement], name_node: n.Name, stmt: Statement, diags: Diagnostics
+) -> str | None:
+    """The lower-case name a statement defines, or None when another defines it already."""
+    name = name_node.text.lower()
+    if name in definitions:
+        first = definitions[name]
+        where = first.locate(t.cast(n.CreateKafkaStream, first.node).name)
+        diags.error(
+            f"stream '{name_node.text}' is defined twice",
+            stmt.locate(name_node),
+            f"it is first defined at {where}; stream names are project-wide, rename one",
+        )
+        return None
+    definitions[name] = stmt
+    return name
+
+
+def _declared_columns(
+    stmt: Statement, node: n.CreateKafkaStream | n.CreateTable, what: str, diags: Diagnostics
+) -> list[StreamColumn]:
     columns: list[StreamColumn] = []
-    if not node.columns:
-        found = columns_of(stmt, node, diags) if columns_of else None
-        if found is None:
-            diags.error(
-                f"stream '{node.name.text}' declares no columns",
-                stmt.locate(node.name),
-                "declare them: CREATE STREAM name (col TYPE, ...) FROM KAFKA (...); only "
-                "format = 'avro-confluent' can take them from the registry's latest schema",
-            )
-        if not found:
-            return None
-        columns = list(found)
     seen: set[str] = set()
     for col in node.columns:
         cname = col.name.text
         if cname.lower() in seen:
             diags.error(
-                f"column '{cname}' is declared twice in stream '{node.name.text}'",
+                f"column '{cname}' is declared twice in {what} '{node.name.text}'",
                 stmt.locate(col.name),
                 "give each column its own name",
             )
@@ -205,6 +224,31 @@ def _source_def(
                 ref=col.ref.value if col.ref is not None else None,
             )
         )
+    return columns
+
+
+def _source_def(
+    name: str,
+    stmt: Statement,
+    node: n.CreateKafkaStream,
+    diags: Diagnostics,
+    columns_of: ColumnsOf | None = None,
+) -> SourceDef | None:
+    """None: a stream that declares no columns and whose registry has none for it (reported)."""
+    if node.columns:
+        columns = _declared_columns(stmt, node, "stream", diags)
+    else:
+        found = columns_of(stmt, node, diags) if columns_of else None
+        if found is None:
+            diags.error(
+                f"stream '{node.name.text}' declares no columns",
+                stmt.locate(node.name),
+                "declare them: CREATE STREAM name (col TYPE, ...) FROM KAFKA (...); only "
+                "format = 'avro-confluent' can take them from the registry's latest schema",
+            )
+        if not found:
+            return None
+        columns = list(found)
     watermark_column = None
     wm = node.watermark
     if wm is not None:
@@ -228,6 +272,24 @@ def _source_def(
                     f"declare it as '{decl.name} TIMESTAMP', or watermark a TIMESTAMP column",
                 )
     return SourceDef(name, stmt, node, columns, watermark_column)
+
+
+def _table_def(name: str, stmt: Statement, node: n.CreateTable, diags: Diagnostics) -> TableDef:
+    """The table's columns (each declared once) and its key (each a declared column)."""
+    columns = _declared_columns(stmt, node, "table", diags)
+    declared = {c.name.lower(): c.name for c in columns}
+    key: list[str] = []
+    for k in node.primary_key:
+        if k.text.lower() not in declared:
+            diags.error(
+                f"the PRIMARY KEY names '{k.text}', which is not a column of table "
+                f"'{node.name.text}'",
+                stmt.locate(k),
+                _did_you_mean(k.text, list(declared.values())) or "declare it in the column list",
+            )
+        else:
+            key.append(declared[k.text.lower()])
+    return TableDef(name, stmt, node, columns, key)
 
 
 def _references(q: QueryDef, known: set[str], diags: Diagnostics) -> list[str]:
@@ -344,7 +406,8 @@ def _mapping_schema(schema: dict[str, dict[str, str]]) -> MappingSchema:
 
 def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     """Check the query's columns and infer its output schema."""
-    if q.broken or any(r not in analysis.sources and not analysis.view(r) for r in q.reads):
+    known = analysis.sources.keys() | analysis.tables.keys()
+    if q.broken or any(r not in known and not analysis.view(r) for r in q.reads):
         q.broken = True
         return  # an unknown stream was reported already
     if any((v := analysis.view(r)) is not None and v.broken for r in q.reads):

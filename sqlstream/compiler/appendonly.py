@@ -12,6 +12,7 @@ import typing as t
 
 from sqlglot import exp
 
+from sqlstream.compiler import changelog
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, is_window_call
 from sqlstream.errors import CompileWarning, UserError
 
@@ -159,6 +160,10 @@ def _check_select(
     if chained and not windows and not time_keys:
         yield _chained_error(q, keys[0] if keys else aggs[0], chained[0], via)
         return
+    if via is None and select is q.query and changelog.marker(q) is not None:
+        # A CHANGELOG sink writes each change of a group: its result need not be final.
+        yield from _check_joins(q, select, watermarks, analysis, via)
+        return
     if not windows and not time_keys:
         node = keys[0] if keys else aggs[0]
         what = (
@@ -181,6 +186,8 @@ def _check_select(
             else f"add WATERMARK FOR {ts} AS {ts} - INTERVAL '10' MINUTES to the source "
             f"stream's columns, and group by window({ts}, '5 minutes')"
         )
+        if via is None and select is q.query and keys and q.name is None:
+            hint += f"; or, for a running total, write its changes: {_changelog_form(keys)}"
         yield _error(q, node, what, hint, via)
         return
     for call in windows:
@@ -200,6 +207,13 @@ def _check_select(
                 via,
             )
     yield from _check_joins(q, select, watermarks, analysis, via)
+
+
+def _changelog_form(keys: list[exp.Expr]) -> str:
+    """The opt-in that writes a non-final aggregation, for a hint: ``CHANGELOG KEY user_id``."""
+    names = [k.name if isinstance(k, exp.Column) else k.sql(SPARK) for k in keys]
+    key = names[0] if len(names) == 1 else f"({', '.join(names)})"
+    return f"INSERT INTO KAFKA TOPIC '...' CHANGELOG KEY {key} SELECT ..."
 
 
 def _distinct_aggregates(
@@ -271,7 +285,9 @@ def unbounded_joins(q: QueryDef, analysis: Analysis) -> t.Iterator[CompileWarnin
             side = (join.args.get("side") or "").upper()
             if side or (join.args.get("kind") or "").upper() in ("CROSS", "SEMI", "ANTI"):
                 continue
-            unwatermarked = _unwatermarked(select, join, analysis)
+            if not all(_sides_stream(q, select, join, analysis)):
+                continue  # a stream joined to a static relation keeps no state
+            unwatermarked = _unwatermarked(q, select, join, analysis)
             bounded = _bounded(join, watermarks)
             if not unwatermarked and bounded:
                 continue
@@ -297,15 +313,18 @@ def _bounded(join: exp.Join, watermarks: set[str]) -> bool:
     )
 
 
-def _unwatermarked(select: exp.Select, join: exp.Join, analysis: Analysis) -> list[str]:
-    """The streams on either side of ``join`` with no watermark upstream."""
-    from_ = select.args.get("from")
+def _unwatermarked(
+    q: QueryDef, select: exp.Select, join: exp.Join, analysis: Analysis
+) -> list[str]:
+    """The streams on either side of ``join`` with no watermark upstream (a CTE of ``q`` is
+    judged by the streams it reads)."""
+    from_ = select.args.get("from_")
     tables = [from_.this, join.this] if from_ is not None else [join.this]
     missing = []
     for table in tables:
         if not isinstance(table, exp.Table) or not table.name:
             continue
-        sources, _ = analysis.upstream([table.name.lower()])
+        sources, _ = analysis.upstream(_streams_read(table, q, analysis, set()))
         if not any(analysis.sources[s].watermark_column for s in sources):
             missing.append(table.name)
     return missing
@@ -323,8 +342,12 @@ def _check_joins(
         side = (join.args.get("side") or "").upper()
         if side not in ("LEFT", "RIGHT", "FULL"):
             continue
+        left, right = _sides_stream(q, select, join, analysis)
+        if not (left and right):
+            yield from _static_outer_join(q, join, side, (left, right), via)
+            continue
         has_bound = _bounded(join, watermarks)
-        unwatermarked = _unwatermarked(select, join, analysis)
+        unwatermarked = _unwatermarked(q, select, join, analysis)
         if unwatermarked:
             yield _error(
                 q,
@@ -350,3 +373,69 @@ def _check_joins(
 def _compares_time(cond: exp.Expr, watermarks: set[str]) -> bool:
     cols = {c.name.lower() for c in cond.find_all(exp.Column)}
     return bool(cols & watermarks)
+
+
+_PRESERVED = {"LEFT": (True, False), "RIGHT": (False, True), "FULL": (True, True)}
+"""Which sides (left, right) of an outer join keep their unmatched rows."""
+
+
+def _static_outer_join(
+    q: QueryDef,
+    join: exp.Join,
+    side: str,
+    streaming: tuple[bool, bool],
+    via: QueryDef | None,
+) -> t.Iterator[UserError]:
+    """An outer join with a static side (``VALUES``, a CTE over it): fine when only the stream's
+    rows are kept (Spark joins each micro-batch to the relation); refused when the relation's
+    unmatched rows would have to be emitted, since no stream record ever says they are final."""
+    if not any(streaming):
+        return  # two static relations: a plain batch join
+    kept_static = [keep and not stream for keep, stream in zip(_PRESERVED[side], streaming)]
+    if not any(kept_static):
+        return
+    yield _error(
+        q,
+        join,
+        f"a {side} OUTER join of a stream to a static relation would emit the relation's "
+        "unmatched rows, and no record of the stream ever says they are final",
+        "put the stream on the left of a LEFT JOIN (FROM stream LEFT JOIN relation), or use "
+        "an inner JOIN",
+        via,
+    )
+
+
+def _sides_stream(
+    q: QueryDef, select: exp.Select, join: exp.Join, analysis: Analysis
+) -> tuple[bool, bool]:
+    """Whether the left side (FROM and the joins before ``join``) and the right side of
+    ``join`` read a stream; a side that reads none is static (``VALUES``, a CTE over it)."""
+    from_ = select.args.get("from_")
+    before = [from_.this] if from_ is not None else []
+    for other in select.args.get("joins") or []:
+        if other is join:
+            break
+        before.append(other.this)
+    return (
+        any(_reads_stream(r, q, analysis, set()) for r in before),
+        _reads_stream(join.this, q, analysis, set()),
+    )
+
+
+def _reads_stream(node: exp.Expr, q: QueryDef, analysis: Analysis, seen: set[str]) -> bool:
+    """Whether ``node`` reads a stream, directly or through the CTEs of ``q`` it names."""
+    return bool(_streams_read(node, q, analysis, seen))
+
+
+def _streams_read(node: exp.Expr, q: QueryDef, analysis: Analysis, seen: set[str]) -> list[str]:
+    """The streams (lower case) that ``node`` reads, looking through the CTEs of ``q``."""
+    ctes = {c.alias_or_name.lower(): c.this for c in q.query.find_all(exp.CTE)}
+    found: list[str] = []
+    for table in [node] if isinstance(node, exp.Table) else node.find_all(exp.Table):
+        name = table.name.lower()
+        if name in ctes and name not in seen:
+            seen.add(name)
+            found.extend(_streams_read(ctes[name], q, analysis, seen))
+        elif name in analysis.sources or analysis.view(name) is not None:
+            found.append(name)
+    return found

@@ -205,7 +205,7 @@ def matches(sink: t.Any, select: t.Sequence[str]) -> bool:
     """Whether ``--select`` picks ``sink``: by query name, a stream it reads, or its file."""
     for s in select:
         s_norm = s.rstrip("/")
-        if sink.name == s or s.lower() in sink.sources or s.lower() in sink.views:
+        if sink.name == s or s.lower() in (*sink.sources, *sink.views, *sink.tables):
             return True
         if _abs(Path(sink.file)) == _abs(Path(s_norm)) or _abs(Path(sink.file)).is_relative_to(
             _abs(Path(s_norm))
@@ -223,5 +223,6 @@ def subset(plan: Plan, sinks: t.Sequence[t.Any]) -> Plan:
         sources=[s for s in plan.sources if s.name in need_sources],
         views=[v for v in plan.views if v.name in need_views],
         sinks=list(sinks),
+        tables=[tb for tb in plan.tables if tb.name in {n for k in sinks for n in k.tables}],
         settings=dict(plan.settings),
     )

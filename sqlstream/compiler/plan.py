@@ -103,6 +103,39 @@ class ViewPlan:
 
 
 @dataclass
+class TablePlan:
+    """A reference table: a batch read that every micro-batch of a query joining it runs again,
+    so each stream record meets the table as it is then (``compiler.tables``)."""
+
+    name: str
+    file: str
+    connector: str
+    """kafka | files | jdbc."""
+    columns: list[StreamColumn]
+    key: list[str]
+    read_format: str
+    """``spark.read.format(...)``: kafka, csv, json, parquet, jdbc."""
+    read_options: dict[str, str]
+    """Spark reader options, without the connection's."""
+    secret_options: list[str] = field(default_factory=list)
+    """Reader options whose value the target supplies (JDBC ``user``, ``password``)."""
+    path: str | None = None
+    """``load(path)`` of a files table."""
+    schema: str | None = None
+    """The DDL schema a files table is read with."""
+    decode_exprs: list[str] = field(default_factory=list)
+    """Kafka: ``selectExpr`` over the raw records (``Decoding.parse_exprs``)."""
+    keep_filter: str | None = None
+    """Kafka: the ``where`` that drops or fails on malformed records (tombstones kept)."""
+    row_exprs: list[str] = field(default_factory=list)
+    """``selectExpr`` giving the declared columns (Kafka: and the record's order and tombstone)."""
+    latest: str | None = None
+    """Kafka: the ``agg`` per key (``groupBy(key)``) of its latest record, tombstone or not."""
+    output_exprs: list[str] = field(default_factory=list)
+    """Kafka: ``selectExpr`` of the declared columns from the latest live record per key."""
+
+
+@dataclass
 class Trigger:
     kind: TriggerName
     interval: str | None = None
@@ -144,6 +177,10 @@ class SinkPlan:
     the SQL (a literal ``n`` needs n + 1; ``pmod(x, n)`` and ``x % n`` need n); `run` checks it."""
     delivery: str = "at_least_once"
     """``WITH (delivery = ...)``: ``exactly_once`` writes each micro-batch in one transaction."""
+    tables: list[str] = field(default_factory=list)
+    """The tables this query joins, directly or through views."""
+    changelog: bool = False
+    """``CHANGELOG``: Spark's ``update`` output mode, each change of a group a record."""
 
 
 @dataclass
@@ -155,6 +192,8 @@ class Plan:
     sinks: list[SinkPlan] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     """``SET`` statements: Spark confs for the run."""
+    tables: list[TablePlan] = field(default_factory=list)
+    """Reference tables the sinks join."""
 
     def to_dict(self) -> dict[str, t.Any]:
         return asdict(self)

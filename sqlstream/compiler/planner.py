@@ -16,6 +16,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from sqlstream.compiler import (
     appendonly,
+    changelog,
     checks,
     formats,
     lower,
@@ -23,6 +24,7 @@ from sqlstream.compiler import (
     options,
     schemas,
     syntax,
+    tables,
     topics,
     triggers,
 )
@@ -53,6 +55,12 @@ def build_plan(
         sp = _plan_source(src, diags, source_defaults, registry)
         if sp is not None:
             plan.sources.append(sp)
+    for table in analysis.tables.values():
+        table_plan = tables.plan_table(table, diags)
+        if table_plan is not None:
+            plan.tables.append(table_plan)
+    for q in [*analysis.views, *analysis.sinks]:
+        tables.check_reads_a_stream(q, analysis, diags)
     for v in analysis.views:
         assert v.name
         plan.views.append(
@@ -566,6 +574,8 @@ def _plan_sink(
         else None
     )
     topic_spec = topics.topic_spec(stmt, topic, values, nodes, configs, config_props, diags)
+    changelog.check(q, diags)
+    topic_spec = changelog.topic_spec(q, topic, topic_spec, config_props, diags)
     topics.check_declared_partitions(
         stmt, topic_spec, topics.partitions_needed(partition), partition, diags
     )
@@ -625,6 +635,8 @@ def _plan_sink(
         partition_sql=partition.sql(SPARK) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
         delivery=delivery,
+        changelog=node.changelog is not None,
+        tables=analysis.tables_read(q.reads),
     )
 
 

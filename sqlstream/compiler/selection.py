@@ -109,7 +109,7 @@ def roots(
 
 def _defines(stmt: Statement) -> str | None:
     node = stmt.node
-    if isinstance(node, (n.CreateKafkaStream, n.CreateDerivedStream)):
+    if isinstance(node, (n.CreateKafkaStream, n.CreateDerivedStream, n.CreateTable)):
         return node.name.text.lower()
     return None
 
@@ -125,7 +125,7 @@ def scope(
     reads = [r for s in picked if (q := queries.get(id(s))) is not None for r in q.reads]
     defined = {d for s in picked if (d := _defines(s))}
     sources, views = analysis.upstream([*reads, *defined])
-    streams = {*sources, *views, *defined}
+    streams = {*sources, *views, *defined, *analysis.tables_read([*reads, *defined])}
     queried = {names[id(s)] for s in picked if id(s) in names}
     return {id(s) for s in picked} | {
         id(s)

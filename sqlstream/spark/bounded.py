@@ -293,7 +293,7 @@ class SaveQuery:
         return f"Query {self.name} ({self.place}), once over the range"
 
 
-BatchStep = t.Union[st.SetConf, st.ReadSource, st.CreateView, SaveQuery]
+BatchStep = t.Union[st.SetConf, st.ReadSource, st.ReadTable, st.CreateView, SaveQuery]
 
 _WRITE: dict[str, t.Callable[[st.Call], tuple[st.Call, ...]]] = {
     "writeStream": lambda c: (st.attr("write"),),

@@ -162,6 +162,9 @@ def _check_one(p: Pending, jdf: t.Any) -> None:
     if kind.checker == "continuous":
         checker.checkForContinuous(analysed, append)
         return
+    if ("outputMode", "update") in ((c.name, *c.args) for c in p.step.write):
+        # A CHANGELOG sink: its query runs in update mode, and is checked in it.
+        append = jvm.org.apache.spark.sql.streaming.OutputMode.Update()
     checker.checkForStreaming(analysed, append)
     if kind.output_mode == "update":
         # Real-time mode only has update mode: fine for a stateless query, whose updates are

@@ -25,8 +25,8 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from sqlstream.compiler import formats, lower, triggers
-from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, Trigger
+from sqlstream.compiler import formats, lower, tables, triggers
+from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, TablePlan, Trigger
 from sqlstream.project.connection import Connection
 from sqlstream.spark import exactly_once
 
@@ -210,7 +210,22 @@ class StartQuery:
         return f"Query {self.name} ({self.place})"
 
 
-Step = t.Union[SetConf, ReadSource, CreateView, StartQuery]
+@dataclass(frozen=True)
+class ReadTable:
+    """A reference table: a batch read as a temporary view. A query joining it is a
+    stream-static join, whose every micro-batch runs the read again (``compiler.tables``)."""
+
+    name: str
+    file: str
+    chains: tuple[Chain, ...]
+    var: str
+
+    @property
+    def title(self) -> str:
+        return f"Table {self.name} ({self.file}), read again by every micro-batch that joins it"
+
+
+Step = t.Union[SetConf, ReadSource, ReadTable, CreateView, StartQuery]
 
 
 def metric_name(source: str) -> str:
@@ -280,6 +295,12 @@ def steps(
             # The DLQ writes of a source read by an exactly-once sink get the same guarantee.
             eos = any(s.delivery == EXACTLY_ONCE for s in readers)
             dlqs.append(_dlq_query(plan, src, read.decoded_var, connection, trigger, namer, eos))
+    needed_tables = {n for s in sinks for n in s.tables}
+    out.extend(
+        _read_table(table, connection, namer)
+        for table in plan.tables
+        if table.name in needed_tables
+    )
     for view in plan.views:
         if view.name in needed_views:
             var = namer.name(view.name)
@@ -337,6 +358,37 @@ def _read_source(
     return ReadSource(src.name, src.file, chains, decoded, var)
 
 
+def _read_table(table: TablePlan, connection: Connection, namer: _Namer) -> ReadTable:
+    """``spark.read`` of the table, its declared columns (Kafka: the latest record per key,
+    deleted keys dropped), as a temporary view under the table's name."""
+    var = namer.name(f"{table.name}_table")
+    opts: list[tuple[str, Arg]] = list(table.read_options.items())
+    if table.connector == "kafka":
+        opts = [*_connection_opts(connection, table.read_options), *opts]
+    opts += [(k, FromTarget("secret", k)) for k in table.secret_options]
+    read: list[Call] = [attr("read"), call("format", table.read_format)]
+    if table.schema is not None:
+        read.append(call("schema", table.schema))
+    read += [*_options(opts), call("load", table.path) if table.path else call("load")]
+    if table.decode_exprs:
+        read.append(call("selectExpr", *table.decode_exprs))
+    if table.keep_filter:
+        read.append(call("where", table.keep_filter))
+    read.append(call("selectExpr", *table.row_exprs))
+    if table.latest is not None:
+        read += [
+            call("groupBy", *table.key),
+            call("agg", Column(table.latest, tables.LATEST)),
+            call("where", tables.LIVE),
+            call("selectExpr", *table.output_exprs),
+        ]
+    chains = (
+        Chain(SESSION, tuple(read), var),
+        Chain(var, (call("createOrReplaceTempView", table.name),)),
+    )
+    return ReadTable(table.name, table.file, chains, var)
+
+
 def _sink_query(
     sink: SinkPlan, connection: Connection, trigger: Trigger | None, namer: _Namer
 ) -> StartQuery:
@@ -345,10 +397,11 @@ def _sink_query(
     if sink.topic is not None:
         opts.append(("topic", sink.topic))
     opts.append(("checkpointLocation", FromTarget("checkpoint", sink.checkpoint)))
-    calls = _write(opts, sink.name, trigger)
+    mode = "update" if sink.changelog else None
+    calls = _write(opts, sink.name, trigger, mode)
     if sink.delivery == EXACTLY_ONCE and sink.topic is not None:
         calls = _transactional_write(
-            sink.topic, sink.checkpoint, connection, write, sink.name, trigger
+            sink.topic, sink.checkpoint, connection, write, sink.name, trigger, mode
         )
     frame = Chain(
         SESSION,
@@ -401,13 +454,16 @@ def dlq_query_name(source: str) -> str:
     return f"{source}_dlq"
 
 
-def _write(opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None) -> tuple[Call, ...]:
+def _write(
+    opts: list[tuple[str, Arg]], name: str, trigger: Trigger | None, mode: str | None = None
+) -> tuple[Call, ...]:
+    """``mode``: the output mode a sink asks for (``update`` for CHANGELOG), else the trigger's."""
     kwargs = trigger_kwargs(trigger)
     return (
         attr("writeStream"),
         call("format", "kafka"),
         *_options(opts),
-        call("outputMode", output_mode(trigger)),
+        call("outputMode", mode or output_mode(trigger)),
         *([call("trigger", **kwargs)] if kwargs else []),
         call("queryName", name),
         call("start"),
@@ -424,6 +480,7 @@ def _transactional_write(
     producer_only: t.Mapping[str, str],
     name: str,
     trigger: Trigger | None,
+    mode: str | None = None,
 ) -> tuple[Call, ...]:
     """``delivery = 'exactly_once'``: ``foreachBatch`` of a transactional writer instead of the
     Kafka sink; the same checkpoint, output mode, trigger and name (docs/lowering.md)."""
@@ -440,7 +497,7 @@ def _transactional_write(
         attr("writeStream"),
         call("foreachBatch", writer),
         call("option", "checkpointLocation", FromTarget("checkpoint", checkpoint)),
-        call("outputMode", output_mode(trigger)),
+        call("outputMode", mode or output_mode(trigger)),
         *([call("trigger", **kwargs)] if kwargs else []),
         call("queryName", name),
         call("start"),

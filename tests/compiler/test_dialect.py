@@ -11,6 +11,7 @@ from sqlglot import exp
 from sqlstream.compiler.syntax import (
     CreateDerivedStream,
     CreateKafkaStream,
+    CreateTable,
     HeaderPair,
     InsertKafka,
     Option,
@@ -99,6 +100,19 @@ ROUND_TRIPS: list[tuple[str, str | None, type]] = [
         ),
         CreateKafkaStream,
     ),
+    # --- tables
+    (
+        "CREATE TABLE p (product STRING, category STRING, PRIMARY KEY (product)) "
+        "FROM KAFKA (topic = 'products', format = 'json')",
+        None,
+        CreateTable,
+    ),
+    (
+        "CREATE TABLE r (a STRING, b INT, PRIMARY KEY (a, b)) "
+        "FROM FILES (path = 'r.csv', format = 'csv')",
+        None,
+        CreateTable,
+    ),
     # --- derived streams
     ("CREATE STREAM big AS SELECT * FROM orders WHERE amount > 100", None, CreateDerivedStream),
     (
@@ -120,6 +134,11 @@ ROUND_TRIPS: list[tuple[str, str | None, type]] = [
     ),
     ("INSERT INTO KAFKA TOPIC 'out' KEY user_id SELECT user_id FROM orders", None, InsertKafka),
     ("INSERT INTO KAFKA TOPIC 'out' KEY (a, b) SELECT a, b FROM t", None, InsertKafka),
+    (
+        "INSERT INTO KAFKA TOPIC 'out' CHANGELOG KEY a SELECT a, COUNT(*) AS n FROM t GROUP BY a",
+        None,
+        InsertKafka,
+    ),
     ("INSERT INTO KAFKA TOPIC 'out' KEY CAST(a AS BINARY) SELECT a FROM t", None, InsertKafka),
     (
         "INSERT INTO KAFKA TOPIC 'out' PARTITION abs(hash(user_id)) % 6 SELECT user_id FROM t",
@@ -596,7 +615,14 @@ PARSE_ERRORS: list[tuple[str, str, int, int]] = [
     ("", "expected a statement", 1, 1),
     # statements we do not know are refused by our dispatch table, before sqlglot sees them
     ("INSERT INTO t SELECT 1", "this statement (INSERT) is not supported", 1, 6),
-    ("CREATE TABLE t (a INT)", "this statement (CREATE) is not supported", 1, 6),
+    ("CREATE VIEW v AS SELECT 1", "this statement (CREATE) is not supported", 1, 6),
+    ("CREATE TABLE t (a INT)", "table 't' needs a PRIMARY KEY", 1, 22),
+    (
+        "CREATE TABLE t (a INT, PRIMARY KEY (a)) FROM S3 (x = 1)",
+        "expected FROM KAFKA (...), FROM FILES (...) or FROM JDBC (...)",
+        1,
+        47,
+    ),
     ("SHOW TABLES", "this statement (SHOW) is not supported", 1, 4),
     ("SET a", "expected SET key = value", 1, 5),
     ("SET a = ", "expected a value after '=' in SET", 1, 7),

@@ -16,6 +16,7 @@ from sqlstream.compiler.syntax.generator import generate
 from sqlstream.compiler.syntax.nodes import (
     CreateDerivedStream,
     CreateKafkaStream,
+    CreateTable,
     HeaderPair,
     InsertKafka,
     Name,
@@ -45,6 +46,7 @@ from sqlstream.compiler.syntax.spark import (
 
 __all__ = [
     "CreateDerivedStream",
+    "CreateTable",
     "CreateKafkaStream",
     "HeaderPair",
     "InsertKafka",

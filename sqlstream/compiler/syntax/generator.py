@@ -77,6 +77,14 @@ def _kafka_stream(s: n.CreateKafkaStream, pretty: bool) -> str:
     return f"CREATE STREAM {_name(s.name)} {_list(items, pretty)} FROM KAFKA {options}"
 
 
+def _table(s: n.CreateTable, pretty: bool) -> str:
+    items = [_column(c) for c in s.columns]
+    items.append(f"PRIMARY KEY ({', '.join(_name(k) for k in s.primary_key)})")
+    options = _list([_option(o) for o in s.options], pretty)
+    connector = s.connector.value.upper()
+    return f"CREATE TABLE {_name(s.name)} {_list(items, pretty)} FROM {connector} {options}"
+
+
 def _derived_stream(s: n.CreateDerivedStream, pretty: bool) -> str:
     return f"CREATE STREAM {_name(s.name)} AS{chr(10) if pretty else ' '}{_sql(s.query, pretty)}"
 
@@ -91,6 +99,7 @@ def _headers(s: n.InsertKafka) -> str | None:
 
 #: The clauses of INSERT INTO KAFKA, in their documented order: clause -> its text or None.
 _INSERT_CLAUSES: list[t.Callable[[n.InsertKafka], str | None]] = [
+    lambda s: "CHANGELOG" if s.changelog is not None else None,
     lambda s: f"KEY {_sql(s.key)}" if s.key is not None else None,
     lambda s: f"PARTITION {_sql(s.partition)}" if s.partition is not None else None,
     _headers,
@@ -119,6 +128,7 @@ def _query(s: n.QueryStatement, pretty: bool) -> str:
 GENERATORS: dict[type, t.Callable[[t.Any, bool], str]] = {
     n.CreateKafkaStream: _kafka_stream,
     n.CreateDerivedStream: _derived_stream,
+    n.CreateTable: _table,
     n.InsertKafka: _insert_kafka,
     n.SetStatement: _set,
     n.QueryStatement: _query,

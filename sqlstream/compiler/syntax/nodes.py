@@ -112,6 +112,20 @@ class CreateKafkaStream:
 
 
 @dataclass
+class CreateTable:
+    """``CREATE TABLE name (columns, PRIMARY KEY (k)) FROM KAFKA | FILES | JDBC (options)``: a
+    reference table that a stream is joined to (its value at processing time)."""
+
+    name: Name
+    columns: list[StreamColumn]
+    primary_key: list[Name]
+    connector: Text
+    """``kafka``, ``files`` or ``jdbc`` (lowercased, as written after FROM)."""
+    options: list[Option] = field(default_factory=list)
+    span: Span = _span()
+
+
+@dataclass
 class CreateDerivedStream:
     """``CREATE STREAM name AS <query>``: a named view over other streams."""
 
@@ -147,6 +161,8 @@ class InsertKafka:
     format: Text | None = None
     value: exp.Expr | None = None
     options: list[Option] = field(default_factory=list)
+    changelog: Text | None = None
+    """``CHANGELOG``: each change of a group's result is a record keyed by the group."""
     span: Span = _span()
 
 
@@ -177,7 +193,7 @@ class QueryStatement:
 
 
 Statement = t.Union[
-    CreateKafkaStream, CreateDerivedStream, InsertKafka, SetStatement, QueryStatement
+    CreateKafkaStream, CreateDerivedStream, CreateTable, InsertKafka, SetStatement, QueryStatement
 ]
 
 #: Nodes that carry a ``span``.

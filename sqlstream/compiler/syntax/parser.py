@@ -22,11 +22,14 @@ from sqlstream.compiler.syntax import nodes as n
 from sqlstream.compiler.syntax import spark
 from sqlstream.compiler.syntax.spark import SyntaxProblem
 
+#: Where a table's rows come from: ``CREATE TABLE ... FROM <connector> (...)``.
+TABLE_CONNECTORS = ("kafka", "files", "jdbc")
+
 #: Tokens that start a query (a CREATE STREAM ... AS body, the query of an INSERT).
 QUERY_START = {TokenType.SELECT, TokenType.WITH, TokenType.FROM, TokenType.VALUES}
 
 #: The clauses of INSERT INTO KAFKA, in their documented (and generated) order.
-INSERT_CLAUSES = ("KEY", "PARTITION", "HEADERS", "FORMAT", "VALUE", "WITH")
+INSERT_CLAUSES = ("CHANGELOG", "KEY", "PARTITION", "HEADERS", "FORMAT", "VALUE", "WITH")
 
 #: Words that continue an expression: a clause word after one of them is a column name.
 OPERATOR_WORDS = {
@@ -243,6 +246,8 @@ class Parser:
         self.i += 1
         if self.word() == "STREAM":
             return self.create_stream(create)
+        if self.word() == "TABLE":
+            return self.create_table(create)
         for prefix in (("OR", "REPLACE"), ("TEMPORARY",), ("TEMP",)):
             if all(self.word(at=k) == w for k, w in enumerate(prefix)) and (
                 self.word(at=len(prefix)) == "STREAM"
@@ -287,6 +292,66 @@ class Parser:
         options = self.options(f"FROM KAFKA (...) of {where}")
         self.expect_end(f"the Kafka options of {where}")
         return n.CreateKafkaStream(name, columns, watermark, options, self.span(create))
+
+    def create_table(self, create: Token) -> n.CreateTable:
+        self.i += 1  # TABLE
+        name = self.name()
+        if name is None or self.kind() == TokenType.DOT:
+            self.fail("expected a table name after CREATE TABLE, e.g. CREATE TABLE products (...)")
+        where = f"table '{name.text}'"
+        if not self.match(TokenType.L_PAREN):
+            self.fail(
+                f"expected a column list (..., PRIMARY KEY (k)) after CREATE TABLE {name.text}"
+            )
+        columns: list[n.StreamColumn] = []
+        key: list[n.Name] | None = None
+        while True:
+            if self.kind() == TokenType.PRIMARY_KEY:  # one token in sqlglot's tokenizer
+                if key is not None:
+                    self.fail(f"{where} has more than one PRIMARY KEY")
+                self.i += 1
+                key = self.name_list(f"PRIMARY KEY of {where}")
+            else:
+                columns.append(self.column(where))
+            if self.match(TokenType.COMMA):
+                continue
+            if self.match(TokenType.R_PAREN):
+                break
+            self.fail(f"expected ',' or ')' in the column list of {where}, got {self.describe()}")
+        if key is None:
+            self.fail(
+                f"{where} needs a PRIMARY KEY: the column a stream is joined on",
+                self.prev,
+                "add PRIMARY KEY (column) to the column list",
+            )
+        connector = self.word(at=1) if self.kind() == TokenType.FROM else None
+        if connector is None or connector.lower() not in TABLE_CONNECTORS:
+            self.fail(
+                f"expected FROM KAFKA (...), FROM FILES (...) or FROM JDBC (...) after {where}",
+                self.peek(1) if self.kind() == TokenType.FROM else None,
+            )
+        self.i += 2
+        word = self.prev
+        options = self.options(f"FROM {connector} (...) of {where}")
+        self.expect_end(f"the options of {where}")
+        text = n.Text(connector.lower(), False, self.span(word, word))
+        return n.CreateTable(name, columns, key, text, options, self.span(create))
+
+    def name_list(self, where: str) -> list[n.Name]:
+        """``(a, b)``: column names."""
+        if not self.match(TokenType.L_PAREN):
+            self.fail(f"expected '(' with the column names of the {where}")
+        names: list[n.Name] = []
+        while True:
+            name = self.name()
+            if name is None:
+                self.fail(f"expected a column name in the {where}")
+            names.append(name)
+            if self.match(TokenType.COMMA):
+                continue
+            if self.match(TokenType.R_PAREN):
+                return names
+            self.fail(f"expected ',' or ')' in the {where}, got {self.describe()}")
 
     def columns(self, where: str) -> tuple[list[n.StreamColumn], n.Watermark | None]:
         columns: list[n.StreamColumn] = []
@@ -541,7 +606,7 @@ class Parser:
         args["query"] = self.query(
             "the query of INSERT INTO KAFKA",
             "unexpected {token} in INSERT INTO KAFKA: expected KEY, PARTITION, HEADERS, "
-            "FORMAT, VALUE, WITH (...) or the query (SELECT ...)",
+            "FORMAT, VALUE, WITH (...), CHANGELOG or the query (SELECT ...)",
             end="the query of INSERT INTO KAFKA",
         )
         return n.InsertKafka(span=self.span(insert), **args)
@@ -684,6 +749,7 @@ TOKEN_STATEMENT_PARSERS: dict[TokenType, t.Callable[[Parser], n.Statement]] = {
 
 #: INSERT INTO KAFKA clause word -> parser of what follows it; returns InsertKafka fields.
 INSERT_CLAUSE_PARSERS: dict[str, t.Callable[[Parser], dict[str, t.Any]]] = {
+    "CHANGELOG": lambda p: {"changelog": n.Text("changelog", False, p.span(p.prev, p.prev))},
     "KEY": lambda p: {"key": p.clause_expression("KEY")},
     "PARTITION": lambda p: {"partition": p.clause_expression("PARTITION")},
     "HEADERS": Parser.headers,

@@ -1,0 +1,5 @@
+CREATE STREAM payments (user_id STRING, amount DOUBLE) FROM KAFKA (topic = 'payments');
+
+INSERT INTO KAFKA TOPIC 'spend' CHANGELOG
+--                              ^ CHANGELOG needs a KEY
+SELECT user_id, sum(amount) AS spent FROM payments GROUP BY user_id;

@@ -1,0 +1,66 @@
+"""A CHANGELOG sink end to end: a running total per key on the real broker and Spark.
+
+Two runs of one project over one checkpoint (``available_now``, so nothing depends on timing):
+the first writes every group's total so far, the second only the groups its new records
+changed, each a record keyed by the group, in the order of the runs; the topic `run` creates is
+compacted, so it holds the latest total per key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from pipeline import Pipeline
+
+from sqlstream.compiler.facade import compile_project
+from sqlstream.kafka import preflight
+from sqlstream.kafka.admin import Cluster
+from sqlstream.kafka.config import client_config
+from sqlstream.local.client import consume_all, create_topic, produce
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_running_total_writes_each_change_keyed_by_its_group(
+    spark: object, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    source, out = f"pay-{uuid.uuid4().hex[:8]}", f"spend-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, source, partitions=1)
+    sql = (
+        "CREATE STREAM payments (user_id STRING, amount BIGINT)\n"
+        f"FROM KAFKA (topic = '{source}', starting_offsets = 'earliest');\n"
+        f"INSERT INTO KAFKA TOPIC '{out}' CHANGELOG KEY user_id WITH (partitions = 1)\n"
+        "SELECT user_id, sum(amount) AS spent, count(*) AS n FROM payments GROUP BY user_id;\n"
+    )
+    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, sql)
+    compiled = compile_project([str(tmp_path / "queries")])
+    notes = preflight.check(compiled.plan, compiled.connection())
+    assert any(f"created topic '{out}'" in n and "cleanup.policy=compact" in n for n in notes)
+    info = Cluster(client_config(kafka_bootstrap, {})).describe(out)
+    assert info.configs.get("cleanup.policy") == "compact"
+
+    def pay(*rows: tuple[str, int]) -> None:
+        produce(
+            kafka_bootstrap,
+            source,
+            [(u, json.dumps({"user_id": u, "amount": a})) for u, a in rows],
+        )
+
+    def changes() -> list[tuple[str, dict[str, object]]]:
+        got = consume_all(kafka_bootstrap, out)
+        return [((r.key or b"").decode(), json.loads(r.value or b"null")) for r in got]
+
+    pay(("ann", 10), ("bob", 5), ("ann", 1))
+    pipeline.run(spark)
+    first = changes()
+    assert sorted(first, key=lambda c: c[0]) == [
+        ("ann", {"user_id": "ann", "spent": 11, "n": 2}),
+        ("bob", {"user_id": "bob", "spent": 5, "n": 1}),
+    ]
+    pay(("ann", 7))
+    pipeline.run(spark)
+    # Only the group that changed is written again: after the first run's records, in order.
+    assert changes() == [*first, ("ann", {"user_id": "ann", "spent": 18, "n": 3})]
