@@ -185,6 +185,7 @@ def query_vars(params: Params, topics: Topics, out_topic: str) -> dict[str, t.An
         "watermark": f"'{(params.watermark_ms or 0) // SECOND}' SECONDS",
         "tumble": _interval(params.tumble_ms),
         "tumble_interval": f"'{params.tumble_ms // SECOND}' SECONDS",
+        "tumble_ms": params.tumble_ms,
         "hop_size": _interval(params.hop_size_ms),
         "hop_slide": _interval(params.hop_slide_ms),
         "day": _interval(params.day_ms),
