@@ -15,15 +15,14 @@ independent reference (bench/nexmark/reference.py); it exits 1 on a difference.
 from __future__ import annotations
 
 import argparse
-import json
 import dataclasses
+import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import typing as t
 import uuid
 from pathlib import Path
 
@@ -168,9 +167,7 @@ def bench(
     return out
 
 
-def report(
-    runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names: list[str]
-) -> str:
+def report(runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names: list[str]) -> str:
     import pyspark
 
     cores = os.cpu_count() or 1

@@ -1,4 +1,4 @@
-"""Fills the Nexmark topics with the Go generator (bench/nexmark/gen, built by ``make nexmark-gen``).
+"""Fills the Nexmark topics with the Go generator (bench/nexmark/gen, ``make nexmark-gen``).
 
 One topic per event type (``nexmark-person``, ``nexmark-auction``, ``nexmark-bid``, a run may
 add a suffix), JSON values, each record's CreateTime its event's ``dateTime``: a query reads
@@ -64,7 +64,9 @@ def binary() -> Path:
     """The generator, built with the Makefile's target when it is missing or older than its code."""
     sources = list((HERE / "gen").glob("*.go")) + [HERE / "gen" / "go.mod"]
     if not BINARY.exists() or BINARY.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        done = subprocess.run(["make", "-s", "nexmark-gen"], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            ["make", "-s", "nexmark-gen"], cwd=ROOT, capture_output=True, text=True
+        )
         if done.returncode != 0:
             raise SystemExit(f"building the Nexmark generator failed:\n{done.stderr.strip()}")
     return BINARY

@@ -97,7 +97,7 @@ def q0(ev: Events, p: Params) -> list[Row]:
 
 
 def euros(price: int) -> float:
-    """0.908 * price as a SQL decimal is exact; as the float nearest that decimal, as JSON reads it."""
+    """0.908 * price: exact as a SQL decimal; here the float nearest it, as JSON reads it."""
     return float(Decimal(price) * Decimal("0.908"))
 
 
@@ -146,7 +146,9 @@ def q21(ev: Events, p: Params) -> list[Row]:
         known = CHANNEL_IDS.get(b["channel"].lower())
         if known is not None or from_url:
             channel_id = known if known is not None else from_url
-            out.append({**_pick(b, "auction", "bidder", "price", "channel"), "channel_id": channel_id})
+            out.append(
+                {**_pick(b, "auction", "bidder", "price", "channel"), "channel_id": channel_id}
+            )
     return out
 
 
