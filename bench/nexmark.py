@@ -114,11 +114,13 @@ def check(
     values = {k: [r.value for r in kafkaclient.consume_all(bootstrap, topics.of(k))] for k in KINDS}
     inputs = ref.Events.from_values(values)
     failures = []
+    open_ends = dataclasses.replace(CHECK_PARAMS, watermark_ms=None)
     for query in queries:
-        expected = ref.QUERIES[query](inputs, CHECK_PARAMS)
         for name, engine in engines.items():
             if query not in engine.queries:
                 continue
+            params = open_ends if engine.closes_windows_at_end else CHECK_PARAMS
+            expected = ref.QUERIES[query](inputs, params)
             out = fresh_topic(bootstrap, f"nexmark-check-{query}")
             try:
                 engine.run(query, topics, out)
@@ -273,6 +275,9 @@ def available(names: list[str], ctx: eng.Context) -> dict[str, eng.Engine]:
     """The engines asked for; one whose runtime is missing is left out with a note."""
     out = {}
     for name in names:
+        if name not in eng.ENGINES:
+            print(f"==> engine {name} left out: not registered in nexmark/engines.py", flush=True)
+            continue
         try:
             out[name] = eng.engine(name, ctx)
         except (ImportError, ModuleNotFoundError) as exc:

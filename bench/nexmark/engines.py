@@ -80,6 +80,10 @@ class Engine:
     name = ""
     queries: frozenset[str] = frozenset()
     """The queries this engine can run."""
+    closes_windows_at_end = False
+    """True for an engine that closes every open window when its bounded input ends (Flink's
+    final watermark is +infinity); Spark's available-now run closes only those its last
+    watermark passes. The check's reference follows."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx

@@ -200,6 +200,26 @@ def q8(ev: Events, p: Params) -> list[Row]:
     return out
 
 
+def q4(ev: Events, p: Params) -> list[Row]:
+    """Per category and 10 s window of auction creation, the mean of the auctions' winning bids
+    (the highest bid between an auction's creation and its expiry; auctions with no bid left
+    out, as an inner join leaves them)."""
+    until = closed_until(ev, p, "auction", "bid")
+    bids = defaultdict(list)
+    for b in ev.bid:
+        bids[b["auction"]].append(b)
+    finals: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for a in ev.auction:
+        start, expires = _tumble(a["_t"], p.tumble_ms), parse_ms(a["expires"])
+        prices = [b["price"] for b in bids.get(a["id"], ()) if a["_t"] <= b["_t"] <= expires]
+        if prices and start + p.tumble_ms <= until:
+            finals[(start, a["category"])].append(max(prices))
+    return [
+        {"starttime": iso(start), "category": c, "avg_final": sum(f) / len(f)}
+        for (start, c), f in finals.items()
+    ]
+
+
 # --- windows ------------------------------------------------------------------------------------
 
 
@@ -296,6 +316,7 @@ QUERIES: dict[str, t.Callable[[Events, Params], list[Row]]] = {
     "q1": q1,
     "q2": q2,
     "q3": q3,
+    "q4": q4,
     "q5": q5,
     "q7": q7,
     "q8": q8,
@@ -311,6 +332,7 @@ QUERIES: dict[str, t.Callable[[Events, Params], list[Row]]] = {
 INPUTS: dict[str, tuple[str, ...]] = {
     **{q: ("bid",) for q in ("q0", "q1", "q2", "q5", "q7", "q11", "q14", "q17", "q21", "q22")},
     "q3": ("person", "auction"),
+    "q4": ("auction", "bid"),
     "q8": ("person", "auction"),
     "q20": ("auction", "bid"),
 }
