@@ -169,6 +169,40 @@ def bench(
     return out
 
 
+def profile(
+    engines: dict[str, eng.Engine],
+    queries: list[str],
+    bootstrap: str,
+    topics: Topics,
+    filled: Fill,
+    work: Path,
+) -> str:
+    """One warm-up and one recorded run of each Spark engine on each query: where time goes."""
+    from nexmark import profile as prof
+
+    lines: list[str] = []
+    for query in queries:
+        for name, engine in engines.items():
+            if query not in engine.queries or not isinstance(engine, eng.SparkEngine):
+                continue
+            run_once(engine, query, topics, bootstrap, filled)
+            pid = engine.ctx.shared["jvm_pid"]
+            path = work / f"{query}-{name}.jfr"
+            prof.start(pid, path)
+            s = run_once(engine, query, topics, bootstrap, filled)
+            prof.stop(pid)
+            n, cats, selfs = prof.summarise(path)
+            print(f"    profiled {query} {name}: {s.rate:,.0f} events/s, {n:,} samples", flush=True)
+            lines += [
+                "",
+                f"**{query}, {name}**: {s.rate:,.0f} events/s, {s.cpu_seconds or 0:.1f} CPU s,"
+                f" {n:,} samples (load {os.getloadavg()[0]:.1f})",
+                "",
+                *prof.table(n, cats, selfs),
+            ]
+    return "\n".join(lines)
+
+
 def report(runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names: list[str]) -> str:
     import pyspark
 
@@ -254,6 +288,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, help="counted runs per query and engine (default 3)")
     ap.add_argument("--quick", action="store_true", help="200,000 events, 7 queries, 1 run")
     ap.add_argument("--check", action="store_true", help="compare outputs with the reference")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="record where the Spark engines' time goes (Java Flight Recorder), q0-q2 by default",
+    )
     ap.add_argument("--no-warmup", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -262,6 +301,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     if args.check:
         default_events, default_queries = 3_000, ALL_QUERIES
+    if args.profile:
+        default_events, default_queries = 1_000_000, ["q0", "q1", "q2"]
     args.events = args.events or default_events
     args.runs = args.runs or default_runs
     args.queries = args.queries.split(",") if args.queries else default_queries
@@ -309,6 +350,12 @@ def main(argv: list[str] | None = None) -> int:
             f" {filled.seconds:.2f} s: {filled.events_per_second:,.0f} events/s",
             flush=True,
         )
+        if args.profile:
+            body = profile(engines, args.queries, broker.bootstrap, topics, filled, work)
+            print(body)
+            if not args.no_write:
+                write_section("nexmark-profile", "python bench/nexmark.py --profile", body)
+            return 0
         t0 = time.perf_counter()
         runs = bench(
             engines, args.queries, broker.bootstrap, topics, filled, args.runs, not args.no_warmup

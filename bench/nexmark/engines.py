@@ -38,6 +38,7 @@ SQLSTREAM_QUERIES = HERE / "queries" / "sqlstream"
 ENGINES: dict[str, str] = {
     "sqlstream": "nexmark.engines:SqlstreamEngine",
     "pyspark": "nexmark.engines:PysparkEngine",
+    "sqlstream-batched": "nexmark.engines:SqlstreamBatchedEngine",
 }
 """Engine name -> ``module:Class``; the class takes a ``Context``."""
 
@@ -248,13 +249,19 @@ class SqlstreamEngine(SparkEngine):
 
     name = "sqlstream"
     queries = sqlstream_queries()
+    sink_defaults: dict[str, str] = {}
+    """``defaults: sink:`` of the project's sqlstream.yml (none: sqlstream's own defaults)."""
 
     def project(self, query: str) -> Path:
         """A project of the sources and the one query (each query compiled on its own)."""
-        root = self.ctx.work / f"sqlstream-{query}"
+        root = self.ctx.work / f"{self.name}-{query}"
         if not root.exists():
             (root / "queries").mkdir(parents=True)
-            (root / "sqlstream.yml").write_text("name: nexmark\nprofile: nexmark\n")
+            defaults = "".join(f"    {k}: '{v}'\n" for k, v in self.sink_defaults.items())
+            (root / "sqlstream.yml").write_text(
+                "name: nexmark\nprofile: nexmark\n"
+                + (f"defaults:\n  sink:\n{defaults}" if defaults else "")
+            )
             (root / "profiles.yml").write_text(
                 "nexmark:\n  target: dev\n  outputs:\n    dev:\n"
                 f"      bootstrap_servers: '{self.ctx.bootstrap}'\n"
@@ -285,6 +292,18 @@ class SqlstreamEngine(SparkEngine):
             return started
 
         return self.measure(start, out_topic)
+
+
+class SqlstreamBatchedEngine(SqlstreamEngine):
+    """sqlstream with the sink's producer batching more: an experiment of the ledger
+    (docs/benchmarks.md), set through the project's ``defaults: sink:`` as a user would."""
+
+    name = "sqlstream-batched"
+    sink_defaults = {
+        "kafka.linger.ms": "20",
+        "kafka.batch.size": "1048576",
+        "kafka.compression.type": "lz4",
+    }
 
 
 class PysparkEngine(SparkEngine):

@@ -181,7 +181,39 @@ func createTopics(client *kgo.Client, o options) error {
 			return fmt.Errorf("creating topic %s: %w", r.Topic, r.Err)
 		}
 	}
-	return nil
+	return waitForLeaders(ctx, adm, o.topics[:])
+}
+
+// waitForLeaders returns when every partition of the topics has a leader: a new topic's first
+// records would otherwise wait for the producer's metadata retries, seconds that the fill's
+// rate would count.
+func waitForLeaders(ctx context.Context, adm *kadm.Client, topics []string) error {
+	for {
+		md, err := adm.Metadata(ctx, topics...)
+		if err == nil && allLed(md, topics) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the topics %v have no leaders after 30 s", topics)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func allLed(md kadm.Metadata, topics []string) bool {
+	for _, name := range topics {
+		td, ok := md.Topics[name]
+		if !ok || td.Err != nil || len(td.Partitions) == 0 {
+			return false
+		}
+		for _, p := range td.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // chunk is how many consecutive events one worker makes at a time: large for a fill, about a
