@@ -11,7 +11,7 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry setup clean
+.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen setup clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,16 @@ bench-exactly-once: setup
 ## avro-confluent against JSON, side by side (a broker and a registry of its own).
 bench-registry: setup
 	$(BIN)/python bench/registry_throughput.py
+
+## The Nexmark event generator (Go; its modules come through the Go module proxy on first build).
+NEXMARK_GEN := bench/nexmark/bin/nexmark-gen
+nexmark-gen: $(NEXMARK_GEN)
+
+$(NEXMARK_GEN): $(wildcard bench/nexmark/gen/*.go) bench/nexmark/gen/go.mod bench/nexmark/gen/go.sum
+	cd bench/nexmark/gen && go build -trimpath -o ../bin/nexmark-gen .
+
+bench-nexmark: setup nexmark-gen
+	$(BIN)/python bench/nexmark.py
 
 clean:
 	rm -rf target .sqlstream .pytest_cache

@@ -370,10 +370,11 @@ is_window_call = syntax.is_window_call
 def _schema(q: QueryDef, analysis: Analysis) -> dict[str, dict[str, str]]:
     windowed = uses_window_function(q.query)
     schema: dict[str, dict[str, str]] = {}
-    for name in q.reads:
+    for i, name in enumerate(q.reads):
         cols = {f.name: f.type for f in analysis.fields_of(name) if f.type != UNKNOWN}
         cols.update({f.name: "STRING" for f in analysis.fields_of(name) if f.type == UNKNOWN})
-        if windowed:
+        # One stream has the pseudo-column: in two, a join's `window` would be ambiguous.
+        if windowed and i == 0:
             for fn in WINDOW_FUNCTIONS:
                 cols.setdefault(fn, WINDOW_TYPE)
         schema[name] = cols

@@ -130,6 +130,22 @@ GROUP BY window(window_time(window), '1 hour'), user_id;
     assert len(result.plan.sinks) == 1
 
 
+def test_a_window_of_a_join_can_be_selected(tmp_path: Path) -> None:
+    """Grouped by a window of one side of a join, ``window`` is the one window struct, not a
+    column of each side (which made it ambiguous, reported as unknown)."""
+    result = compiled(
+        tmp_path,
+        """
+INSERT INTO KAFKA TOPIC 'out'
+SELECT window.start AS starttime, o.order_id, max(p.paid) AS paid FROM orders AS o
+JOIN payments AS p ON o.order_id = p.order_id
+ AND p.paid_time BETWEEN o.event_time AND o.event_time + INTERVAL '1' HOUR
+GROUP BY window(o.event_time, '10 minutes'), o.order_id;
+""",
+    )
+    assert len(result.plan.sinks) == 1 and not result.warnings
+
+
 # --- warnings --------------------------------------------------------------------------------
 
 WARNS = [
