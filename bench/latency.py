@@ -86,7 +86,9 @@ VARIANTS = {
     v.key: v
     for v in (
         Variant("default", "sqlstream, micro-batch, default trigger", None),
-        Variant("continuous", "sqlstream, trigger 'continuous 1 second'", ("continuous", "1 second")),
+        Variant(
+            "continuous", "sqlstream, trigger 'continuous 1 second'", ("continuous", "1 second")
+        ),
         Variant("real_time", "sqlstream, trigger real_time", ("real_time", None)),
         Variant("flink", "Flink SQL 2.2", None),
     )
@@ -125,8 +127,14 @@ def producer(bootstrap: str) -> t.Any:
 def send_one(prod: t.Any, topic: str, seq: int, tag: str) -> int:
     ms = int(time.time() * 1000)
     value = BID.format(
-        a=1000 + seq % 1000, b=2000 + seq % 5000, p=seq % 100_000, c=seq % 10, stamp=iso(ms),
-        tag=tag, ms=ms, seq=seq,
+        a=1000 + seq % 1000,
+        b=2000 + seq % 5000,
+        p=seq % 100_000,
+        c=seq % 10,
+        stamp=iso(ms),
+        tag=tag,
+        ms=ms,
+        seq=seq,
     )
     while True:
         try:
@@ -173,8 +181,7 @@ class Spark:
         (self.project / "queries").mkdir(parents=True)
         (self.project / "sqlstream.yml").write_text("name: latency\nprofile: bench\n")
         (self.project / "profiles.yml").write_text(
-            "bench:\n  target: dev\n  outputs:\n    dev:\n"
-            f"      bootstrap_servers: '{bootstrap}'\n"
+            f"bench:\n  target: dev\n  outputs:\n    dev:\n      bootstrap_servers: '{bootstrap}'\n"
         )
         (self.project / "queries" / "q0.sql").write_text(SQL.format(input=INPUT_TOPIC))
         self.spark: t.Any = None
@@ -352,9 +359,15 @@ def run_engine(
         for rate in rates:
             loads[rate] = os.getloadavg()[0]
             proc = subprocess.run(
-                [sys.executable, __file__, "--_produce",
-                 json.dumps([bootstrap, INPUT_TOPIC, rate, warm, measure])],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--_produce",
+                    json.dumps([bootstrap, INPUT_TOPIC, rate, warm, measure]),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             sent[rate] = json.loads(proc.stdout.strip().splitlines()[-1])
             m = sent[rate]["phases"][1]
@@ -379,8 +392,14 @@ def run_engine(
         lat = sorted(found.get(rate, {}).values())
         results.append(
             Result(
-                variant.key, rate, m["sent"], m["sent"] / m["seconds"], lat,
-                m["sent"] - len(lat), dupes.get(rate, 0), loads[rate],
+                variant.key,
+                rate,
+                m["sent"],
+                m["sent"] / m["seconds"],
+                lat,
+                m["sent"] - len(lat),
+                dupes.get(rate, 0),
+                loads[rate],
             )
         )
     return results
@@ -454,12 +473,16 @@ def main(argv: list[str] | None = None) -> int:
     if args._produce:
         print(json.dumps(produce_at(*json.loads(args._produce))))
         return 0
-    rates = [int(r) for r in (args.rates or ("1000,10000" if args.quick else "1000,10000,50000")).split(",")]
+    rates = [
+        int(r)
+        for r in (args.rates or ("1000,10000" if args.quick else "1000,10000,50000")).split(",")
+    ]
     args.warm = args.warm if args.warm is not None else (3.0 if args.quick else 5.0)
     args.measure = args.measure if args.measure is not None else (10.0 if args.quick else 30.0)
     keys = [k.strip() for k in args.engines.split(",") if k.strip()]
 
     from nexmark import flink
+
     from sqlstream.local import broker as localkafka
     from sqlstream.local import client as kafkaclient
 
@@ -477,7 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         kafkaclient.create_topic(broker.bootstrap, INPUT_TOPIC, partitions=PARTITIONS)
         for key in keys:
             engine = Flink(broker.bootstrap) if key == "flink" else spark
-            results += run_engine(engine, VARIANTS[key], broker.bootstrap, rates, args.warm, args.measure)
+            results += run_engine(
+                engine, VARIANTS[key], broker.bootstrap, rates, args.warm, args.measure
+            )
     finally:
         spark.close()
         localkafka.down(work / "kafka")

@@ -116,7 +116,9 @@ def prepare(env: t.Any, args: dict, query: Path) -> list[str]:
 
 def cause(text: str) -> str:
     """The innermost reason of a Java exception's text, not its stack."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("at ")]
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("at ")
+    ]
     reasons = [ln for ln in lines if "Exception:" in ln or ln.startswith("Caused by:")]
     return (reasons[-1] if reasons else lines[0] if lines else text)[:1000]
 
