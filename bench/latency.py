@@ -225,21 +225,22 @@ class Spark:
 
 
 class Flink:
-    def __init__(self, bootstrap: str):
+    def __init__(self, bootstrap: str, work: Path):
         self.bootstrap = bootstrap
+        self.log = work / "flink.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self, _variant: Variant, out_topic: str) -> None:
         from nexmark import flink
 
         topics = {"person": "latency-person", "auction": "latency-auction", "bid": INPUT_TOPIC}
-        self.proc = flink.start_unbounded("q0", self.bootstrap, topics, out_topic)
+        self.proc = flink.start_unbounded("q0", self.bootstrap, topics, out_topic, self.log)
 
     def failed(self) -> str | None:
         if self.proc is not None and self.proc.poll() is not None:
             from nexmark import flink
 
-            return flink.flink_error(self.proc.stderr.read() if self.proc.stderr else "")
+            return flink.flink_error(self.log.read_text())
         return None
 
     def stop(self) -> None:
@@ -499,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kafkaclient.create_topic(broker.bootstrap, INPUT_TOPIC, partitions=PARTITIONS)
         for key in keys:
-            engine = Flink(broker.bootstrap) if key == "flink" else spark
+            engine = Flink(broker.bootstrap, work) if key == "flink" else spark
             results += run_engine(
                 engine, VARIANTS[key], broker.bootstrap, rates, args.warm, args.measure
             )

@@ -16,11 +16,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import typing as t
 from pathlib import Path
+
+from nexmark import flink_stub as stub
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -32,23 +35,10 @@ CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
 VENV = Path(os.environ.get("FLINK_VENV", ROOT / ".venv-flink"))
 """The Flink venv; ``FLINK_VENV`` points elsewhere (the Makefile's ``FVENV``)."""
 
-try:  # the bench's shared types, once nexmark10's engines.py is there
-    from nexmark.engines import Engine, RunStats  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - a local stub of the same interface
-
-    @dataclasses.dataclass
-    class RunStats:  # type: ignore[no-redef]
-        events: int
-        seconds: float
-        cpu_seconds: float | None
-        peak_memory: int | None
-        """Bytes: the engine JVM's peak resident set."""
-
-    class Engine:  # type: ignore[no-redef]
-        name: str
-
-        def run(self, query: str, topics: t.Any, out_topic: str) -> RunStats:
-            raise NotImplementedError
+try:  # the bench's shared types (nexmark10's bench/nexmark/engines.py)
+    from nexmark.engines import Context, Engine, RunStats, count_records
+except ImportError:  # pragma: no cover - a stub of the same interface until that lands
+    Context, Engine, RunStats, count_records = stub.Context, stub.Engine, stub.RunStats, stub.count
 
 
 def python() -> Path:
@@ -93,8 +83,17 @@ def topic_names(topics: t.Any) -> dict[str, str]:
 
 
 def job_args(
-    query: str, bootstrap: str, topics: t.Any, out_topic: str, *, bounded: bool, parallelism: int
+    query: str,
+    bootstrap: str,
+    topics: t.Any,
+    out_topic: str,
+    *,
+    bounded: bool,
+    parallelism: int,
+    params: t.Any = None,
 ) -> str:
+    """``flink_job.py``'s argument; ``params``: the bench's ``Params`` (window sizes, watermark)."""
+    values = dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}
     return json.dumps(
         {
             "query": str(query_file(query)),
@@ -104,8 +103,17 @@ def job_args(
             "jars": [str(j) for j in connector_jars()],
             "parallelism": parallelism,
             "bounded": bounded,
+            "params": {k: v or 0 for k, v in values.items() if k.endswith("_ms")},
         }
     )
+
+
+_READS = re.compile(r"\b(?:FROM|JOIN|TABLE)\s+(person|auction|bid)\b", re.IGNORECASE)
+
+
+def reads(query: str) -> list[str]:
+    """The streams (person, auction, bid) a query's SQL reads."""
+    return sorted({m.lower() for m in _READS.findall(query_file(query).read_text())})
 
 
 @dataclasses.dataclass
@@ -119,20 +127,31 @@ class FlinkRun:
 
 
 class FlinkEngine(Engine):
-    """Runs ``queries/flink/<query>.sql`` over the three topics into ``out_topic``, bounded."""
+    """Runs ``queries/flink/<query>.sql`` over the three topics into ``out_topic``, bounded.
+
+    ``RunStats``: events = the records of the topics the query reads; seconds = wall clock from
+    submitting the job to its end (the mini-cluster's start included: a new one per job, about
+    a second on a quiet machine; ``last.job_seconds`` is Flink's own run time without it); CPU
+    and peak memory (VmHWM) of the JVM that runs the mini-cluster.
+    """
 
     name = "flink"
+    queries = frozenset(p.stem for p in QUERIES.glob("q*.sql"))
 
-    def __init__(self, bootstrap: str, events: int = 0, parallelism: int | None = None):
-        self.bootstrap = bootstrap
-        self.events = events
-        """Input events in the topics, reported as ``RunStats.events``."""
-        self.parallelism = parallelism or os.cpu_count() or 1
+    def __init__(self, ctx: t.Any):
+        super().__init__(ctx)
         self.last: FlinkRun | None = None
 
     def run(self, query: str, topics: t.Any, out_topic: str) -> RunStats:
+        names = topic_names(topics)
         args = job_args(
-            query, self.bootstrap, topics, out_topic, bounded=True, parallelism=self.parallelism
+            query,
+            self.ctx.bootstrap,
+            topics,
+            out_topic,
+            bounded=True,
+            parallelism=self.ctx.cores,
+            params=getattr(self.ctx, "params", None),
         )
         proc = subprocess.run(
             [str(python()), str(JOB), args],
@@ -142,30 +161,33 @@ class FlinkEngine(Engine):
             cwd=ROOT,
         )
         if proc.returncode != 0:
-            raise SystemExit(f"flink {query} failed:\n{flink_error(proc.stderr)}")
-        stats = json.loads(proc.stdout.strip().splitlines()[-1])
-        self.last = FlinkRun(**stats)
+            raise SystemExit(f"flink {query} failed: {flink_error(proc.stderr)}")
+        self.last = FlinkRun(**json.loads(proc.stdout.strip().splitlines()[-1]))
         return RunStats(
-            events=self.events,
+            events=sum(count_records(self.ctx.bootstrap, names[k]) for k in reads(query)),
             seconds=self.last.seconds,
             cpu_seconds=self.last.cpu_seconds,
             peak_memory=self.last.peak_rss_bytes,
+            output=count_records(self.ctx.bootstrap, out_topic),
         )
 
 
-def start_unbounded(query: str, bootstrap: str, topics: t.Any, out_topic: str) -> subprocess.Popen:
-    """A job reading from the latest offsets until ``stop``; for latency runs."""
+def start_unbounded(
+    query: str, bootstrap: str, topics: t.Any, out_topic: str, log: Path
+) -> subprocess.Popen:
+    """A job reading from the latest offsets until ``stop``, for latency runs; its output and
+    errors go to ``log`` (a pipe nobody reads while the job runs could fill and stall it)."""
     args = job_args(
         query, bootstrap, topics, out_topic, bounded=False, parallelism=os.cpu_count() or 1
     )
-    return subprocess.Popen(
-        [str(python()), str(JOB), args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        start_new_session=True,  # its own process group: the JVM pyflink starts goes with it
-    )
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [str(python()), str(JOB), args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,  # its own process group: the JVM pyflink starts goes with it
+        )
 
 
 def stop(proc: subprocess.Popen) -> None:

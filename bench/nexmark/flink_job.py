@@ -38,6 +38,29 @@ def options(pairs: dict[str, str]) -> str:
     return ", ".join(f"'{k}' = '{v}'" for k, v in pairs.items())
 
 
+PARAMS = {
+    "WATERMARK": "watermark_ms",
+    "TUMBLE": "tumble_ms",
+    "HOP_SIZE": "hop_size_ms",
+    "HOP_SLIDE": "hop_slide_ms",
+    "DAY": "day_ms",
+}
+"""${X} of the SQL files -> the bench's parameter (milliseconds) it is."""
+DEFAULTS = {"watermark_ms": 2000, "tumble_ms": 10_000, "hop_size_ms": 10_000}
+DEFAULTS |= {"hop_slide_ms": 2000, "day_ms": 86_400_000}
+UNITS = (("DAY", 86_400_000), ("HOUR", 3_600_000), ("MINUTE", 60_000), ("SECOND", 1000))
+
+
+def interval(ms: int) -> str:
+    """An INTERVAL literal in the largest unit that divides it (a field's precision is 2 digits
+    unless given: 90 seconds is INTERVAL '90' SECOND, 120 is INTERVAL '2' MINUTE)."""
+    for unit, size in UNITS:
+        if ms % size == 0:
+            n = ms // size
+            return f"INTERVAL '{n}' {unit}" + (f"({len(str(n))})" if n > 99 else "")
+    return f"INTERVAL '{ms / 1000}' SECOND"
+
+
 def source_options(args: dict) -> dict[str, str]:
     common = {
         "connector": "kafka",
@@ -106,6 +129,8 @@ def prepare(env: t.Any, args: dict, query: Path) -> list[str]:
         "AUCTION_TOPIC": topics["auction"],
         "BID_TOPIC": topics["bid"],
     }
+    params = DEFAULTS | (args.get("params") or {})
+    values |= {name: interval(int(params[key])) for name, key in PARAMS.items()}
     ddl = statements(SOURCES, values) + statements(query, values)
     inserts = [s for s in ddl if s.upper().startswith("INSERT")]
     for stmt in ddl:
@@ -124,17 +149,23 @@ def cause(text: str) -> str:
 
 
 def check(args: dict) -> int:
-    """Plan every query of ``args["check"]`` (each in a fresh environment) without running it:
-    the planner's refusals (an updating result into an append-only sink, say) show here."""
+    """Plan every query of ``args["check"]`` (each in a fresh environment): the planner's
+    refusals (an updating result into an append-only sink, say) show here. With ``execute``,
+    run each too, bounded, into ``<out_topic>-<query>`` (a development check, one JVM)."""
     failed = 0
     for query in args["check"]:
         try:
             env = environment(args)
             batch = env.create_statement_set()
-            for stmt in prepare(env, args, Path(query)):
+            stem = Path(query).stem
+            for stmt in prepare(
+                env, args | {"out_topic": f"{args['out_topic']}-{stem}"}, Path(query)
+            ):
                 batch.add_insert_sql(stmt)
             batch.explain()
-            print(f"ok {Path(query).stem}", flush=True)
+            if args.get("execute"):  # and run it, into <out_topic>-<query>
+                batch.execute().wait()
+            print(f"ok {stem}", flush=True)
         except Exception as exc:  # noqa: BLE001 - a Py4JJavaError carrying the planner's reason
             failed += 1
             print(f"FAILED {Path(query).stem}: {cause(str(exc))}", flush=True)

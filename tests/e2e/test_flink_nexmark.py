@@ -82,10 +82,10 @@ def test_q0_on_flink_equals_sqlstream(
     create_topic(kafka_bootstrap, src, partitions=2)
     produce(kafka_bootstrap, src, bids(30))
     topics = {"person": f"{topic_name}-person", "auction": f"{topic_name}-auction", "bid": src}
-    engine = flink.FlinkEngine(kafka_bootstrap, events=30, parallelism=2)
+    engine = flink.FlinkEngine(flink.Context(bootstrap=kafka_bootstrap, work=tmp_path, cores=2))
     create_topic(kafka_bootstrap, f"{topic_name}-flink-q0", partitions=2)
     stats = engine.run("q0", topics, f"{topic_name}-flink-q0")
-    assert stats.events == 30 and stats.seconds > 0
+    assert (stats.events, stats.output) == (30, 30) and stats.seconds > 0
 
     Pipeline.create(
         tmp_path, kafka_bootstrap, SQL.format(src=src, out=f"{topic_name}-sqlstream-")

@@ -10,5 +10,5 @@ CREATE TABLE q11 (
 INSERT INTO q11
 SELECT bidder, COUNT(*) AS bid_count, CAST(window_start AS TIMESTAMP_LTZ(3)),
        CAST(window_end AS TIMESTAMP_LTZ(3))
-FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))
+FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(`dateTime`), ${TUMBLE}))
 GROUP BY bidder, window_start, window_end;

@@ -13,5 +13,5 @@ CREATE TEMPORARY VIEW bid_p AS SELECT *, PROCTIME() AS p_time FROM bid;
 INSERT INTO q12
 SELECT bidder, COUNT(*) AS bid_count, CAST(window_start AS TIMESTAMP_LTZ(3)),
        CAST(window_end AS TIMESTAMP_LTZ(3))
-FROM TABLE(TUMBLE(TABLE bid_p, DESCRIPTOR(p_time), INTERVAL '10' SECOND))
+FROM TABLE(TUMBLE(TABLE bid_p, DESCRIPTOR(p_time), ${TUMBLE}))
 GROUP BY bidder, window_start, window_end;

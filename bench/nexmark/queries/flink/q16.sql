@@ -35,5 +35,5 @@ SELECT
     COUNT(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions,
     COUNT(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions,
     COUNT(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions
-FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' DAY))
+FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${DAY}))
 GROUP BY channel, window_start, window_end;

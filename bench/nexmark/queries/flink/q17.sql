@@ -25,5 +25,5 @@ SELECT
     MAX(price) AS max_price,
     AVG(price) AS avg_price,
     SUM(price) AS sum_price
-FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' DAY))
+FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${DAY}))
 GROUP BY auction, window_start, window_end;

@@ -11,8 +11,8 @@ CREATE TABLE q4 (
 
 CREATE TEMPORARY VIEW auction_bids AS
 SELECT A.id, A.category, B.price, A.window_start, A.window_end, A.window_time
-FROM (SELECT * FROM TABLE(TUMBLE(TABLE auction, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))) A
-JOIN (SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))) B
+FROM (SELECT * FROM TABLE(TUMBLE(TABLE auction, DESCRIPTOR(`dateTime`), ${TUMBLE}))) A
+JOIN (SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${TUMBLE}))) B
   ON A.id = B.auction AND A.window_start = B.window_start AND A.window_end = B.window_end
 WHERE B.`dateTime` BETWEEN A.`dateTime` AND A.expires;
 

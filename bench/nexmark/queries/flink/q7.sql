@@ -14,7 +14,7 @@ SELECT B.auction, B.bidder, B.price, B.`dateTime`, B.extra
 FROM bid AS B
 JOIN (
     SELECT MAX(price) AS maxprice, window_start, window_end
-    FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))
+    FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${TUMBLE}))
     GROUP BY window_start, window_end
 ) AS B1
   ON B.price = B1.maxprice

@@ -1,7 +1,9 @@
 -- The three Nexmark streams of the bench's Kafka layout (one topic per event type, JSON values,
 -- times as ISO-8601 UTC strings), as Flink tables. ${SOURCE} is the Kafka source's options,
 -- filled in by bench/nexmark/flink_job.py (bounded to the end offsets at start for throughput,
--- unbounded from the latest offsets for latency). The watermark is the Nexmark kit's: 4 s.
+-- unbounded from the latest offsets for latency). ${WATERMARK} and the queries' window sizes
+-- (${TUMBLE}, ${HOP_SIZE}, ${HOP_SLIDE}, ${DAY}) are the bench's parameters (nexmark.reference
+-- Params: 2 s, 10 s, 10 s every 2 s, 1 day), as INTERVAL literals.
 -- `dateTime` is a TIMESTAMP_LTZ because Flink's ISO-8601 JSON format reads a trailing 'Z' only
 -- into that type.
 
@@ -14,7 +16,7 @@ CREATE TABLE person (
     state         STRING,
     `dateTime`    TIMESTAMP_LTZ(3),
     extra         STRING,
-    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - ${WATERMARK}
 ) WITH (${SOURCE}, 'topic' = '${PERSON_TOPIC}');
 
 CREATE TABLE auction (
@@ -28,7 +30,7 @@ CREATE TABLE auction (
     seller        BIGINT,
     category      BIGINT,
     extra         STRING,
-    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - ${WATERMARK}
 ) WITH (${SOURCE}, 'topic' = '${AUCTION_TOPIC}');
 
 CREATE TABLE bid (
@@ -39,5 +41,5 @@ CREATE TABLE bid (
     url           STRING,
     `dateTime`    TIMESTAMP_LTZ(3),
     extra         STRING,
-    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - ${WATERMARK}
 ) WITH (${SOURCE}, 'topic' = '${BID_TOPIC}');
