@@ -186,6 +186,7 @@ class Spark:
         (self.project / "queries" / "q0.sql").write_text(SQL.format(input=INPUT_TOPIC))
         self.spark: t.Any = None
         self.query: t.Any = None
+        self.batches = ""
 
     def compile(self, out_topic: str) -> tuple[t.Any, t.Any]:
         from sqlstream.compiler.facade import compile_project
@@ -216,6 +217,7 @@ class Spark:
 
     def stop(self) -> None:
         if self.query is not None:
+            self.batches = batch_times(self.query.recentProgress)
             self.query.stop()
             self.query = None
 
@@ -254,8 +256,29 @@ class Flink:
         self.stop()
 
 
+def batch_times(progress: t.Any) -> str:
+    """Where a micro-batch's time goes: the median of each of Spark's ``durationMs`` parts over
+    the last batches that read records (empty in continuous and real-time mode)."""
+    from sqlstream.spark import progress as progress_mod
+
+    parts: dict[str, list[int]] = {}
+    for p in progress:
+        d = progress_mod.as_dict(p)
+        if not d.get("numInputRows"):
+            continue
+        for k, v in (d.get("durationMs") or {}).items():
+            parts.setdefault(k, []).append(int(v))
+    if not parts:
+        return ""
+    med = {k: sorted(v)[len(v) // 2] for k, v in parts.items()}
+    n = len(parts.get("triggerExecution", []))
+    return f"{n} batches, median ms: " + ", ".join(f"{k} {v:,}" for k, v in med.items())
+
+
 # --- measuring --------------------------------------------------------------------------------
 
+BATCHES: dict[str, str] = {}
+"""Per sqlstream variant with micro-batches: what its batches took (``batch_times``)."""
 _EXTRA = re.compile(rb'"extra":"([a-z]+)(\d*)\|(\d+)\|(\d+)"')
 
 
@@ -384,6 +407,10 @@ def run_engine(
             raise SystemExit(f"{variant.label} failed: {why}")
     finally:
         engine.stop()
+    if getattr(engine, "batches", ""):
+        print(f"    {engine.batches}", flush=True)
+        BATCHES[variant.key] = engine.batches
+        engine.batches = ""
     found = latencies(bootstrap, out_topic)
     dupes = latencies.dupes  # type: ignore[attr-defined]
     kafkaclient.delete_topic(bootstrap, out_topic)
@@ -447,6 +474,11 @@ def report(results: list[Result], skipped: dict[str, str], args: argparse.Namesp
             "",
             *rows,
             "",
+            *(
+                f"- {VARIANTS[k].label}: {v} (the last 100 batches of all rates, Spark's"
+                " `durationMs`);"
+                for k, v in BATCHES.items()
+            ),
             "- *held*: the rate the producer reached over the measured phase (a Python producer:"
             " where it falls short of the asked rate, the machine could not send faster);",
             "- *missing*: measured input records with no output record when the output stopped"
