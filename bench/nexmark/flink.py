@@ -136,7 +136,8 @@ class FlinkEngine(Engine):
     """
 
     name = "flink"
-    queries = frozenset(p.stem for p in QUERIES.glob("q*.sql"))
+    queries = frozenset(p.stem for p in QUERIES.glob("q*.sql")) - {"q12"}
+    """q12's processing-time windows never fire in a bounded run (queries/flink/q12.sql)."""
 
     def __init__(self, ctx: t.Any):
         super().__init__(ctx)

@@ -1,6 +1,8 @@
 -- q12, processing-time windows: bids per bidder per 10-second window of the time each bid is
--- processed (PROCTIME()), as in the kit. Its output depends on when the job runs, so it is only
--- timed, never compared.
+-- processed (PROCTIME()), as in the kit. Its output depends on when the job runs, and a bounded
+-- run writes nothing at all: Flink does not fire processing-time timers at the end of bounded
+-- input (checked on 2.2.1: 4,600 bids in, no record out). So FlinkEngine leaves it out of the
+-- bench's queries; it plans and runs, for an unbounded run.
 CREATE TABLE q12 (
     bidder     BIGINT,
     bid_count  BIGINT,
