@@ -11,10 +11,11 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 # Apache Flink for the benches that run it side by side (bench/nexmark/flink.py): pyflink pins its
-# own dependencies, so it gets a venv of its own. Its Kafka connector jar comes through Maven.
+# own dependencies, so it gets a venv of its own (FLINK is FLINK_VERSION in bench/nexmark/flink.py).
+# Its Kafka connector jar comes through Maven.
 FLINK   := 2.2.1
 FVENV   := .venv-flink
-FSTAMP  := $(FVENV)/.installed
+FSTAMP  := $(FVENV)/.installed-$(FLINK)
 
 .PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-latency bench-setup setup clean
 

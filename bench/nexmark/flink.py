@@ -57,6 +57,8 @@ def available() -> str | None:
     )
     if probe.returncode != 0:
         return f"pyflink is not importable in {VENV} (make bench-setup)"
+    if probe.stdout.strip() != FLINK_VERSION:
+        return f"{VENV} has Flink {probe.stdout.strip()}, not {FLINK_VERSION} (make bench-setup)"
     return None
 
 
@@ -210,4 +212,6 @@ def flink_error(stderr: str) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual check: python bench/nexmark/flink.py
-    sys.exit(0 if available() is None else print(available()) or 1)
+    why = available()
+    print(why or f"Flink {FLINK_VERSION} in {VENV}; connector {connector_jars()[0]}")
+    sys.exit(1 if why else 0)

@@ -10,12 +10,12 @@ and this script imports nothing of sqlstream. It reads one JSON object of argume
 - ``bounded``: true: read from the earliest offsets to the end offsets at start, then stop (a
   throughput run); false: read from the latest offsets until killed (a latency run).
 
-It prints ``ready`` once the job runs, and at the end of a bounded job one JSON line of what the
-bench measures: the job's seconds (from submitting the INSERT to the job's end), the CPU seconds
-of the JVM over the same span, the JVM's peak resident memory, and the job's net run time as
-Flink measures it (``JobExecutionResult.getNetRuntime``: from the job's start on the mini-cluster
-to its end, leaving out planning the SQL and starting the mini-cluster, which a new mini-cluster
-per job pays each time).
+It prints ``ready`` once the job is submitted, and at the end of a bounded job one JSON line
+of what the bench measures: the job's seconds (from submitting the INSERT to the job's end),
+the CPU seconds of the JVM over the same span, the JVM's peak resident memory, and the job's
+net run time as Flink measures it (``JobExecutionResult.getNetRuntime``: from the job's start
+on the mini-cluster to its end, leaving out planning the SQL and starting the mini-cluster,
+which a new mini-cluster per job pays each time).
 """
 
 from __future__ import annotations
