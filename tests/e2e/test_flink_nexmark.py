@@ -27,10 +27,8 @@ from sqlstream.local.client import consume_all, create_topic, produce
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from nexmark import flink  # noqa: E402
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(flink.available() is not None, reason=f"Flink: {flink.available()}"),
-]
+WHY_NOT = flink.available()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY_NOT is not None, reason=f"Flink: {WHY_NOT}")]
 
 SQL = """
 CREATE STREAM bid (
