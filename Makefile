@@ -10,8 +10,14 @@ STAMP  := $(VENV)/.installed
 SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
+# Apache Flink for the benches that run it side by side (bench/nexmark/flink.py): pyflink pins its
+# own dependencies, so it gets a venv of its own (FLINK is FLINK_VERSION in bench/nexmark/flink.py).
+# Its Kafka connector jar comes through Maven.
+FLINK   := 2.2.1
+FVENV   := .venv-flink
+FSTAMP  := $(FVENV)/.installed-$(FLINK)
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen setup clean
+.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
 
 setup: $(STAMP)
 
@@ -27,13 +33,23 @@ $(CSTAMP): pyproject.toml
 	$(CVENV)/bin/pip install -q -e . 'sqlglot==$(SQLGLOT)' 'sqlglotc==$(SQLGLOT)' pytest hypothesis
 	touch $(CSTAMP)
 
+## Flink 2.2 (PyPI apache-flink) in $(FVENV) and its Kafka SQL connector (Maven), for the benches.
+bench-setup: setup $(FSTAMP)
+	$(BIN)/python -c 'import sys; sys.path.insert(0, "bench"); from nexmark import flink; print(flink.connector_jars()[0])'
+
+$(FSTAMP):
+	$(PYTHON) -m venv $(FVENV)
+	$(FVENV)/bin/pip install -q --upgrade pip
+	$(FVENV)/bin/pip install -q 'apache-flink==$(FLINK)'
+	touch $(FSTAMP)
+
 ## The example pipeline on a local broker: start it, produce transactions, run, show the output.
 demo: setup
 	$(BIN)/python bench/demo.py
 
 ## Every test: lint, the compiler (no JVM) on both sqlglot builds, and the end-to-end suite (a
-## real broker, a real Spark).
-test: setup lint test-compiler-sqlglotc
+## real broker, a real Spark; tests/bench runs one query on Flink too, hence bench-setup).
+test: setup bench-setup lint test-compiler-sqlglotc
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-compiler: setup
@@ -77,6 +93,9 @@ $(NEXMARK_GEN): $(wildcard bench/nexmark/gen/*.go) bench/nexmark/gen/go.mod benc
 
 bench-nexmark: setup nexmark-gen
 	$(BIN)/python bench/nexmark.py
+
+bench-latency: bench-setup
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf target .sqlstream .pytest_cache

@@ -1,0 +1,36 @@
+-- q15, bidding statistics per day. The kit groups by the day as a string, an unbounded
+-- aggregation that updates its rows; append-only rewrite: a 1-day tumbling window, so each
+-- day's row is written once, when the watermark passes the day's end.
+CREATE TABLE q15 (
+    `day`           STRING,
+    total_bids      BIGINT,
+    rank1_bids      BIGINT,
+    rank2_bids      BIGINT,
+    rank3_bids      BIGINT,
+    total_bidders   BIGINT,
+    rank1_bidders   BIGINT,
+    rank2_bidders   BIGINT,
+    rank3_bidders   BIGINT,
+    total_auctions  BIGINT,
+    rank1_auctions  BIGINT,
+    rank2_auctions  BIGINT,
+    rank3_auctions  BIGINT
+) WITH (${SINK});
+
+INSERT INTO q15
+SELECT
+    DATE_FORMAT(window_start, 'yyyy-MM-dd') AS `day`,
+    COUNT(*) AS total_bids,
+    COUNT(*) FILTER (WHERE price < 10000) AS rank1_bids,
+    COUNT(*) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bids,
+    COUNT(*) FILTER (WHERE price >= 1000000) AS rank3_bids,
+    COUNT(DISTINCT bidder) AS total_bidders,
+    COUNT(DISTINCT bidder) FILTER (WHERE price < 10000) AS rank1_bidders,
+    COUNT(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bidders,
+    COUNT(DISTINCT bidder) FILTER (WHERE price >= 1000000) AS rank3_bidders,
+    COUNT(DISTINCT auction) AS total_auctions,
+    COUNT(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions,
+    COUNT(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions,
+    COUNT(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions
+FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${DAY}))
+GROUP BY window_start, window_end;
