@@ -334,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = localkafka.up(port=0, state_dir=work / "kafka", heap="1g")
     params = CHECK_PARAMS if args.check else ref.Params()
     ctx = eng.Context(bootstrap=broker.bootstrap, work=work, params=params)
-    engines = available([e.strip() for e in args.engines.split(",") if e.strip()], ctx)
+    engines: dict[str, eng.Engine] = {}
     try:
+        engines = available([e.strip() for e in args.engines.split(",") if e.strip()], ctx)
         if args.check:
             rate = 50.0
             print(f"==> checking {args.events:,} events at {rate:.0f} events/s", flush=True)
