@@ -286,7 +286,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--queries", help=f"default all: {','.join(ALL_QUERIES)}")
     ap.add_argument("--engines", default="sqlstream,flink,pyspark")
     ap.add_argument("--runs", type=int, help="counted runs per query and engine (default 3)")
-    ap.add_argument("--quick", action="store_true", help="200,000 events, 7 queries, 1 run")
+    ap.add_argument("--quick", action="store_true", help="200,000 events, 7 queries, 2 runs")
     ap.add_argument("--check", action="store_true", help="compare outputs with the reference")
     ap.add_argument(
         "--profile",
@@ -297,7 +297,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args(argv)
     default_events, default_runs, default_queries = (
-        (200_000, 1, QUICK_QUERIES) if args.quick else (2_000_000, 3, ALL_QUERIES)
+        (200_000, 2, QUICK_QUERIES) if args.quick else (2_000_000, 3, ALL_QUERIES)
     )
     if args.check:
         default_events, default_queries = 3_000, ALL_QUERIES
@@ -334,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     broker = localkafka.up(port=0, state_dir=work / "kafka", heap="1g")
     params = CHECK_PARAMS if args.check else ref.Params()
     ctx = eng.Context(bootstrap=broker.bootstrap, work=work, params=params)
-    engines = available([e.strip() for e in args.engines.split(",") if e.strip()], ctx)
+    engines: dict[str, eng.Engine] = {}
     try:
+        engines = available([e.strip() for e in args.engines.split(",") if e.strip()], ctx)
         if args.check:
             rate = 50.0
             print(f"==> checking {args.events:,} events at {rate:.0f} events/s", flush=True)

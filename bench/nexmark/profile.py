@@ -25,6 +25,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         "JsonObjectKeys",
         "RaiseError",
     ),
+    "watermark (EventTimeWatermark)": ("EventTimeWatermark",),
+    "record counts (observe: CollectMetrics)": ("CollectMetrics", "AggregatingAccumulator"),
     "Kafka producer (send, batch)": ("org.apache.kafka.clients.producer",),
     "Spark Kafka sink (KafkaWriteTask, rows to records)": ("KafkaWriteTask", "KafkaDataWriter"),
     "generated code (whole-stage codegen)": ("GeneratedClass", "GeneratedIterator"),

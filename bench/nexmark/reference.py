@@ -267,8 +267,8 @@ def q11(ev: Events, p: Params) -> list[Row]:
     for bidder, times in by_bidder.items():
         times.sort()
         session = [times[0]]
-        for ms in times[1:] + [math.inf]:  # type: ignore[list-item]
-            if ms < session[-1] + p.tumble_ms:
+        for ms in [*times[1:], None]:  # None: the end of the bidder's bids
+            if ms is not None and ms < session[-1] + p.tumble_ms:
                 session.append(ms)
                 continue
             end = session[-1] + p.tumble_ms
@@ -281,7 +281,8 @@ def q11(ev: Events, p: Params) -> list[Row]:
                         "endtime": iso(end),
                     }
                 )
-            session = [ms]  # type: ignore[list-item]
+            if ms is not None:
+                session = [ms]
     return out
 
 

