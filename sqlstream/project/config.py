@@ -85,7 +85,9 @@ _TARGET_KEYS = (
     "kafka",
     "spark",
     "checkpoint_root",
+    "jdbc",
 )
+_JDBC_KEYS = ("user", "password")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
@@ -110,6 +112,8 @@ class Target:
     """As written in the profile; relative to the project root (see ``Project.checkpoint_dir``)."""
     secrets: frozenset[str] = frozenset()
     """Every secret value of the target, for ``redact``."""
+    jdbc_options: dict[str, str] = field(default_factory=dict)
+    """``jdbc: {user, password}``: the credentials of the project's JDBC tables."""
 
     def redact(self, text: str) -> str:
         """``text`` with every secret value of this target, as a whole token, replaced by
@@ -681,6 +685,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
     master, remote, conf = _spark_settings(ts, name, secrets)
 
     checkpoint_root = ts.setting("checkpoint_root") or DEFAULT_CHECKPOINT_ROOT
+    jdbc = _jdbc_settings(ts, secrets)
 
     return Target(
         name=name,
@@ -691,6 +696,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         spark_conf=conf,
         checkpoint_root=checkpoint_root,
         secrets=frozenset(x for x in secrets if x),
+        jdbc_options=jdbc,
     )
 
 
@@ -821,6 +827,17 @@ def _extra_kafka_options(ts: _TargetSettings, options: dict[str, str], secrets: 
         if secret_policy.is_secret_name(str(key)):
             secrets.add(text)
         options[str(key)] = text
+
+
+def _jdbc_settings(ts: _TargetSettings, secrets: set[str]) -> dict[str, str]:
+    """``jdbc: {user: ..., password: ...}``: the password is a secret, like a SASL password."""
+    doc, node = ts.doc, ts.value_node("jdbc")
+    raw = _check_mapping(doc, ts.values.get("jdbc"), node, "jdbc")
+    check_keys(doc, raw, node, _JDBC_KEYS, "jdbc settings")
+    settings = {str(k): _as_str(doc, v, _value_node(node, str(k)), str(k)) for k, v in raw.items()}
+    if settings.get("password"):
+        secrets.add(settings["password"])
+    return settings
 
 
 def _spark_settings(
