@@ -11,7 +11,7 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput setup clean
+.PHONY: postgresql demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput setup clean
 
 setup: $(STAMP)
 
@@ -27,13 +27,19 @@ $(CSTAMP): pyproject.toml
 	$(CVENV)/bin/pip install -q -e . 'sqlglot==$(SQLGLOT)' 'sqlglotc==$(SQLGLOT)' pytest hypothesis
 	touch $(CSTAMP)
 
+## PostgreSQL's server, which the JDBC table tests start (tests/e2e/pgserver.py): Debian's
+## postgresql package, installed when no initdb is found (CI runs as root).
+postgresql:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -q && apt-get install -y -q postgresql)
+
 ## The example pipeline on a local broker: start it, produce transactions, run, show the output.
 demo: setup
 	$(BIN)/python bench/demo.py
 
 ## Every test: lint, the compiler (no JVM) on both sqlglot builds, and the end-to-end suite (a
 ## real broker, a real Spark).
-test: setup lint test-compiler-sqlglotc
+test: setup lint test-compiler-sqlglotc postgresql
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-compiler: setup
@@ -43,7 +49,7 @@ test-compiler: setup
 test-compiler-sqlglotc: $(CSTAMP)
 	$(CVENV)/bin/python -m pytest -q -p no:cacheprovider tests/compiler
 
-test-e2e: setup
+test-e2e: setup postgresql
 	$(BIN)/python -m pytest -q tests/e2e
 
 ## ruff, mypy, and the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
