@@ -17,7 +17,7 @@ FLINK   := 2.2.1
 FVENV   := .venv-flink
 FSTAMP  := $(FVENV)/.installed-$(FLINK)
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
+.PHONY: postgresql demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
 
 setup: $(STAMP)
 
@@ -43,13 +43,19 @@ $(FSTAMP):
 	$(FVENV)/bin/pip install -q 'apache-flink==$(FLINK)'
 	touch $(FSTAMP)
 
+## PostgreSQL's server, which the JDBC table tests start (tests/e2e/pgserver.py): Debian's
+## postgresql package, installed when no initdb is found (CI runs as root).
+postgresql:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -q && apt-get install -y -q postgresql)
+
 ## The example pipeline on a local broker: start it, produce transactions, run, show the output.
 demo: setup
 	$(BIN)/python bench/demo.py
 
 ## Every test: lint, the compiler (no JVM) on both sqlglot builds, and the end-to-end suite (a
 ## real broker, a real Spark; tests/bench runs one query on Flink too, hence bench-setup).
-test: setup bench-setup lint test-compiler-sqlglotc
+test: setup bench-setup lint test-compiler-sqlglotc postgresql
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-compiler: setup
@@ -59,7 +65,7 @@ test-compiler: setup
 test-compiler-sqlglotc: $(CSTAMP)
 	$(CVENV)/bin/python -m pytest -q -p no:cacheprovider tests/compiler
 
-test-e2e: setup
+test-e2e: setup postgresql
 	$(BIN)/python -m pytest -q tests/e2e
 
 ## ruff, mypy, and the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).

@@ -119,8 +119,16 @@ def needed_plan(compiled: Compiled, query: PeekQuery) -> Plan:
         checkpoint="",
         sources=query.sources,
         views=query.views,
+        tables=[tb.name for tb in plan.tables],  # a table not joined is a view nobody reads
     )
-    return Plan(plan.project, list(plan.sources), list(plan.views), [sink], dict(plan.settings))
+    return Plan(
+        plan.project,
+        list(plan.sources),
+        list(plan.views),
+        [sink],
+        dict(plan.settings),
+        tables=list(plan.tables),
+    )
 
 
 def of_sink(sink: SinkPlan, analysis: Analysis) -> PeekQuery:

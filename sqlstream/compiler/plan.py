@@ -117,8 +117,8 @@ class TablePlan:
     """``spark.read.format(...)``: kafka, csv, json, parquet, jdbc."""
     read_options: dict[str, str]
     """Spark reader options, without the connection's."""
-    secret_options: list[str] = field(default_factory=list)
-    """Reader options whose value the target supplies (JDBC ``user``, ``password``)."""
+    packages: list[str] = field(default_factory=list)
+    """Maven coordinates the read needs on Spark's classpath (a JDBC driver)."""
     path: str | None = None
     """``load(path)`` of a files table."""
     schema: str | None = None

@@ -33,6 +33,11 @@ LIVE = f"NOT {_LATEST}.{_DELETED}"
 
 FILE_FORMATS = ("csv", "json", "parquet")
 
+#: ``jdbc:<scheme>:`` -> (the driver's Maven coordinate, its class): the driver `run` fetches.
+JDBC_DRIVERS: dict[str, tuple[str, str]] = {
+    "postgresql": ("org.postgresql:postgresql:42.7.4", "org.postgresql.Driver"),
+}
+
 #: connector -> (its own options, required ones, whether other keys pass to Spark's reader).
 CONNECTOR_OPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "kafka": (
@@ -194,8 +199,20 @@ def _files(table: TableDef, values: dict[str, str], diags: Diagnostics) -> Table
 
 
 def _jdbc(table: TableDef, values: dict[str, str], diags: Diagnostics) -> TablePlan | None:
+    scheme = values["url"].split(":")[1] if values["url"].count(":") >= 2 else ""
+    if not values["url"].startswith("jdbc:") or scheme not in JDBC_DRIVERS:
+        diags.error(
+            f"no JDBC driver for '{values['url']}'",
+            table.stmt.locate(_option(table, "url")),
+            f"the drivers sqlstream fetches: {', '.join(JDBC_DRIVERS)} "
+            "(e.g. url = 'jdbc:postgresql://db:5432/shop'); the user and password come from "
+            "the target's jdbc: settings in profiles.yml",
+        )
+        return None
+    package, driver = JDBC_DRIVERS[scheme]
     reader = {k: v for k, v in values.items() if k not in ("table",)}
     reader["dbtable"] = values["table"]
+    reader.setdefault("driver", driver)
     return TablePlan(
         name=table.name,
         file=table.stmt.file.path,
@@ -204,7 +221,7 @@ def _jdbc(table: TableDef, values: dict[str, str], diags: Diagnostics) -> TableP
         key=table.key,
         read_format="jdbc",
         read_options=reader,
-        secret_options=["user", "password"],
+        packages=[package],
         row_exprs=[
             f"CAST({lower.quote_ident(c.name)} AS {c.type}) AS {lower.quote_ident(c.name)}"
             for c in table.columns

@@ -87,7 +87,9 @@ _TARGET_KEYS = (
     "spark",
     "checkpoint_root",
     "schema_registry",
+    "jdbc",
 )
+_JDBC_KEYS = ("user", "password")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
@@ -114,6 +116,8 @@ class Target:
     """Every secret value of the target, for ``redact``."""
     schema_registry: registry_settings.RegistrySettings | None = None
     """``schema_registry:``, for the ``*-confluent`` formats."""
+    jdbc_options: dict[str, str] = field(default_factory=dict)
+    """``jdbc: {user, password}``: the credentials of the project's JDBC tables."""
 
     def redact(self, text: str) -> str:
         """``text`` with every secret value of this target, as a whole token, replaced by
@@ -686,6 +690,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
 
     checkpoint_root = ts.setting("checkpoint_root") or DEFAULT_CHECKPOINT_ROOT
     schema_registry = _schema_registry(ts, name, secrets)
+    jdbc = _jdbc_settings(ts, secrets)
 
     return Target(
         name=name,
@@ -697,6 +702,7 @@ def _build_target(doc: YamlDoc, name: str, s: dict[str, t.Any], node: yaml.Node 
         checkpoint_root=checkpoint_root,
         secrets=frozenset(x for x in secrets if x),
         schema_registry=schema_registry,
+        jdbc_options=jdbc,
     )
 
 
@@ -860,6 +866,17 @@ def _schema_registry(
         )
     settings = registry_settings.from_mapping(values, auto_register=auto == "true")
     secrets.update(settings.secret_values())
+    return settings
+
+
+def _jdbc_settings(ts: _TargetSettings, secrets: set[str]) -> dict[str, str]:
+    """``jdbc: {user: ..., password: ...}``: the password is a secret, like a SASL password."""
+    doc, node = ts.doc, ts.value_node("jdbc")
+    raw = _check_mapping(doc, ts.values.get("jdbc"), node, "jdbc")
+    check_keys(doc, raw, node, _JDBC_KEYS, "jdbc settings")
+    settings = {str(k): _as_str(doc, v, _value_node(node, str(k)), str(k)) for k, v in raw.items()}
+    if settings.get("password"):
+        secrets.add(settings["password"])
     return settings
 
 

@@ -43,6 +43,8 @@ class Connection:
     """Every secret value, so that ``redact`` can hide it in any text (error messages...)."""
     schema_registry: RegistrySettings | None = None
     """Where the ``*-confluent`` formats look schemas up (``run`` refreshes the lock file)."""
+    jdbc_options: dict[str, str] = field(default_factory=dict)
+    """``user`` and ``password`` of the target's ``jdbc:`` settings, for JDBC tables."""
 
     @classmethod
     def from_target(cls, target: Target) -> Connection:
@@ -67,6 +69,7 @@ class Connection:
             target_name=target.name,
             secret_values=frozenset(values),
             schema_registry=target.schema_registry,
+            jdbc_options=dict(target.jdbc_options),
         )
 
     def resolved(self, root: Path, bootstrap_override: str | None = None) -> Connection:
@@ -79,6 +82,13 @@ class Connection:
         if bootstrap_override:
             conn = dataclasses.replace(conn, bootstrap_servers=bootstrap_override)
         return conn
+
+    def secret_setting(self, option: str) -> str | None:
+        """The value of a secret option a description names: a Kafka option, a Spark conf, or
+        ``jdbc.<key>`` of the target's ``jdbc:`` settings."""
+        if option.startswith("jdbc."):
+            return self.jdbc_options.get(option[len("jdbc.") :])
+        return self.kafka_options.get(option, self.spark_conf.get(option))
 
     def redact(self, text: str) -> str:
         """``text`` with every secret value, as a whole token, replaced by ``****``."""

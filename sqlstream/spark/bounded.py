@@ -503,7 +503,12 @@ def run(
 
     check_range(rng, plan, query)
     if spark is None:
-        spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
+        spark = session(
+            connection,
+            f"sqlstream-{plan.project}",
+            avro=st.avro_needed(plan, query),
+            packages=st.packages_needed(plan, query),
+        )
     writes = [
         s for s in steps(plan, query, connection=connection, rng=rng) if isinstance(s, SaveQuery)
     ]

@@ -230,6 +230,23 @@ def _copy_artifact(mvn: str, coordinate: str, directory: Path) -> None:
     (directory / MARKER).write_text(json.dumps({"coordinates": [coordinate]}) + "\n")
 
 
+def with_packages(conf: dict[str, str], coordinates: t.Sequence[str]) -> dict[str, str]:
+    """``conf`` (of ``spark_jars_conf``) with the jars of ``coordinates`` too (a JDBC driver),
+    each set cached under its own name; by ``spark.jars.packages`` when Maven is missing."""
+    if not coordinates:
+        return conf
+    out = dict(conf)
+    if "spark.jars.packages" in out or not mvn_available():
+        packages = [p for p in out.get("spark.jars.packages", "").split(",") if p]
+        out["spark.jars.packages"] = ",".join([*packages, *coordinates])
+        return out
+    paths = [
+        str(j) for c in coordinates for j in resolve([c], c.replace(":", "-").replace(".", "_"))
+    ]
+    out["spark.jars"] = ",".join(p for p in [out.get("spark.jars", ""), *paths] if p)
+    return out
+
+
 # --- internals -------------------------------------------------------------------------------
 
 

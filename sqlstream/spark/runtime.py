@@ -64,7 +64,7 @@ def resolver(connection: Connection, bootstrap_override: str | None = None) -> s
                 return bootstrap_override or connection.bootstrap_servers
             if arg.kind == "checkpoint":
                 return connection.checkpoint_root.rstrip("/") + "/" + arg.value
-            return connection.kafka_options.get(arg.value, connection.spark_conf.get(arg.value))
+            return connection.secret_setting(arg.value)
         if isinstance(arg, st.Column):
             from pyspark.sql import functions as F
 
@@ -254,7 +254,12 @@ def run(
     """
     state.check(plan, connection, query)  # before Spark starts: a changed stateful query
     if spark is None:
-        spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
+        spark = session(
+            connection,
+            f"sqlstream-{plan.project}",
+            avro=st.avro_needed(plan, query),
+            packages=st.packages_needed(plan, query),
+        )
     queries = start(
         plan,
         spark,
@@ -398,7 +403,12 @@ def explain(
 ) -> str:
     """Spark's plans (parsed, analysed, optimised, physical) of every query, none started."""
     if spark is None:
-        spark = session(connection, f"sqlstream-{plan.project}", avro=st.avro_needed(plan, query))
+        spark = session(
+            connection,
+            f"sqlstream-{plan.project}",
+            avro=st.avro_needed(plan, query),
+            packages=st.packages_needed(plan, query),
+        )
     pending = build(plan, spark, connection, query=query)
     parts = [
         f"== Query {p.step.name} ({p.step.place}) ==\n{_streaming_explain(p.df).rstrip()}"

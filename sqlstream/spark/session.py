@@ -31,6 +31,7 @@ def session(
     avro: bool = False,
     ui: bool = False,
     kafka: bool = True,
+    packages: t.Sequence[str] = (),
 ) -> SparkSession:
     """A Spark session for ``connection``: ``local[*]``, the target's master, or Spark Connect.
 
@@ -60,7 +61,11 @@ def session(
     log_config = Path(__file__).with_name("log4j2.properties")
     confs = {
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config.as_uri()}",
-        **(jars.spark_jars_conf(pyspark.__version__, avro=avro) if kafka else {}),
+        **(
+            jars.with_packages(jars.spark_jars_conf(pyspark.__version__, avro=avro), packages)
+            if kafka
+            else {}
+        ),
         "spark.ui.enabled": "true" if ui else "false",
         "spark.ui.showConsoleProgress": "false",
         **confs,

@@ -250,6 +250,12 @@ def selected_sinks(plan: Plan, query: SinkPlan | str | None) -> list[SinkPlan]:
     return [s for s in plan.sinks if s.name == name]
 
 
+def packages_needed(plan: Plan, query: SinkPlan | str | None = None) -> list[str]:
+    """Maven coordinates the selected queries' tables need (JDBC drivers), in order."""
+    names = {n for s in selected_sinks(plan, query) for n in s.tables}
+    return list(dict.fromkeys(p for tb in plan.tables if tb.name in names for p in tb.packages))
+
+
 def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     """Whether the run needs spark-avro (an Avro source or sink among those it runs)."""
     sinks = selected_sinks(plan, query)
@@ -365,7 +371,8 @@ def _read_table(table: TablePlan, connection: Connection, namer: _Namer) -> Read
     opts: list[tuple[str, Arg]] = list(table.read_options.items())
     if table.connector == "kafka":
         opts = [*_connection_opts(connection, table.read_options), *opts]
-    opts += [(k, FromTarget("secret", k)) for k in table.secret_options]
+    if table.connector == "jdbc":  # the credentials are the target's, never in the plan
+        opts += [(k, FromTarget("secret", f"jdbc.{k}")) for k in sorted(connection.jdbc_options)]
     read: list[Call] = [attr("read"), call("format", table.read_format)]
     if table.schema is not None:
         read.append(call("schema", table.schema))

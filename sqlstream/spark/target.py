@@ -9,7 +9,7 @@ import typing as t
 from pathlib import Path, PurePath
 
 from sqlstream.compiler.facade import Compiled, subset
-from sqlstream.compiler.plan import Plan
+from sqlstream.compiler.plan import Plan, TablePlan
 from sqlstream.project.connection import Connection
 from sqlstream.spark import script
 
@@ -61,6 +61,7 @@ def portable(plan: Plan, root: Path) -> Plan:
         sources=[dataclasses.replace(s, file=_project_path(s.file, root)) for s in plan.sources],
         views=[dataclasses.replace(v, file=_project_path(v.file, root)) for v in plan.views],
         sinks=[dataclasses.replace(k, file=_project_path(k.file, root)) for k in plan.sinks],
+        tables=[dataclasses.replace(tb, file=_project_path(tb.file, root)) for tb in plan.tables],
     )
 
 
@@ -153,7 +154,33 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
                 "checkpoint": sink.checkpoint,
             }
         )
-    return {"project": plan.project, "sources": sources, "streams": views, "sinks": sinks}
+    tables = [
+        {
+            "name": tb.name,
+            "file": tb.file,
+            "from": tb.connector,
+            "where": _TABLE_WHERE[tb.connector](tb),
+            "key": tb.key,
+            "columns": [{"name": c.name, "type": c.type} for c in tb.columns],
+            "read_by": [k.name for k in plan.sinks if tb.name in k.tables],
+        }
+        for tb in plan.tables
+    ]
+    return {
+        "project": plan.project,
+        "sources": sources,
+        "streams": views,
+        "sinks": sinks,
+        "tables": tables,
+    }
+
+
+_TABLE_WHERE: dict[str, t.Callable[[TablePlan], str]] = {
+    "kafka": lambda tb: f"topic {tb.read_options.get('subscribe')}",
+    "files": lambda tb: f"{tb.read_format} {tb.path}",
+    "jdbc": lambda tb: f"{tb.read_options.get('url')} table {tb.read_options.get('dbtable')}",
+}
+"""Where a table's rows come from, in a listing's words."""
 
 
 def listing_text(data: dict[str, t.Any]) -> str:
@@ -173,6 +200,14 @@ def listing_text(data: dict[str, t.Any]) -> str:
         lines.append("derived streams:")
         for v in data["streams"]:
             lines.append(f"  {v['name']:<24} <- {', '.join(v['reads'])}")
+    if data.get("tables"):
+        lines.append("tables:")
+        for tb in data["tables"]:
+            readers = ", ".join(tb["read_by"]) or "no query"
+            lines.append(
+                f"  {tb['name']:<24} <- {tb['where']} (key {', '.join(tb['key'])});"
+                f" joined by {readers}"
+            )
     lines.append("queries:")
     for k in data["sinks"]:
         lines.append(

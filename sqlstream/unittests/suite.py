@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 from sqlstream.compiler.lower import quote_ident, sql_string
-from sqlstream.compiler.plan import Plan, SinkPlan, ViewPlan
+from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, TablePlan, ViewPlan
 from sqlstream.errors import Diagnostics, Location, UserError, UserErrors
 from sqlstream.project.config import YamlDoc, check_keys, read_yaml, yaml_entry
 
@@ -236,7 +236,9 @@ class _Resolver:
         self.analysis = compiled.analysis
         self.sinks: dict[str, SinkPlan] = {s.name: s for s in plan.sinks}
         self.views: dict[str, ViewPlan] = {v.name: v for v in plan.views}
-        self.sources = {s.name: s for s in plan.sources}
+        # A table is given rows as a Kafka source is: a test sees the table as one state.
+        self.sources: dict[str, SourcePlan | TablePlan] = {s.name: s for s in plan.sources}
+        self.sources.update({tb.name: tb for tb in plan.tables})
         self._sink_reads: dict[str, list[str]] = {}
         for q in self.analysis.sinks:
             where = (q.stmt.file.path, q.stmt.locate().line)
@@ -257,8 +259,9 @@ class _Resolver:
         return list(view.reads) if view else []
 
     def upstream(self, reads: t.Iterable[str]) -> list[str]:
+        reads = list(reads)
         sources, views = self.analysis.upstream(reads)
-        return [*sources, *views]
+        return [*sources, *views, *self.analysis.tables_read(reads)]
 
     def columns(self, stream: str) -> list[tuple[str, str]]:
         if stream in self.sources:

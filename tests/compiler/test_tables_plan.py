@@ -81,3 +81,50 @@ def test_a_query_without_tables_reads_none(tmp_path: Path) -> None:
     connection = Connection.from_target(FakeTarget())
     kinds = [type(s).__name__ for s in st.steps(result.plan, plain, connection=connection)]
     assert kinds == ["ReadSource", "StartQuery"]
+
+
+def test_ls_shows_each_table_and_the_queries_joining_it(tmp_path: Path) -> None:
+    from sqlstream.spark.target import listing, listing_text
+
+    data = listing(compiled(tmp_path))
+    products, regions = data["tables"]
+    assert products["from"] == "kafka" and products["where"] == "topic products"
+    assert products["key"] == ["product"] and products["read_by"] == ["q_1"]
+    assert regions["where"] == "csv data/regions.csv"
+    text = listing_text(data)
+    assert "tables:\n  products" in text and "joined by q_1" in text
+
+
+def test_a_jdbc_table_reads_with_the_targets_credentials_never_the_plans(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sqlstream.yml").write_text("name: shop\nprofile: shop\n")
+    (tmp_path / "profiles.yml").write_text(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n"
+        "      jdbc: {user: app, password: 'pg-S3cret-pw'}\n"
+    )
+    (tmp_path / "q.sql").write_text(
+        "CREATE STREAM orders (order_id STRING, product STRING) FROM KAFKA (topic = 'orders');\n"
+        "CREATE TABLE products (product STRING, category STRING, PRIMARY KEY (product))\n"
+        "FROM JDBC (url = 'jdbc:postgresql://db:5432/shop', table = 'public.products');\n"
+        "INSERT INTO KAFKA TOPIC 'out'\n"
+        "SELECT o.order_id, p.category FROM orders o JOIN products p ON o.product = p.product;\n"
+    )
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = compile_project(["q.sql"])
+    finally:
+        os.chdir(cwd)
+    [table] = result.plan.tables
+    assert table.packages == ["org.postgresql:postgresql:42.7.4"]
+    assert table.read_options["driver"] == "org.postgresql.Driver"
+    connection = result.connection()
+    assert connection.secret_setting("jdbc.password") == "pg-S3cret-pw"
+    assert connection.redact("password pg-S3cret-pw") == "password ****"
+    text = codegen.script(result.plan, connection=connection)
+    assert "pg-S3cret-pw" not in text
+    assert 'os.environ["SQLSTREAM_JDBC_PASSWORD"]' in text or "SQLSTREAM_JDBC_PASSWORD" in text
+    assert "--packages org.apache.spark" in text and ",org.postgresql:postgresql:42.7.4" in text

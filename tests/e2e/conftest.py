@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pgserver import postgres  # noqa: F401 - the session's PostgreSQL server, for JDBC tables
 
 E2E_DIR = Path(__file__).parent
 LOG_CONFIG = E2E_DIR.parents[1] / "sqlstream" / "log4j2.properties"

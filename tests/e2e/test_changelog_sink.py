@@ -3,7 +3,7 @@
 Two runs of one project over one checkpoint (``available_now``, so nothing depends on timing):
 the first writes every group's total so far, the second only the groups its new records
 changed, each a record keyed by the group, in the order of the runs; the topic `run` creates is
-compacted, so it holds the latest total per key.
+compacted, so it holds the latest total per key, which another project reads back as a table.
 """
 
 from __future__ import annotations
@@ -64,3 +64,29 @@ def test_a_running_total_writes_each_change_keyed_by_its_group(
     pipeline.run(spark)
     # Only the group that changed is written again: after the first run's records, in order.
     assert changes() == [*first, ("ann", {"user_id": "ann", "spent": 18, "n": 3})]
+
+    # Another project reads the changelog back as a table: the latest total per user.
+    lookups = f"lookups-{uuid.uuid4().hex[:8]}"
+    answers = f"answers-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, lookups, partitions=1)
+    reader = Pipeline.create(
+        tmp_path / "reader",
+        kafka_bootstrap,
+        "CREATE STREAM lookups (user_id STRING)\n"
+        f"FROM KAFKA (topic = '{lookups}', starting_offsets = 'earliest');\n"
+        "CREATE TABLE spend (user_id STRING, spent BIGINT, n BIGINT, PRIMARY KEY (user_id))\n"
+        f"FROM KAFKA (topic = '{out}');\n"
+        f"INSERT INTO KAFKA TOPIC '{answers}'\n"
+        "SELECT l.user_id, s.spent FROM lookups l LEFT JOIN spend s ON l.user_id = s.user_id;\n",
+        name="reader",
+    )
+    produce(
+        kafka_bootstrap, lookups, [(u, json.dumps({"user_id": u})) for u in ("ann", "bob", "cid")]
+    )
+    reader.run(spark)
+    got = [json.loads(r.value or b"null") for r in consume_all(kafka_bootstrap, answers)]
+    assert got == [
+        {"user_id": "ann", "spent": 18},
+        {"user_id": "bob", "spent": 5},
+        {"user_id": "cid", "spent": None},
+    ]

@@ -2,7 +2,7 @@
 broker and Spark, while both change.
 
 One running project (a processing-time trigger): a table update and a delete between two
-stream records, then the records of both sinks in offset order: the earlier records are never
+stream records, then the records of each sink in offset order: the earlier records are never
 re-emitted, the later ones see the new value; the inner join drops what the table lacks, the
 LEFT join keeps it with nulls.
 """
@@ -36,8 +36,8 @@ def test_stream_table_joins_see_the_table_as_it_is_when_each_record_arrives(
 ) -> None:
     uid = uuid.uuid4().hex[:8]
     orders, products = f"orders-{uid}", f"products-{uid}"
-    left, inner = f"left-{uid}", f"inner-{uid}"
-    for topic in (orders, products, left, inner):
+    left, inner, static = f"left-{uid}", f"inner-{uid}", f"static-{uid}"
+    for topic in (orders, products, left, inner, static):
         create_topic(kafka_bootstrap, topic, partitions=1)
     regions = tmp_path / "regions.csv"
     regions.write_text("product,region\na,north\nb,south\n")
@@ -56,6 +56,10 @@ LEFT JOIN regions r ON o.product = r.product;
 
 INSERT INTO KAFKA TOPIC '{inner}'
 SELECT o.order_id, p.category FROM orders o JOIN products p ON o.product = p.product;
+
+INSERT INTO KAFKA TOPIC '{static}'
+SELECT o.order_id, v.label AS category FROM orders o
+LEFT JOIN (VALUES ('a', 'A')) AS v(product, label) ON o.product = v.product;
 """
     pipeline = Pipeline.create(tmp_path / "project", kafka_bootstrap, sql)
 
@@ -81,6 +85,7 @@ SELECT o.order_id, p.category FROM orders o JOIN products p ON o.product = p.pro
         order("o4", "b")
         got_left = pipeline.wait_for(left, 4, queries, timeout=120)
         got_inner = pipeline.wait_for(inner, 2, queries, timeout=60)
+        got_static = pipeline.wait_for(static, 4, queries, timeout=60)
     assert _rows(got_left) == [
         ("o1", "toys", "north"),
         ("o2", None, None),
@@ -88,3 +93,10 @@ SELECT o.order_id, p.category FROM orders o JOIN products p ON o.product = p.pro
         ("o4", None, "south"),
     ]
     assert _rows(got_inner) == [("o1", "toys", None), ("o3", "games", None)]
+    # A LEFT JOIN to an inline VALUES list (a static relation) keeps the unmatched orders.
+    assert _rows(got_static) == [
+        ("o1", "A", None),
+        ("o2", None, None),
+        ("o3", "A", None),
+        ("o4", None, None),
+    ]
