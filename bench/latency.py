@@ -552,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nexmark import flink
 
+    from sqlstream.errors import RunFailure
     from sqlstream.local import broker as localkafka
     from sqlstream.local import client as kafkaclient
 
