@@ -165,7 +165,11 @@ class FlinkEngine(Engine):
         )
         if proc.returncode != 0:
             raise SystemExit(f"flink {query} failed: {flink_error(proc.stderr)}")
-        self.last = FlinkRun(**json.loads(proc.stdout.strip().splitlines()[-1]))
+        # the job's own line is the last JSON object on stdout: the JVM may print after it
+        stats = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"seconds"')]
+        if not stats:
+            raise SystemExit(f"flink {query}: no figures from the job: {flink_error(proc.stderr)}")
+        self.last = FlinkRun(**json.loads(stats[-1]))
         return RunStats(
             events=sum(count_records(self.ctx.bootstrap, names[k]) for k in reads(query)),
             seconds=self.last.seconds,
