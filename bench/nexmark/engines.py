@@ -37,6 +37,7 @@ SQLSTREAM_QUERIES = HERE / "queries" / "sqlstream"
 ENGINES: dict[str, str] = {
     "sqlstream": "nexmark.engines:SqlstreamEngine",
     "pyspark": "nexmark.engines:PysparkEngine",
+    "flink": "nexmark.flink:FlinkEngine",
     "sqlstream-batched": "nexmark.engines:SqlstreamBatchedEngine",
     "sqlstream-nowm": "nexmark.engines:SqlstreamNoWatermarkEngine",
 }

@@ -23,7 +23,7 @@ import sys
 import typing as t
 from pathlib import Path
 
-from nexmark import flink_stub as stub
+from nexmark.engines import Engine, RunStats, count_records
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -34,11 +34,6 @@ FLINK_VERSION = "2.2.1"
 CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
 VENV = Path(os.environ.get("FLINK_VENV", ROOT / ".venv-flink"))
 """The Flink venv; ``FLINK_VENV`` points elsewhere (the Makefile's ``FVENV``)."""
-
-try:  # the bench's shared types (nexmark10's bench/nexmark/engines.py)
-    from nexmark.engines import Context, Engine, RunStats, count_records
-except ImportError:  # pragma: no cover - a stub of the same interface until that lands
-    Context, Engine, RunStats, count_records = stub.Context, stub.Engine, stub.RunStats, stub.count
 
 
 def python() -> Path:
@@ -165,7 +160,11 @@ class FlinkEngine(Engine):
         )
         if proc.returncode != 0:
             raise SystemExit(f"flink {query} failed: {flink_error(proc.stderr)}")
-        self.last = FlinkRun(**json.loads(proc.stdout.strip().splitlines()[-1]))
+        # the job's own line is the last JSON object on stdout: the JVM may print after it
+        stats = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"seconds"')]
+        if not stats:
+            raise SystemExit(f"flink {query}: no figures from the job: {flink_error(proc.stderr)}")
+        self.last = FlinkRun(**json.loads(stats[-1]))
         return RunStats(
             events=sum(count_records(self.ctx.bootstrap, names[k]) for k in reads(query)),
             seconds=self.last.seconds,

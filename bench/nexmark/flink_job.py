@@ -30,6 +30,10 @@ import typing as t
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Python puts this script's folder first on sys.path, where the bench's own modules would shadow
+# the standard library's for pyflink (bench/nexmark/profile.py hides ``profile``, which
+# ``cProfile`` imports): this job needs nothing from the folder but its SQL files.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 SOURCES = HERE / "queries" / "flink" / "sources.sql"
 
 
