@@ -27,6 +27,7 @@ from sqlstream.errors import Diagnostics, UserError
 
 SPARK = "spark"
 _DIALECT = Dialect.get_or_raise(SPARK)
+"""The dialect, given to sqlglot as an object: given its name, every call built a new one."""
 
 # Spark's streaming window functions return a struct named after the function; a query that
 # groups by one may select ``window.start`` / ``window.end``. sqlglot does not know these, so
@@ -304,7 +305,7 @@ def _data_type(text: str) -> exp.DataType:
     """The type as sqlglot's schema would parse it (Spark, identifiers normalised)."""
     kind = _TYPES.get(text)
     if kind is None:
-        kind = exp.DataType.build(text, dialect=SPARK)
+        kind = exp.DataType.build(text, dialect=_DIALECT)
         kind.transform(_DIALECT.normalize_identifier, copy=False)
         _TYPES[text] = kind
     return kind
@@ -315,7 +316,7 @@ def _mapping_schema(schema: dict[str, dict[str, str]]) -> MappingSchema:
     typed: dict[str, object] = {
         table: {c: _data_type(k) for c, k in cols.items()} for table, cols in schema.items()
     }
-    return MappingSchema(typed, dialect=SPARK)
+    return MappingSchema(typed, dialect=_DIALECT)
 
 
 def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
@@ -332,12 +333,12 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
         qualified = qualify(
             _to_qualify(q.query),
             schema=mapping,
-            dialect=SPARK,
+            dialect=_DIALECT,
             validate_qualify_columns=True,
             quote_identifiers=False,
             identify=False,
         )
-        typed = annotate_types(_without_filters(qualified), schema=mapping, dialect=SPARK)
+        typed = annotate_types(_without_filters(qualified), schema=mapping, dialect=_DIALECT)
     except OptimizeError as e:
         _report_optimize_error(e, q, schema, diags)
         q.broken = True
