@@ -60,10 +60,15 @@ class SyntaxProblem(Exception):
 # --- tokens ---------------------------------------------------------------------------------
 
 
+_TOKENIZER = DIALECT.tokenizer()
+"""One tokenizer for the process (each ``tokenize`` starts afresh): ``Dialect.tokenize`` built
+a new one per call, which cost as much as tokenizing a short file (sqlglotc)."""
+
+
 def tokenize(sql: str) -> list[Token]:
     """Spark's tokens of ``sql``; an unreadable token is a :class:`SyntaxProblem` at its start."""
     try:
-        return DIALECT.tokenize(sql)
+        return _TOKENIZER.tokenize(sql)
     except TokenError:
         offset = unreadable_offset(sql)
         raise SyntaxProblem(_describe_unreadable(sql, offset), offset, offset) from None
