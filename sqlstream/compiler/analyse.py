@@ -388,11 +388,10 @@ def _to_qualify(query: exp.Expr) -> exp.Expr:
 
     A long plain WHERE (``syntax.plain_columns``: a filter of 20,000 terms is 100,000 nodes)
     is replaced in the copy by the AND of its distinct columns, in the order they first
-    appear: qualify resolves
-    each column on its own, so the stand-in resolves, and fails, exactly as the filter would
-    (a failure is located in the original query, by the column's name), and the copy and
-    qualify's walks are as long as the columns are few. The original is not changed: the
-    stand-in takes the WHERE's place only while the rest is copied."""
+    appear: qualify resolves each column on its own, so the stand-in resolves, and fails,
+    exactly as the filter would (a failure is located in the original query, by the column's
+    name), and the copy and qualify's walks are as long as the columns are few. The original
+    is not changed: the stand-in takes the WHERE's place only while the rest is copied."""
     where = query.args.get("where") if isinstance(query, exp.Select) else None
     columns = syntax.plain_columns(where.this) if isinstance(where, exp.Where) else None
     if where is None or not columns:
