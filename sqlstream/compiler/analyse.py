@@ -27,6 +27,7 @@ from sqlstream.errors import Diagnostics, UserError
 
 SPARK = "spark"
 _DIALECT = Dialect.get_or_raise(SPARK)
+"""The dialect, given to sqlglot as an object: given its name, every call built a new one."""
 
 # Spark's streaming window functions return a struct named after the function; a query that
 # groups by one may select ``window.start`` / ``window.end``. sqlglot does not know these, so
@@ -391,7 +392,7 @@ def _data_type(text: str) -> exp.DataType:
     """The type as sqlglot's schema would parse it (Spark, identifiers normalised)."""
     kind = _TYPES.get(text)
     if kind is None:
-        kind = exp.DataType.build(text, dialect=SPARK)
+        kind = exp.DataType.build(text, dialect=_DIALECT)
         kind.transform(_DIALECT.normalize_identifier, copy=False)
         _TYPES[text] = kind
     return kind
@@ -402,7 +403,7 @@ def _mapping_schema(schema: dict[str, dict[str, str]]) -> MappingSchema:
     typed: dict[str, object] = {
         table: {c: _data_type(k) for c, k in cols.items()} for table, cols in schema.items()
     }
-    return MappingSchema(typed, dialect=SPARK)
+    return MappingSchema(typed, dialect=_DIALECT)
 
 
 def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
@@ -420,12 +421,12 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
         qualified = qualify(
             _to_qualify(q.query),
             schema=mapping,
-            dialect=SPARK,
+            dialect=_DIALECT,
             validate_qualify_columns=True,
             quote_identifiers=False,
             identify=False,
         )
-        typed = annotate_types(_without_filters(qualified), schema=mapping, dialect=SPARK)
+        typed = annotate_types(_without_filters(qualified), schema=mapping, dialect=_DIALECT)
     except OptimizeError as e:
         _report_optimize_error(e, q, schema, diags)
         q.broken = True
@@ -475,11 +476,10 @@ def _to_qualify(query: exp.Expr) -> exp.Expr:
 
     A long plain WHERE (``syntax.plain_columns``: a filter of 20,000 terms is 100,000 nodes)
     is replaced in the copy by the AND of its distinct columns, in the order they first
-    appear: qualify resolves
-    each column on its own, so the stand-in resolves, and fails, exactly as the filter would
-    (a failure is located in the original query, by the column's name), and the copy and
-    qualify's walks are as long as the columns are few. The original is not changed: the
-    stand-in takes the WHERE's place only while the rest is copied."""
+    appear: qualify resolves each column on its own, so the stand-in resolves, and fails,
+    exactly as the filter would (a failure is located in the original query, by the column's
+    name), and the copy and qualify's walks are as long as the columns are few. The original
+    is not changed: the stand-in takes the WHERE's place only while the rest is copied."""
     where = query.args.get("where") if isinstance(query, exp.Select) else None
     columns = syntax.plain_columns(where.this) if isinstance(where, exp.Where) else None
     if where is None or not columns:

@@ -48,6 +48,10 @@ CASES = {
     "valid, a qualified and a quoted column": STREAMS
     + _sink(_filter(300, mistake="s0.amount > 1 AND `Amount` < 9")),
     "unknown column": STREAMS + _sink(_filter(400, mistake="amout <> 1")),
+    "two unknown columns": STREAMS
+    + _sink("bogus <> 0 AND " + _filter(400, mistake="amout <> 1") + " AND zzz <> 2"),
+    "two unknown columns, the first deep in": STREAMS
+    + _sink(_filter(400, mistake="amout <> 1") + " AND zzz <> 2"),
     "unknown column of a stream": STREAMS + _sink(_filter(400, mistake="s0.amout <> 1")),
     "unknown stream qualifier": STREAMS + _sink(_filter(400, mistake="zz.amount <> 1")),
     "unknown column in a derived stream": STREAMS

@@ -22,6 +22,7 @@ from sqlglot.tokens import Token, TokenType
 
 SPARK = "spark"
 DIALECT = Dialect.get_or_raise(SPARK)
+"""The dialect, given to sqlglot as an object: given its name, every call built a new one."""
 
 #: Deepest nesting of parentheses, brackets and CASE accepted. Measured (sqlglot 30.30/30.31,
 #: Python's default recursion limit of 1000): the compile path (parse, qualify, annotate_types,
@@ -59,10 +60,15 @@ class SyntaxProblem(Exception):
 # --- tokens ---------------------------------------------------------------------------------
 
 
+_TOKENIZER = DIALECT.tokenizer()
+"""One tokenizer for the process (each ``tokenize`` starts afresh): ``Dialect.tokenize`` built
+a new one per call, which cost as much as tokenizing a short file (sqlglotc)."""
+
+
 def tokenize(sql: str) -> list[Token]:
     """Spark's tokens of ``sql``; an unreadable token is a :class:`SyntaxProblem` at its start."""
     try:
-        return DIALECT.tokenize(sql)
+        return _TOKENIZER.tokenize(sql)
     except TokenError:
         offset = unreadable_offset(sql)
         raise SyntaxProblem(_describe_unreadable(sql, offset), offset, offset) from None
@@ -425,16 +431,26 @@ subquery, no lambda, nothing the generator or qualify rewrites."""
 
 
 def plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
-    """The columns of a long plain filter (see :data:`LONG_FILTER`) in the order they appear,
-    or None for any other condition."""
+    """The columns of a long plain filter (see :data:`LONG_FILTER`) in the order they are
+    written, or None for any other condition.
+
+    The order is the one qualify's scope walk meets them in (depth first, left to right; not
+    ``walk()``'s breadth first), so that of two unknown columns the same one is reported."""
     columns: list[exp.Column] = []
     size = 0
-    for node in condition.walk():
+    stack = [condition]
+    while stack:
+        node = stack.pop()
         if not isinstance(node, PLAIN):
             return None
         size += 1
         if isinstance(node, exp.Column):
             columns.append(node)
+        for value in reversed(node.args.values()):
+            if isinstance(value, exp.Expr):
+                stack.append(value)
+            elif type(value) is list:
+                stack.extend(v for v in reversed(value) if isinstance(v, exp.Expr))
     return columns if size > LONG_FILTER else None
 
 
@@ -449,16 +465,16 @@ def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     of the query, written with a stand-in column where the filter goes."""
     where = node.args.get("where") if isinstance(node, exp.Select) and not pretty else None
     if not isinstance(where, exp.Where) or where.comments or plain_columns(where.this) is None:
-        return node.sql(SPARK, pretty=pretty, normalize_functions=False)
+        return node.sql(DIALECT, pretty=pretty, normalize_functions=False)
     node.set("where", exp.Where(this=exp.column(_STAND_IN)))  # same key: arguments' order kept
     try:
-        rest = node.sql(SPARK, normalize_functions=False)
+        rest = node.sql(DIALECT, normalize_functions=False)
     finally:
         node.set("where", where)
     marker = f"WHERE {_STAND_IN}"
     if rest.count(marker) != 1:
-        return node.sql(SPARK, normalize_functions=False)
-    condition = where.this.sql(SPARK, copy=False, normalize_functions=False)
+        return node.sql(DIALECT, normalize_functions=False)
+    condition = where.this.sql(DIALECT, copy=False, normalize_functions=False)
     return rest.replace(marker, f"WHERE {condition}")
 
 
@@ -477,10 +493,10 @@ def type_sql(dtype: exp.DataType) -> str:
     simple = not dtype.comments and all(k == "this" or not v for k, v in dtype.args.items())
     kind = dtype.args.get("this")
     if not simple or not isinstance(kind, exp.DType):
-        return dtype.sql(SPARK)
+        return dtype.sql(DIALECT)
     text = _TYPE_SQL.get(kind)
     if text is None:
-        text = _TYPE_SQL[kind] = dtype.sql(SPARK)
+        text = _TYPE_SQL[kind] = dtype.sql(DIALECT)
     return text
 
 
