@@ -11,7 +11,7 @@ SQLGLOT := 30.30.0
 CVENV   := .venv-sqlglotc
 CSTAMP  := $(CVENV)/.installed
 
-.PHONY: demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-registry setup clean
+.PHONY: demo demo-registry test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-registry setup clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(CSTAMP): pyproject.toml
 ## The example pipeline on a local broker: start it, produce transactions, run, show the output.
 demo: setup
 	$(BIN)/python bench/demo.py
+
+## Avro in Confluent's wire format with a local Schema Registry (examples/registry).
+demo-registry: setup
+	$(BIN)/python bench/demo_registry.py
 
 ## Every test: lint, the compiler (no JVM) on both sqlglot builds, and the end-to-end suite (a
 ## real broker, a real Spark).
