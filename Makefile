@@ -17,7 +17,7 @@ FLINK   := 2.2.1
 FVENV   := .venv-flink
 FSTAMP  := $(FVENV)/.installed-$(FLINK)
 
-.PHONY: postgresql demo test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
+.PHONY: postgresql demo demo-registry test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ postgresql:
 ## The example pipeline on a local broker: start it, produce transactions, run, show the output.
 demo: setup
 	$(BIN)/python bench/demo.py
+
+## Avro in Confluent's wire format with a local Schema Registry (examples/registry).
+demo-registry: setup
+	$(BIN)/python bench/demo_registry.py
 
 ## Every test: lint, the compiler (no JVM) on both sqlglot builds, and the end-to-end suite (a
 ## real broker, a real Spark; tests/bench runs one query on Flink too, hence bench-setup).

@@ -97,7 +97,7 @@ def _live_schemas(project: Project) -> Schemas:
     from sqlstream.compiler.schemas import LOCK_FILE
     from sqlstream.kafka.registry import schemas_for
 
-    return t.cast("Schemas", schemas_for(project.root / LOCK_FILE, project.target.schema_registry))
+    return schemas_for(project.root / LOCK_FILE, project.target.schema_registry)
 
 
 def project_options(fn: F) -> F:

@@ -113,6 +113,15 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
             "subject", "string", "the registry subject of the value (default '<topic>-value')"
         ),
         OptionSpec(
+            "key_format",
+            "enum",
+            "the key's format: text or a JSON object (default, by KEY), or avro-confluent",
+            ("avro-confluent",),
+        ),
+        OptionSpec(
+            "key_subject", "string", "the registry subject of the key (default '<topic>-key')"
+        ),
+        OptionSpec(
             "auto_register",
             "bool",
             "register the value's schema when the subject lacks it (else an error before start)",

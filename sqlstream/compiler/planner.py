@@ -594,15 +594,17 @@ def _plan_sink(
     if len(diags.errors) > before:
         return None
     format_options: dict[str, str] = {k: values[k] for k in formats.FORMAT_OPTIONS if k in values}
-    if value_sql is None:
-        try:
+    try:
+        if value_sql is None:
             format_options.update(
                 schemas.sink_options(topic, values, value_format, q.fields, registry)
             )
-        except (schemas.SchemaProblem, ValueError) as e:
-            problem = e if isinstance(e, schemas.SchemaProblem) else schemas.SchemaProblem(str(e))
-            diags.error(problem.message, stmt.locate(node.format), problem.hint)
-            return None
+        if "key_format" in values:  # avro-confluent: the KEY's columns as a record
+            key_sql, key_columns = _registry_key(q, node, values, topic, key_columns, registry)
+    except (schemas.SchemaProblem, ValueError) as e:
+        problem = e if isinstance(e, schemas.SchemaProblem) else schemas.SchemaProblem(str(e))
+        diags.error(problem.message, stmt.locate(node.format or node.key), problem.hint)
+        return None
     write_exprs = lower.encode(
         q.fields,
         value_format,
@@ -818,6 +820,25 @@ def _sink_key(
     elif key is not None:
         key_sql = _sink_expression(q, key, "KEY", diags)
     return key_sql, key_columns
+
+
+def _registry_key(
+    q: QueryDef,
+    node: syntax_nodes.InsertKafka,
+    values: t.Mapping[str, str],
+    topic: str | None,
+    key_columns: list[str] | None,
+    registry: schemas.Schemas,
+) -> tuple[str, None]:
+    """``key_format = 'avro-confluent'``: the SQL of the key, a record of the KEY's columns."""
+    names = key_columns or ([node.key.name] if isinstance(node.key, exp.Column) else [])
+    key_fields = [f for name in names for f in q.fields if f.name == name]
+    if not key_fields:
+        raise schemas.SchemaProblem(
+            "key_format = 'avro-confluent' needs KEY col or KEY (a, b) of output columns",
+            "name the output columns the key record holds",
+        )
+    return schemas.sink_key_sql(topic, values, key_fields, registry), None
 
 
 def _sink_headers(

@@ -298,6 +298,24 @@ def sink_options(
     return {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
 
 
+def sink_key_sql(
+    topic: str | None,
+    values: t.Mapping[str, str],
+    key_fields: t.Sequence[codecs.Column],
+    schemas: Schemas,
+) -> str:
+    """The key of a sink with ``key_format = 'avro-confluent'``: a record of the KEY's output
+    columns under ``<topic>-key`` (or ``key_subject``), as the value's (``sink_options``)."""
+    subject = _subject(topic, values, "key")
+    schema = compact(record_schema(subject, key_fields))
+    auto = values.get("auto_register")
+    schema_id = schemas.writer_id(
+        subject, schema, auto.lower() == "true" if auto is not None else None
+    )
+    options = {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
+    return codecs.encode_avro_confluent(key_fields, options)
+
+
 def _subject(topic: str | None, values: t.Mapping[str, str], what: str) -> str:
     option = "subject" if what == "value" else f"{what}_subject"
     if values.get(option):

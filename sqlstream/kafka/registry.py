@@ -11,11 +11,14 @@ address and the cause.
 
 from __future__ import annotations
 
+import json
 import typing as t
 from pathlib import Path
 
 from sqlstream.compiler.schemas import (
+    LockedSchemas,
     SchemaProblem,
+    Schemas,
     Version,
     field_differences,
     matching_id,
@@ -129,18 +132,14 @@ def _registry_error() -> type[Exception]:
 
 
 def _json(text: str) -> t.Any:
-    import json
-
     try:
         return json.loads(text)
     except ValueError:
         return {}
 
 
-def schemas_for(lock_path: Path, settings: RegistrySettings | None) -> t.Any:
+def schemas_for(lock_path: Path, settings: RegistrySettings | None) -> Schemas:
     """The registry's schemas when the target names a registry, else the lock file's."""
     if settings is None:
-        from sqlstream.compiler.schemas import LockedSchemas
-
         return LockedSchemas(lock_path)
     return RegistrySchemas(settings, lock_path)

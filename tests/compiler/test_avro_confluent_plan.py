@@ -27,14 +27,14 @@ OUT = {
 SQL = """
 CREATE STREAM orders (id BIGINT, note STRING)
 FROM KAFKA (topic = 'orders', format = 'avro-confluent');
-INSERT INTO KAFKA TOPIC 'out' FORMAT avro-confluent {with_} SELECT {select} FROM orders;
+INSERT INTO KAFKA TOPIC 'out' {key} FORMAT avro-confluent {with_} SELECT {select} FROM orders;
 """
 
 
-def _project(tmp_path: Path, select: str = "id", with_: str = "") -> Path:
+def _project(tmp_path: Path, select: str = "id", with_: str = "", key: str = "") -> Path:
     (tmp_path / "sqlstream.yml").write_text("name: shop\n")
     (tmp_path / "queries").mkdir()
-    (tmp_path / "queries" / "q.sql").write_text(SQL.format(select=select, with_=with_))
+    (tmp_path / "queries" / "q.sql").write_text(SQL.format(select=select, with_=with_, key=key))
     write_lock(
         tmp_path / LOCK_FILE,
         {
@@ -119,3 +119,23 @@ def test_columns_left_out_come_from_the_latest_schema(tmp_path: Path) -> None:
     # The writer's own types where they read the same: millis stays millis, the enum an enum.
     assert reader["fields"][1]["type"] == ["null", millis["fields"][1]["type"]]
     assert reader["fields"][2]["type"][1]["type"] == "enum"
+
+
+def test_a_sink_key_in_avro_confluent(tmp_path: Path) -> None:
+    key = {
+        "type": "record",
+        "name": "out_key",
+        "fields": [{"name": "id", "type": ["null", "long"], "default": None}],
+    }
+    project = _project(tmp_path, key="KEY id", with_="WITH (key_format = 'avro-confluent')")
+    write_lock(
+        project / LOCK_FILE,
+        {
+            "orders-value": [Version(2, 12, json.dumps(W2))],
+            "out-value": [Version(1, 13, json.dumps(OUT))],
+            "out-key": [Version(1, 14, json.dumps(key))],
+        },
+    )
+    (sink,) = compile_project([str(project / "queries")]).plan.sinks
+    assert sink.write_exprs[0].startswith("concat(concat(X'000000000E', to_avro(named_struct(")
+    assert sink.write_exprs[0].endswith(" AS `key`")

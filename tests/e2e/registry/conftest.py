@@ -10,16 +10,24 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
-    """The Confluent-compatible API of the session's registry."""
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
+    """The session's ``local.registry.Registry``; None with ``SQLSTREAM_TEST_REGISTRY``."""
     if os.environ.get("SQLSTREAM_TEST_REGISTRY"):
-        yield os.environ["SQLSTREAM_TEST_REGISTRY"]
+        yield None
         return
     from sqlstream.local import registry
 
     state_dir = tmp_path_factory.mktemp("registry")
     running = registry.up(port=0, state_dir=state_dir)
     try:
-        yield running.url
+        yield running
     finally:
         registry.down(state_dir)
+
+
+@pytest.fixture(scope="session")
+def registry_url(local_registry: t.Any) -> str:
+    """The Confluent-compatible API of the session's registry."""
+    if local_registry is None:
+        return os.environ["SQLSTREAM_TEST_REGISTRY"]
+    return str(local_registry.url)

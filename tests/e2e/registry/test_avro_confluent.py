@@ -97,7 +97,8 @@ def test_two_writer_schemas_a_key_and_the_dlq(
     CREATE STREAM orders (uid STRING KEY, id BIGINT, amount DOUBLE, note STRING)
     FROM KAFKA (topic = '{topic}', format = 'avro-confluent', key_format = 'avro-confluent',
                 starting_offsets = 'earliest', on_error = 'dlq', dlq_topic = '{dlq}');
-    INSERT INTO KAFKA TOPIC '{out}' KEY uid FORMAT avro-confluent WITH (auto_register = true)
+    INSERT INTO KAFKA TOPIC '{out}' KEY uid FORMAT avro-confluent
+        WITH (auto_register = true, key_format = 'avro-confluent')
     SELECT uid, id, amount * 2 AS doubled, note FROM orders;
     """
     pipeline = Pipeline.create(tmp_path, kafka_bootstrap, sql)
@@ -109,18 +110,20 @@ def test_two_writer_schemas_a_key_and_the_dlq(
     )
     locked = read_lock(tmp_path / LOCK_FILE)
     assert [v.version for v in locked[f"{topic}-value"]] == [1, 2]
-    assert f"{out}-value" in locked and f"{topic}-key" in locked
+    assert {f"{out}-value", f"{out}-key", f"{topic}-key"} <= set(locked)
     pipeline.run(spark)
 
     rows = consume_all(kafka_bootstrap, out, timeout=30)
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     ctx = SerializationContext(out, MessageField.VALUE)
-    got = [(r.key, deserialize(r.value, ctx)) for r in rows]
+    key_ctx = SerializationContext(out, MessageField.KEY)
+    got = [(deserialize(r.key, key_ctx), deserialize(r.value, ctx)) for r in rows]
+    k = {"uid": "u1"}
     assert got == [
-        (b"u1", {"uid": "u1", "id": 1, "doubled": 3.0, "note": None}),
-        (b"u1", {"uid": "u1", "id": 2, "doubled": 5.0, "note": None}),
-        (b"u1", {"uid": "u1", "id": 2**40, "doubled": 7.0, "note": "big"}),
+        (k, {"uid": "u1", "id": 1, "doubled": 3.0, "note": None}),
+        (k, {"uid": "u1", "id": 2, "doubled": 5.0, "note": None}),
+        (k, {"uid": "u1", "id": 2**40, "doubled": 7.0, "note": "big"}),
     ]
     dead = consume_all(kafka_bootstrap, dlq, timeout=30)
     assert {r.value: (r.header("sqlstream.error.reason") or b"").decode() for r in dead} == bad

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,30 @@ def test_no_registry_in_another_state_dir(registry_url: str, tmp_path: Path) -> 
     assert registry.down(tmp_path) is False
 
 
-def test_up_twice_is_the_same_registry(
-    registry_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    state_dir = tmp_path_factory.getbasetemp() / "registry0"
-    del registry_url  # started, in registry0
-    running = registry.status(state_dir)
-    if running is None:
-        return  # the session uses SQLSTREAM_TEST_REGISTRY
-    again = registry.up(port=0, state_dir=state_dir)
-    assert again.pid == running.pid and again.url == running.url
-    # Both ports listen on loopback (Quarkus' management port would take every interface).
-    for port in (running.port, running.management_port):
+def test_up_twice_is_the_same_registry(local_registry: t.Any) -> None:
+    if local_registry is None:
+        pytest.skip("the session uses SQLSTREAM_TEST_REGISTRY")
+    again = registry.up(port=0, state_dir=local_registry.state_dir)
+    assert again.pid == local_registry.pid and again.url == local_registry.url
+    # Both ports listen on loopback only (Quarkus' management port would take every interface).
+    for port in (local_registry.port, local_registry.management_port):
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
+        addresses = _listening_addresses(port)
+        assert addresses and addresses <= {"0100007F", "0000000000000000FFFF00000100007F"}
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp* write them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
