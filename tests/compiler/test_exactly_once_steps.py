@@ -229,3 +229,16 @@ def test_a_bounded_run_writes_an_exactly_once_sink_with_the_kafka_batch_sink(
         }
 
     assert writes(eos) == writes(plain)
+
+
+def test_what_an_exactly_once_batch_wrote_is_counted() -> None:
+    """foreachBatch reports no numOutputRows (-1); the observed count stands in for it."""
+    from sqlstream.spark import progress
+
+    event = {
+        "numInputRows": 12,
+        "sink": {"numOutputRows": -1},
+        "observedMetrics": {"big_1.transactional": {"written": 9}, "s.counts": {"dlq": 1}},
+    }
+    assert progress.written(event) == 9
+    assert progress.written({**event, "observedMetrics": {}}) is None
