@@ -384,7 +384,7 @@ def _dlq_query(
         ("topic", src.dlq_topic),
         ("checkpointLocation", FromTarget("checkpoint", checkpoint)),
     ]
-    calls = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
+    calls: tuple[Call, ...] = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
     if exactly:
         calls += (_count_written(name),)
     frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
