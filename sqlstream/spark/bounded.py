@@ -295,8 +295,24 @@ class SaveQuery:
 
 BatchStep = t.Union[st.SetConf, st.ReadSource, st.ReadTable, st.CreateView, SaveQuery]
 
+
+def _kafka_batch_sink(c: st.Call) -> tuple[st.Call, ...]:
+    """An exactly-once sink's ``foreachBatch`` in a bounded run: Spark's Kafka batch write with
+    the writer's options. A bounded run has no checkpoint and nothing to replay: running it
+    again writes again, whatever the delivery (docs/lowering.md)."""
+    w = c.args[0]
+    assert isinstance(w, st.ExactlyOnce)
+    opts = [("kafka.bootstrap.servers", st.FromTarget("bootstrap")), *w.client, *w.producer_only]
+    return (
+        st.call("format", "kafka"),
+        *(st.call("option", k, v) for k, v in opts),
+        st.call("option", "topic", w.topic),
+    )
+
+
 _WRITE: dict[str, t.Callable[[st.Call], tuple[st.Call, ...]]] = {
     "writeStream": lambda c: (st.attr("write"),),
+    "foreachBatch": _kafka_batch_sink,
     "outputMode": lambda c: (),
     "trigger": lambda c: (),
     "queryName": lambda c: (),

@@ -143,9 +143,16 @@ class _Transactions:
         """Whether this batch of this query was committed (before a crash, by an earlier run).
 
         A marker of another query id is a checkpoint's earlier life (deleted, started again)."""
-        got = _retrying(lambda: self.consumer.committed([self.marker_tp], TIMEOUT_S))
-        marker = got[0]
+        marker = _retrying(self._marker)
         return marker.offset > batch_id and (marker.metadata or "") == query_id
+
+    def _marker(self) -> t.Any:
+        import confluent_kafka as ck
+
+        (marker,) = self.consumer.committed([self.marker_tp], TIMEOUT_S)
+        if marker.error is not None:  # unknown is not "not committed": never guess
+            raise ck.KafkaException(marker.error)
+        return marker
 
     def write(self, table: pa.Table, batch_id: int, query_id: str) -> None:
         if table.num_rows == 0 or self.committed(batch_id, query_id):

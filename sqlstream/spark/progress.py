@@ -144,11 +144,21 @@ def observed(progress: dict[str, t.Any]) -> dict[str, int]:
     return out
 
 
+TRANSACTIONAL_METRIC = "transactional"
+"""``<query>.transactional``: the rows of a batch handed to the exactly-once writer, counted by
+an ``observe`` (``foreachBatch`` reports no ``numOutputRows``: -1)."""
+
+
 def written(progress: dict[str, t.Any]) -> int | None:
-    """Rows the sink wrote: Spark 4.2's Kafka sink reports them (``sink.numOutputRows``); -1 or
-    nothing means unknown."""
+    """Rows the sink wrote: Spark 4.2's Kafka sink reports them (``sink.numOutputRows``), an
+    exactly-once sink observes them; -1 or nothing means unknown."""
     rows = (progress.get("sink") or {}).get("numOutputRows")
-    return int(rows) if isinstance(rows, (int, float)) and rows >= 0 else None
+    if isinstance(rows, (int, float)) and rows >= 0:
+        return int(rows)
+    for name, row in (progress.get("observedMetrics") or {}).items():
+        if isinstance(row, dict) and name.endswith("." + TRANSACTIONAL_METRIC):
+            return int(row.get("written") or 0)
+    return None
 
 
 def late(progress: dict[str, t.Any]) -> int:

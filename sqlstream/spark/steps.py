@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sqlstream.compiler import formats, lower, tables, triggers
 from sqlstream.compiler.plan import Plan, SinkPlan, SourcePlan, TablePlan, Trigger
 from sqlstream.project.connection import Connection
-from sqlstream.spark import exactly_once
+from sqlstream.spark import exactly_once, progress
 
 # --------------------------------------------------------------------------------------------
 # The vocabulary of a description: calls, chains, and the arguments the target supplies
@@ -406,15 +406,13 @@ def _sink_query(
     opts.append(("checkpointLocation", FromTarget("checkpoint", sink.checkpoint)))
     mode = "update" if sink.changelog else None
     calls = _write(opts, sink.name, trigger, mode)
+    select: tuple[Call, ...] = (call("sql", sink.sql), call("selectExpr", *sink.write_exprs))
     if sink.delivery == EXACTLY_ONCE and sink.topic is not None:
         calls = _transactional_write(
             sink.topic, sink.checkpoint, connection, write, sink.name, trigger, mode
         )
-    frame = Chain(
-        SESSION,
-        (call("sql", sink.sql), call("selectExpr", *sink.write_exprs)),
-        namer.name(f"{sink.name}_query"),
-    )
+        select += (_count_written(sink.name),)
+    frame = Chain(SESSION, select, namer.name(f"{sink.name}_query"))
     return StartQuery(
         sink.name,
         "sink",
@@ -446,7 +444,9 @@ def _dlq_query(
         ("topic", src.dlq_topic),
         ("checkpointLocation", FromTarget("checkpoint", checkpoint)),
     ]
-    calls = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
+    calls: tuple[Call, ...] = (call("where", src.dlq_filter), call("selectExpr", *src.dlq_exprs))
+    if exactly:
+        calls += (_count_written(name),)
     frame = Chain(decoded, calls, namer.name(f"{src.name}_dlq_query"))
     write = (
         _transactional_write(src.dlq_topic, checkpoint, connection, {}, name, trigger)
@@ -509,6 +509,11 @@ def _transactional_write(
         call("queryName", name),
         call("start"),
     )
+
+
+def _count_written(name: str) -> Call:
+    """What an exactly-once query hands its writer, per batch (``progress.written``)."""
+    return call("observe", f"{name}.{progress.TRANSACTIONAL_METRIC}", Column("count(1)", "written"))
 
 
 def _options(opts: t.Iterable[tuple[str, Arg]]) -> list[Call]:

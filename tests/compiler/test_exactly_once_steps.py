@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing as t
 from collections import Counter
 from pathlib import Path
 
@@ -207,3 +208,37 @@ def test_a_nondeterministic_stateful_exactly_once_query_is_warned_about(
         (w,) = warnings
         assert w.message.startswith(warned) and w.location is not None
         assert w.location.line == 3
+
+
+def test_a_bounded_run_writes_an_exactly_once_sink_with_the_kafka_batch_sink(
+    connection: Connection,
+) -> None:
+    """No checkpoint, nothing to replay: the writer's options on Spark's Kafka batch write."""
+    from test_bounded import BACKFILL
+
+    from sqlstream.spark import bounded
+
+    plain = bounded.steps(make_plan(), connection=connection, rng=BACKFILL)
+    eos = bounded.steps(eos_plan(), connection=connection, rng=BACKFILL)
+
+    def writes(steps: list[t.Any]) -> dict[str, list[tuple[t.Any, ...]]]:
+        return {
+            s.name: sorted(map(repr, s.chains[1].calls))
+            for s in steps
+            if isinstance(s, bounded.SaveQuery)
+        }
+
+    assert writes(eos) == writes(plain)
+
+
+def test_what_an_exactly_once_batch_wrote_is_counted() -> None:
+    """foreachBatch reports no numOutputRows (-1); the observed count stands in for it."""
+    from sqlstream.spark import progress
+
+    event = {
+        "numInputRows": 12,
+        "sink": {"numOutputRows": -1},
+        "observedMetrics": {"big_1.transactional": {"written": 9}, "s.counts": {"dlq": 1}},
+    }
+    assert progress.written(event) == 9
+    assert progress.written({**event, "observedMetrics": {}}) is None

@@ -27,4 +27,5 @@ def test_no_record_is_lost_or_written_twice_across_kills(
         project, 1500, 2, "exactly_once", rng=random.Random(seed), max_kill_delay=4
     )
     assert outcome.windows_expected == 3
+    assert not outcome.failed_runs, outcome.failed_runs  # no run ended but by the kills
     assert outcome.exact, (seed, outcome)

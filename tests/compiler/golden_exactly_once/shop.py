@@ -145,6 +145,7 @@ payments_dlq_query = (
         "value",
         "concat(coalesce(headers, array()), array(named_struct('key', 'sqlstream.error.reason', 'value', CAST(reason AS BINARY)))) AS headers",
     )
+    .observe("payments_dlq.transactional", F.expr("count(1)").alias("written"))
     .writeStream.foreachBatch(TransactionalWriter("payments.DLT", "sqlstream-eos:shop/payments_dlq", BOOTSTRAP, (("kafka.security.protocol", "SASL_SSL"), ("kafka.sasl.mechanism", "PLAIN"), ("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"]))))
     .option("checkpointLocation", CHECKPOINT_ROOT + "/shop/payments_dlq")
     .outputMode("append")
@@ -162,6 +163,7 @@ GROUP BY window(event_time, '5 minutes'), user_id""")
         "to_json(struct(window_end, user_id, total_spent)) AS value",
         "array(named_struct('key', 'source', 'value', CAST('sqlstream' AS BINARY))) AS headers",
     )
+    .observe("orders_1.transactional", F.expr("count(1)").alias("written"))
     .writeStream.foreachBatch(TransactionalWriter("user-spending", "sqlstream-eos:shop/orders_1", BOOTSTRAP, (("kafka.security.protocol", "SASL_SSL"), ("kafka.sasl.mechanism", "PLAIN"), ("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"])), (("kafka.acks", "all"),)))
     .option("checkpointLocation", CHECKPOINT_ROOT + "/shop/orders_1")
     .outputMode("append")
@@ -176,6 +178,7 @@ clicks_1_query = (
     .selectExpr(
         "to_json(struct(order_id)) AS value",
     )
+    .observe("clicks_1.transactional", F.expr("count(1)").alias("written"))
     .writeStream.foreachBatch(TransactionalWriter("clicked-and-paid", "sqlstream-eos:shop/clicks_1", BOOTSTRAP, (("kafka.security.protocol", "SASL_SSL"), ("kafka.sasl.mechanism", "PLAIN"), ("kafka.sasl.jaas.config", os.environ["SQLSTREAM_KAFKA_SASL_JAAS_CONFIG"]))))
     .option("checkpointLocation", CHECKPOINT_ROOT + "/shop/clicks_1")
     .outputMode("append")
