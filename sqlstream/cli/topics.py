@@ -48,8 +48,8 @@ def _target(target: str | None, profiles_dir: str | None) -> t.Any:
 
 
 def _cluster(target: str | None, profiles_dir: str | None, bootstrap: str | None) -> t.Any:
-    from sqlstream.kafka import config
     from sqlstream.kafka.admin import Cluster
+    from sqlstream.project import clientconfig as config
 
     return Cluster(config.from_target(_target(target, profiles_dir), bootstrap))
 

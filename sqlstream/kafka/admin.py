@@ -11,8 +11,8 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from sqlstream.kafka.config import ClientConfig
 from sqlstream.kafka.connect import REACH_TIMEOUT, BrokerError, ck, error_of, make, metadata
+from sqlstream.project.clientconfig import ClientConfig
 
 TIMEOUT = 30.0
 """Seconds an admin request may take once the cluster answers."""

@@ -19,7 +19,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from sqlstream.errors import RunFailure
-from sqlstream.kafka.config import ClientConfig
+from sqlstream.project.clientconfig import ClientConfig
 
 REACH_TIMEOUT = 10.0
 """Seconds to wait for a first answer from the cluster."""

@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass
 
 from sqlstream.errors import UserError
-from sqlstream.kafka.config import ClientConfig
 from sqlstream.kafka.connect import BrokerError, ck, make
 from sqlstream.kafka.produce import FieldError, parse_timestamp
+from sqlstream.project.clientconfig import ClientConfig
 
 # --- where to start -----------------------------------------------------------------------------
 

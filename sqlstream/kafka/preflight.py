@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from sqlstream.compiler.plan import Plan, SinkPlan, TopicSpec
 from sqlstream.errors import RunFailure, UserError
-from sqlstream.kafka import config
 from sqlstream.kafka.admin import Cluster
 from sqlstream.kafka.connect import BrokerError, ck
+from sqlstream.project import clientconfig as config
 from sqlstream.project.connection import Connection
 
 

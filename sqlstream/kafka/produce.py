@@ -20,8 +20,8 @@ import typing as t
 from dataclasses import dataclass, field
 
 from sqlstream.errors import Location, UserError, UserErrors
-from sqlstream.kafka.config import ClientConfig
 from sqlstream.kafka.connect import BrokerError, make, unreachable
+from sqlstream.project.clientconfig import ClientConfig
 
 Headers = list[tuple[str, bytes | None]]
 EXAMPLE = '{"key": "u1", "value": {"amount": 5}, "headers": {"src": "test"}}'

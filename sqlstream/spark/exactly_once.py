@@ -98,7 +98,7 @@ def client_settings(bootstrap: str, options: t.Iterable[tuple[str, str]]) -> dic
     as the topic tools map them (a JAAS config to ``sasl.username``...)."""
     # The one import of a package above this one (pyproject's import contract lets it): the
     # mapping of Java client options to librdkafka lives with the other librdkafka clients.
-    from sqlstream.kafka.config import client_config
+    from sqlstream.project.clientconfig import client_config
 
     return dict(client_config(bootstrap, dict(options)).librdkafka())
 

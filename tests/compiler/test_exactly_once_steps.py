@@ -18,7 +18,7 @@ from test_codegen import SECRET_JAAS, FakeTarget, _run_log, _script_log, make_pl
 
 from sqlstream.compiler.facade import compile_project
 from sqlstream.compiler.plan import Plan, Trigger
-from sqlstream.kafka.config import client_config
+from sqlstream.project.clientconfig import client_config
 from sqlstream.project.connection import Connection
 from sqlstream.spark import exactly_once
 from sqlstream.spark import script as codegen

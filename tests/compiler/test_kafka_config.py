@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from sqlstream.errors import UserError
-from sqlstream.kafka import config, connect
+from sqlstream.kafka import connect
+from sqlstream.project import clientconfig as config
 from sqlstream.project.config import Target
 
 PLAIN = (

@@ -18,8 +18,8 @@ from pipeline import Pipeline
 from sqlstream.compiler.facade import compile_project
 from sqlstream.kafka import preflight
 from sqlstream.kafka.admin import Cluster
-from sqlstream.kafka.config import client_config
 from sqlstream.local.client import consume_all, create_topic, produce
+from sqlstream.project.clientconfig import client_config
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ from sqlstream.compiler.facade import compile_project
 from sqlstream.errors import RunFailure
 from sqlstream.kafka import preflight
 from sqlstream.kafka.admin import Cluster
-from sqlstream.kafka.config import client_config
 from sqlstream.local import client as kafkaclient
+from sqlstream.project.clientconfig import client_config
 
 pytestmark = pytest.mark.e2e
 
