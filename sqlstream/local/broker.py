@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -43,13 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlstream.errors import RunFailure
+from sqlstream.local import process
 from sqlstream.project.config import find_project_root
 from sqlstream.spark import jars
 
 DEFAULT_PORT = 9092
 DEFAULT_STATE_DIR = Path(".sqlstream/kafka")
 """Relative to the project root (see ``default_state_dir``)."""
-HOST = "127.0.0.1"
+HOST = process.HOST
 """Loopback only, and an address rather than ``localhost``, which may resolve to ::1 first."""
 
 _LOG_TAIL = 12
@@ -57,7 +57,6 @@ _STOP_TIMEOUT = 30.0
 
 # Popen handles of brokers this process started: polling them reaps the exited JVM, which
 # would otherwise linger as a zombie that os.kill(pid, 0) still reports as alive.
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -119,19 +118,19 @@ def up(
         return running
 
     java = _java()
-    if port and not _port_free(port):
+    if port and not process.port_free(port):
         raise RunFailure(
             f"cannot start Kafka: port {HOST}:{port} is already in use.\n"
             "hint: another broker or program listens there; stop it, or choose another port"
         )
     classpath = jars.kafka_broker_jars(version)
     state_dir.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
-    controller_port = _free_port(avoid={port})
+    port = port or process.free_port()
+    controller_port = process.free_port(avoid={port})
     props = _write_config(state_dir, port, controller_port, settings or {})
     log_path = state_dir / "broker.log"
     cp = os.pathsep.join(str(j) for j in classpath)
-    _rotate(log_path)
+    process.rotate(log_path)
     if not (state_dir / "data" / "meta.properties").exists():
         _format(java, cp, state_dir, props, log_path)
 
@@ -160,7 +159,7 @@ def up(
             start_new_session=True,  # Ctrl-C in the terminal must not kill the broker
             close_fds=True,
         )
-    _children[proc.pid] = proc
+    process.children[proc.pid] = proc
     broker = Broker(
         bootstrap=f"{HOST}:{port}",
         port=port,
@@ -174,7 +173,7 @@ def up(
     try:
         _wait_ready(broker, wait, proc=proc)
     except BaseException:
-        _terminate(proc.pid, timeout=5)
+        process.terminate(proc.pid, timeout=5)
         _clear_state(state_dir)
         raise
     return broker
@@ -190,7 +189,7 @@ def down(state_dir: Path | None = None, timeout: float = _STOP_TIMEOUT) -> bool:
     if broker is None:
         _clear_state(state_dir)
         return False
-    _terminate(broker.pid, timeout)
+    process.terminate(broker.pid, timeout)
     _clear_state(state_dir)
     return True
 
@@ -251,27 +250,13 @@ def _java() -> str:
             "cannot start Kafka: no Java runtime found (java not on PATH, JAVA_HOME not set).\n"
             "hint: install a JDK 17 or newer, e.g. `apt-get install openjdk-17-jre-headless`"
         )
-    major = _java_major(java)
+    major = process.java_major(java)
     if major is not None and major < 17:
         raise RunFailure(
             f"cannot start Kafka: {java} is Java {major}; Kafka {jars.KAFKA_VERSION} needs 17+.\n"
             "hint: install a JDK 17 or newer and put it first on PATH or in JAVA_HOME"
         )
     return java
-
-
-def _java_major(java: str) -> int | None:
-    try:
-        out = subprocess.run(
-            [java, "-version"], check=False, capture_output=True, text=True, timeout=30
-        ).stderr
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
-    if not m:
-        return None
-    major = int(m.group(1))
-    return int(m.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
 
 
 def _write_config(
@@ -393,7 +378,7 @@ def _wait_ready(broker: Broker, wait: float, proc: subprocess.Popen[bytes] | Non
     deadline = time.monotonic() + wait
     while True:
         exited = proc.poll() if proc is not None else None
-        if exited is not None or (proc is None and not _alive(broker.pid)):
+        if exited is not None or (proc is None and not process.alive(broker.pid)):
             raise RunFailure(
                 f"Kafka broker stopped while starting (exit {exited}).\n"
                 f"{_failure_report(broker.log_path)}\nhint: {_hint(broker.log_path)}"
@@ -414,7 +399,7 @@ def _failure_report(log_path: Path) -> str:
 
     Stack frames are left out: they bury the one line that says what went wrong.
     """
-    lines = _tail(log_path, 2000).splitlines()
+    lines = process.tail(log_path, 2000).splitlines()
     report: list[str] = []
     for i, line in enumerate(lines):
         if re.search(r"\] (ERROR|FATAL) ", line):
@@ -432,7 +417,7 @@ def _failure_report(log_path: Path) -> str:
 
 
 def _hint(log_path: Path) -> str:
-    text = _tail(log_path, 200)
+    text = process.tail(log_path, 200)
     if "Address already in use" in text:
         return "a port the broker needs is taken; stop whatever listens there or choose another"
     if "UnsupportedClassVersionError" in text:
@@ -468,99 +453,20 @@ def _clear_state(state_dir: Path) -> None:
             (state_dir / name).unlink()
 
 
-def _alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        with contextlib.suppress(OSError):
-            return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def _is_our_broker(pid: int, props: Path) -> bool:
     """The pid is alive and runs ``kafka.Kafka`` on this state dir's properties (pids recycle)."""
-    if not _alive(pid):
+    if not process.alive(pid):
         return False
-    cmdline = _cmdline(pid)
+    cmdline = process.cmdline(pid)
     return cmdline is None or ("kafka.Kafka" in cmdline and str(props) in cmdline)
-
-
-def _cmdline(pid: int) -> str | None:
-    proc = Path(f"/proc/{pid}/cmdline")
-    if proc.exists():
-        with contextlib.suppress(OSError):
-            return proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        return ""
-    try:  # macOS and other systems without /proc
-        return subprocess.run(
-            ["ps", "-ww", "-o", "command=", "-p", str(pid)],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    child = _children.pop(pid, None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=1)
-
-
-def _rotate(log_path: Path) -> None:
-    if log_path.exists() and log_path.stat().st_size > 0:
-        log_path.replace(log_path.with_name(log_path.name + ".1"))
 
 
 # --- small helpers -----------------------------------------------------------------------------
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # As the JVM binds: SO_REUSEADDR, so a port in TIME_WAIT counts as free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port(avoid: t.Container[int] = ()) -> int:
     """A loopback TCP port nobody listens on right now."""
-    return _free_port(avoid)
-
-
-def _free_port(avoid: t.Container[int] = ()) -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = int(s.getsockname()[1])
-        if port not in avoid:
-            return port
-    raise RunFailure("no free TCP port on the loopback interface")
+    return process.free_port(avoid)
 
 
 def _request(sock: socket.socket, api_key: int, api_version: int, body: bytes) -> bytes:
@@ -586,17 +492,6 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
             raise OSError("connection closed")
         buf += chunk
     return bytes(buf)
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 64 * 1024))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 # A manual convenience: python -m sqlstream.local.broker up|down|status

@@ -36,7 +36,7 @@ import urllib.request
 from pathlib import Path
 
 from sqlstream.errors import RunFailure
-from sqlstream.local import broker
+from sqlstream.local import broker, process
 from sqlstream.project.config import find_project_root
 
 HOST = broker.HOST
@@ -134,7 +134,7 @@ def up(
         running = _restart_missing(running, workers, cores, memory)
         wait_registered(running, wait)
         return running
-    if port and not broker._port_free(port):
+    if port and not process.port_free(port):
         raise RunFailure(
             f"cannot start the Spark cluster: port {HOST}:{port} is already in use.\n"
             "hint: another Spark master or program listens there; stop it, or choose another port"
@@ -230,18 +230,18 @@ def wait_registered(cluster: Cluster, wait: float) -> None:
     want = sorted(w.address for w in cluster.workers)
     deadline = time.monotonic() + wait
     while not set(want) <= set(registered(cluster)):
-        dead = [w for w in cluster.workers if not broker._alive(w.pid)]
-        if dead or not broker._alive(cluster.pid):
+        dead = [w for w in cluster.workers if not process.alive(w.pid)]
+        if dead or not process.alive(cluster.pid):
             log = dead[0].log_path if dead else cluster.log_path
             raise RunFailure(
                 f"Spark {'worker' if dead else 'master'} stopped while starting.\n"
-                f"last lines of {log}:\n{broker._tail(log, _LOG_TAIL)}"
+                f"last lines of {log}:\n{process.tail(log, _LOG_TAIL)}"
             )
         if time.monotonic() > deadline:
             raise RunFailure(
                 f"Spark workers {', '.join(want)} not registered with {cluster.master_url} "
                 f"within {wait:.0f}s (registered: {', '.join(registered(cluster)) or 'none'}).\n"
-                f"last lines of {cluster.log_path}:\n{broker._tail(cluster.log_path, _LOG_TAIL)}"
+                f"last lines of {cluster.log_path}:\n{process.tail(cluster.log_path, _LOG_TAIL)}"
                 "\nhint: a slow machine may need a longer wait"
             )
         time.sleep(0.3)
@@ -252,7 +252,7 @@ def kill_worker(worker: Worker, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(worker.pid, sig)
     deadline = time.monotonic() + 10
-    while broker._alive(worker.pid) and time.monotonic() < deadline:
+    while process.alive(worker.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -327,7 +327,7 @@ def _launch(
             start_new_session=True,  # Ctrl-C in the terminal must not stop the cluster
             close_fds=True,
         )
-    broker._children[proc.pid] = proc  # polled by broker._alive: no zombie
+    process.children[proc.pid] = proc  # polled by process.alive: no zombie
     return proc.pid
 
 
@@ -364,10 +364,10 @@ def _restart_missing(cluster: Cluster, workers: int, cores: int, memory: str) ->
 def _wait_master(cluster: Cluster, wait: float) -> None:
     deadline = time.monotonic() + wait
     while (master_state(cluster) or {}).get("status") != "ALIVE":
-        if not broker._alive(cluster.pid):
+        if not process.alive(cluster.pid):
             raise RunFailure(
                 "Spark master stopped while starting.\n"
-                f"last lines of {cluster.log_path}:\n{broker._tail(cluster.log_path, _LOG_TAIL)}"
+                f"last lines of {cluster.log_path}:\n{process.tail(cluster.log_path, _LOG_TAIL)}"
             )
         if time.monotonic() > deadline:
             raise RunFailure(
@@ -386,10 +386,10 @@ def _stop_all(cluster: Cluster, timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(w.pid, signal.SIGTERM)
     for w in cluster.workers:
-        broker._terminate(w.pid, timeout)
+        process.terminate(w.pid, timeout)
         with contextlib.suppress(ProcessLookupError):  # an executor left behind
             os.killpg(w.pid, signal.SIGKILL)
-    broker._terminate(cluster.pid, timeout)
+    process.terminate(cluster.pid, timeout)
 
 
 def _write_state(cluster: Cluster) -> None:
@@ -416,7 +416,7 @@ def _clear_state(state_dir: Path) -> None:
 
 def _is_ours(pid: int, main_class: str, state_dir: Path) -> bool:
     """The pid is alive and runs ``main_class`` with this state dir's conf (pids recycle)."""
-    if not broker._alive(pid):
+    if not process.alive(pid):
         return False
-    cmdline = broker._cmdline(pid)
+    cmdline = process.cmdline(pid)
     return cmdline is None or (main_class in cmdline and str(state_dir / "conf") in cmdline)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlstream.errors import RunFailure
 from sqlstream.local import broker as _broker
+from sqlstream.local import process
 from sqlstream.spark import jars
 
 VERSION = "3.3.3"
@@ -83,7 +84,7 @@ def up(port: int = DEFAULT_PORT, state_dir: Path | None = None, wait: float = 12
         _wait_ready(running, wait, proc=None)
         return running
     java = find_java()
-    if port and not _broker._port_free(port):
+    if port and not process.port_free(port):
         raise RunFailure(
             f"cannot start the schema registry: port {HOST}:{port} is already in use.\n"
             "hint: another registry or program listens there; stop it, or pass --port"
@@ -93,7 +94,7 @@ def up(port: int = DEFAULT_PORT, state_dir: Path | None = None, wait: float = 12
     port = port or _broker.free_port()
     management_port = _broker.free_port(avoid={port})
     log_path = state_dir / "registry.log"
-    _broker._rotate(log_path)
+    process.rotate(log_path)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             _command(java, app, state_dir, port, management_port),
@@ -104,7 +105,7 @@ def up(port: int = DEFAULT_PORT, state_dir: Path | None = None, wait: float = 12
             start_new_session=True,  # Ctrl-C in the terminal must not stop the registry
             close_fds=True,
         )
-    _broker._children[proc.pid] = proc
+    process.children[proc.pid] = proc
     registry = Registry(
         url=f"http://{HOST}:{port}{CCOMPAT_PATH}",
         port=port,
@@ -118,7 +119,7 @@ def up(port: int = DEFAULT_PORT, state_dir: Path | None = None, wait: float = 12
     try:
         _wait_ready(registry, wait, proc=proc)
     except BaseException:
-        _broker._terminate(proc.pid, timeout=5)
+        process.terminate(proc.pid, timeout=5)
         _clear_state(state_dir)
         raise
     return registry
@@ -149,7 +150,7 @@ def down(state_dir: Path | None = None) -> bool:
     state_dir = _state_dir(state_dir)
     registry = status(state_dir)
     if registry is not None:
-        _broker._terminate(registry.pid, _STOP_TIMEOUT)
+        process.terminate(registry.pid, _STOP_TIMEOUT)
     _clear_state(state_dir)
     return registry is not None
 
@@ -170,9 +171,9 @@ def status(state_dir: Path | None = None) -> Registry | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _broker._alive(registry.pid):
+    if not process.alive(registry.pid):
         return None
-    cmdline = _broker._cmdline(registry.pid)
+    cmdline = process.cmdline(registry.pid)
     if cmdline is not None and f"-Dsqlstream.state_dir={state_dir}" not in cmdline:
         return None
     return registry
@@ -194,7 +195,7 @@ def find_java() -> str:
     """The first Java 21+ of ``JAVA_HOME``, ``PATH`` and the JDK folders (newest first)."""
     seen: list[str] = []
     for java in _java_candidates():
-        major = _broker._java_major(java)
+        major = process.java_major(java)
         if major is not None and major >= JAVA_MIN:
             return java
         seen.append(f"{java} (Java {major if major is not None else '?'})")
@@ -254,10 +255,10 @@ def _wait_ready(registry: Registry, wait: float, proc: subprocess.Popen[bytes] |
     deadline = time.monotonic() + wait
     while True:
         exited = proc.poll() if proc is not None else None
-        if exited is not None or (proc is None and not _broker._alive(registry.pid)):
+        if exited is not None or (proc is None and not process.alive(registry.pid)):
             raise RunFailure(
                 f"the schema registry stopped while starting (exit {exited}).\n"
-                f"last lines of {registry.log}:\n{_broker._tail(registry.log, 12)}\n"
+                f"last lines of {registry.log}:\n{process.tail(registry.log, 12)}\n"
                 "hint: see the log above"
             )
         if ping(registry.url, timeout=1.0):
@@ -265,7 +266,7 @@ def _wait_ready(registry: Registry, wait: float, proc: subprocess.Popen[bytes] |
         if time.monotonic() > deadline:
             raise RunFailure(
                 f"the schema registry did not answer on {registry.url} within {wait:.0f}s.\n"
-                f"last lines of {registry.log}:\n{_broker._tail(registry.log, 12)}\n"
+                f"last lines of {registry.log}:\n{process.tail(registry.log, 12)}\n"
                 "hint: a slow machine may need a longer wait"
             )
         time.sleep(0.25)
