@@ -60,7 +60,7 @@ def test_the_example_projects_tests_pass(spark: t.Any, monkeypatch: pytest.Monke
     monkeypatch.chdir(REPO)
     before = {v.name for v in spark.catalog.listTables() if v.isTemporary}
     results = run(spark)
-    assert len(results) == 4
+    assert len(results) == 6
     for r in results:
         assert r.passed, testing.format_result(r)
     # Nothing left behind in the shared session (other tests may have views of their own).
