@@ -64,7 +64,7 @@ users_table = (
 )
 users_table.createOrReplaceTempView("users")
 
-# Query enrichment_1 (queries/enrichment.sql:17)
+# Query enrichment_1 (queries/enrichment.sql:18)
 enrichment_1_query = (
     spark.sql("SELECT t.user_id, t.action, t.amount, t.event_time, u.segment, u.country FROM transactions AS t LEFT JOIN users AS u ON t.user_id = u.user_id")
     .selectExpr(
@@ -80,7 +80,7 @@ enrichment_1_query = (
     .start()
 )
 
-# Query enrichment_2 (queries/enrichment.sql:25)
+# Query enrichment_2 (queries/enrichment.sql:26)
 enrichment_2_query = (
     spark.sql("SELECT user_id, SUM(amount) AS total_spent, COUNT(*) AS purchases FROM transactions WHERE action = 'purchase' GROUP BY user_id")
     .selectExpr(

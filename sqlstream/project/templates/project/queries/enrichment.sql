@@ -1,6 +1,7 @@
 -- Enrich each transaction with its user's segment, from a reference file, and keep a running
 -- total of spend per user. `transactions` is the stream of queries/spend.sql.
--- A relative path is relative to the directory `sqlstream run` starts in (the project's root).
+-- A relative path is relative to the directory `sqlstream run` starts in: run it from the
+-- project's root (as `make demo` does), where examples/ is.
 
 CREATE TABLE users (
     user_id STRING,
