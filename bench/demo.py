@@ -2,8 +2,10 @@
 
 1. start a single-node Kafka broker from the Apache Kafka jars (`sqlstream kafka up`);
 2. produce a few hundred JSON transactions to topic `transactions`;
-3. run queries/spend.sql and queries/routing.sql with `sqlstream run --trigger available-now`;
-4. print what arrived in `user-spending` and in the routed topics;
+3. run queries/spend.sql, queries/routing.sql and queries/enrichment.sql with
+   `sqlstream run --trigger available-now`;
+4. print what arrived in `user-spending`, the routed topics, `transactions-enriched` (joined to
+   examples/users.csv, which lacks u8) and the running totals of `spend-so-far`;
 5. stop the broker.
 """
 
@@ -23,7 +25,15 @@ from sqlstream.local import client as kafkaclient
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".sqlstream" / "kafka"
 CHECKPOINTS = ROOT / ".sqlstream" / "checkpoints" / "demo"
-OUTPUT_TOPICS = ["user-spending", "transactions-high", "transactions-standard"]
+OUTPUT_TOPICS = [
+    "user-spending",
+    "transactions-high",
+    "transactions-standard",
+    "transactions-enriched",
+    "spend-so-far",
+]
+# A CHANGELOG sink's topic must be compacted (run refuses one that is not).
+TOPIC_CONFIGS = {"spend-so-far": {"cleanup.policy": "compact"}}
 
 
 def transactions(n: int = 400, seed: int = 7) -> list[tuple[str, str]]:
@@ -59,7 +69,9 @@ def main() -> int:
             kafkaclient.delete_topic(bootstrap, topic)
         kafkaclient.create_topic(bootstrap, "transactions", partitions=3)
         for topic in OUTPUT_TOPICS:
-            kafkaclient.create_topic(bootstrap, topic, partitions=1)
+            kafkaclient.create_topic(
+                bootstrap, topic, partitions=1, config=TOPIC_CONFIGS.get(topic)
+            )
         shutil.rmtree(CHECKPOINTS, ignore_errors=True)
         records = transactions()
         kafkaclient.produce(bootstrap, "transactions", records)
@@ -70,6 +82,7 @@ def main() -> int:
             "run",
             "queries/spend.sql",
             "queries/routing.sql",
+            "queries/enrichment.sql",
             "--trigger",
             "available-now",
             "--bootstrap-servers",

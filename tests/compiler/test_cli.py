@@ -34,7 +34,11 @@ from sqlstream.project.connection import Connection
 pytestmark = pytest.mark.usefixtures("clean_machine")
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_FILES = {"queries/spend.sql": "spend", "queries/routing.sql": "routing"}
+EXAMPLE_FILES = {
+    "queries/spend.sql": "spend",
+    "queries/routing.sql": "routing",
+    "queries/enrichment.sql": "enrichment",
+}
 
 SOURCE = """\
 CREATE STREAM orders (
@@ -155,19 +159,24 @@ def test_validate_and_compile_the_example_at_the_repo_root(
     monkeypatch.chdir(REPO)
     result = invoke("validate")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok: 2 file(s), 2 queries")
+    assert result.stdout.startswith("ok: 3 file(s), 4 queries")
 
     out = tmp_path / "out"
     result = invoke("compile", "--target-dir", str(out))
     assert result.exit_code == 0, result.output
-    assert "1 source(s), 1 derived stream(s), 2 queries" in result.stdout
+    assert "1 source(s), 1 derived stream(s), 4 queries" in result.stdout
     for stem in EXAMPLE_FILES.values():
         rendered = out / "rendered" / f"{stem}.sql"
         assert "{{" not in rendered.read_text() and "INSERT INTO KAFKA" in rendered.read_text()
         script = out / "scripts" / f"{stem}.py"
         compile(script.read_text(), str(script), "exec")  # valid Python
     plan = json.loads((out / "plan.json").read_text())
-    assert [s["name"] for s in plan["sinks"]] == ["routing_1", "spend_1"]
+    assert [s["name"] for s in plan["sinks"]] == [
+        "enrichment_1",
+        "enrichment_2",
+        "routing_1",
+        "spend_1",
+    ]
 
 
 def test_compile_writes_under_the_project_root_from_a_subdirectory(
@@ -432,12 +441,13 @@ def sinks_of(*args: str) -> list[str]:
 
 
 def test_select_by_file_query_name_and_stream_name(example: Path) -> None:
-    assert sinks_of() == ["routing_1", "spend_1"]
+    everything = ["enrichment_1", "enrichment_2", "routing_1", "spend_1"]
+    assert sinks_of() == everything
     assert sinks_of("--select", "queries/spend.sql") == ["spend_1"]
-    assert sinks_of("--select", "queries") == ["routing_1", "spend_1"]
+    assert sinks_of("--select", "queries") == everything
     assert sinks_of("--select", "spend_1") == ["spend_1"]
     assert sinks_of("--select", "prioritised") == ["routing_1"]
-    assert sinks_of("--select", "transactions") == ["routing_1", "spend_1"]
+    assert sinks_of("--select", "transactions") == everything
     assert sinks_of("-s", "spend_1", "-s", "routing_1") == ["routing_1", "spend_1"]
 
 
@@ -537,7 +547,13 @@ def test_ls_json_has_the_dependency_edges(example: Path) -> None:
         "queries/routing.sql",
     )
     sinks = {s["name"]: s for s in data["sinks"]}
-    assert set(sinks) == {"routing_1", "spend_1"}
+    assert set(sinks) == {"enrichment_1", "enrichment_2", "routing_1", "spend_1"}
+    (table,) = data["tables"]
+    assert (table["name"], table["file"], table["read_by"]) == (
+        "users",
+        "queries/enrichment.sql",
+        ["enrichment_1"],
+    )
     routing, spend = sinks["routing_1"], sinks["spend_1"]
     assert (routing["reads"], routing["sources"], routing["views"]) == (
         ["prioritised"],

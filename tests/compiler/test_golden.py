@@ -66,8 +66,10 @@ def test_compile_output_of_the_example_matches_the_golden_files(tmp_path: Path) 
     actual = compile_to(tmp_path / "target", REPO)
     assert set(actual) == {
         "plan.json",
+        "rendered/enrichment.sql",
         "rendered/routing.sql",
         "rendered/spend.sql",
+        "scripts/enrichment.py",
         "scripts/routing.py",
         "scripts/spend.py",
     }

@@ -63,7 +63,7 @@ def errors_of(root: Path, text: str) -> list[UserError]:
 
 def test_the_example_tests_load_and_resolve(project: Path) -> None:
     tests = {x.name: x for x in load(project)}
-    assert len(tests) == 4
+    assert len(tests) == 6
     spend = tests["spend is summed per user and 5-minute window; refunds do not count"]
     assert (spend.kind, spend.target, spend.file) == ("query", "spend_1", "tests/spend.yml")
     assert spend.sql.startswith("SELECT window.start AS window_start")
@@ -453,7 +453,15 @@ def test_select_by_query_stream_file_and_test_file(project: Path) -> None:
     # prioritised is defined in routing.sql: its test belongs to the file too.
     assert names("queries/routing.sql") == ["prioritised", "routing_1"]
     assert names("tests/routing.yml") == ["prioritised", "routing_1"]
-    assert names("tests") == ["prioritised", "routing_1", "spend_1", "spend_1"]
+    assert names("tests") == [
+        "enrichment_1",
+        "enrichment_2",
+        "prioritised",
+        "routing_1",
+        "spend_1",
+        "spend_1",
+    ]
+    assert names("queries/enrichment.sql") == ["enrichment_1", "enrichment_2"]
     explicit = testing.load_tests(compiled, paths=["tests/spend.yml"])
     assert {x.file for x in explicit} == {"tests/spend.yml"}
 

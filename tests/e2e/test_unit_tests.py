@@ -60,7 +60,7 @@ def test_the_example_projects_tests_pass(spark: t.Any, monkeypatch: pytest.Monke
     monkeypatch.chdir(REPO)
     before = {v.name for v in spark.catalog.listTables() if v.isTemporary}
     results = run(spark)
-    assert len(results) == 4
+    assert len(results) == 6
     for r in results:
         assert r.passed, testing.format_result(r)
     # Nothing left behind in the shared session (other tests may have views of their own).
@@ -234,8 +234,8 @@ def test_the_cli_exits_0_when_all_pass_and_1_when_one_fails(
     monkeypatch.chdir(REPO)
     result = CliRunner().invoke(cli, ["test"])
     assert result.exit_code == 0, result.output
-    assert "4 passed, 0 failed" in result.stdout
-    assert result.stdout.count("PASS ") == 4
+    assert "6 passed, 0 failed" in result.stdout
+    assert result.stdout.count("PASS ") == 6
 
     monkeypatch.chdir(project)
     write(project / "tests" / "wrong.yml", WRONG)
@@ -245,7 +245,7 @@ def test_the_cli_exits_0_when_all_pass_and_1_when_one_fails(
     assert (
         '+ {window_end: "2026-11-27 10:05:00", user_id: "u1", total_spent: 11.5}' in result.stdout
     )
-    assert "4 passed, 1 failed" in result.stdout
+    assert "6 passed, 1 failed" in result.stdout
 
     result = CliRunner().invoke(cli, ["test", "--select", "prioritised"])
     assert result.exit_code == 0, result.output

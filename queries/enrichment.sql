@@ -1,0 +1,1 @@
+../sqlstream/project/templates/project/queries/enrichment.sql
