@@ -26,6 +26,7 @@ from sqlstream.local.client import consume_all, create_topic, produce
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from nexmark import flink  # noqa: E402
+from nexmark.engines import Context  # noqa: E402
 
 WHY_NOT = flink.available()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY_NOT is not None, reason=f"Flink: {WHY_NOT}")]
@@ -80,7 +81,7 @@ def test_q0_on_flink_equals_sqlstream(
     create_topic(kafka_bootstrap, src, partitions=2)
     produce(kafka_bootstrap, src, bids(30))
     topics = {"person": f"{topic_name}-person", "auction": f"{topic_name}-auction", "bid": src}
-    engine = flink.FlinkEngine(flink.Context(bootstrap=kafka_bootstrap, work=tmp_path, cores=2))
+    engine = flink.FlinkEngine(Context(bootstrap=kafka_bootstrap, work=tmp_path, cores=2))
     create_topic(kafka_bootstrap, f"{topic_name}-flink-q0", partitions=2)
     stats = engine.run("q0", topics, f"{topic_name}-flink-q0")
     assert (stats.events, stats.output) == (30, 30) and stats.seconds > 0
