@@ -110,14 +110,26 @@ class Cluster:
                     }
             time.sleep(0.2)
 
-    def _topic_configs(self, name: str) -> dict[str, str | None]:
+    def effective_config(self, name: str, key: str) -> str | None:
+        """The value topic ``name`` works with for ``key``, its own or the broker's default."""
+        entry = self._config_entries(name).get(key)
+        return None if entry is None or entry.is_sensitive else entry.value
+
+    def _config_entries(self, name: str) -> dict[str, t.Any]:
         admin = ck().admin
         resource = admin.ConfigResource(admin.ResourceType.TOPIC, name)
-        entries = _await(
-            self.client.describe_configs([resource], request_timeout=TIMEOUT)[resource],
-            name,
-            self.cfg,
+        return t.cast(
+            dict[str, t.Any],
+            _await(
+                self.client.describe_configs([resource], request_timeout=TIMEOUT)[resource],
+                name,
+                self.cfg,
+            ),
         )
+
+    def _topic_configs(self, name: str) -> dict[str, str | None]:
+        admin = ck().admin
+        entries = self._config_entries(name)
         return {
             k: (None if e.is_sensitive else e.value)
             for k, e in sorted(entries.items())

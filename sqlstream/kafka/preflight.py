@@ -102,6 +102,13 @@ _FINDINGS: dict[str, tuple[str, str]] = {
         "topic '{topic}' has {partitions} partitions; {writer} declares {declared}",
         "`run` does not change an existing topic: `sqlstream topics describe {topic}` shows it",
     ),
+    "not compacted": (
+        "{writer} writes a changelog to topic '{topic}', which is not compacted "
+        "(cleanup.policy={policy}): Kafka would delete the latest value of a key with old records",
+        "compact it (kafka-configs.sh --alter --entity-type topics --entity-name {topic} "
+        "--add-config cleanup.policy=compact), or delete it and let `run` create it compacted: "
+        "`sqlstream topics delete {topic}`",
+    ),
     "created": ("created topic '{topic}' with {partitions} partition(s){configs}", ""),
     "no input": (
         "stream {stream} ({file}) reads topic '{topic}', which does not exist on {address}",
@@ -227,6 +234,9 @@ def _check_output(
     create = False
     if out.topic in names:
         partitions = len(cluster.require(out.topic).partitions)
+        policy = _cleanup_policy(cluster, out)
+        if policy is not None and "compact" not in policy:
+            errors.append(_say("not compacted", policy=policy, **say))
         too_few = "too few"
         if out.spec is not None and out.spec.partitions not in (None, partitions):
             notes.append(
@@ -250,6 +260,18 @@ def _check_output(
     elif out.partition_sql is not None and out.needed is None:
         notes.append(_say("unbounded partition", partitions=partitions, **say))
     return create
+
+
+def _cleanup_policy(cluster: Cluster, out: Output) -> str | None:
+    """The cleanup.policy of an existing topic declared compacted (a changelog sink's, see
+    ``compiler.changelog.COMPACT``); None when none is declared or the target's user may not
+    read the topic's settings."""
+    if out.spec is None or "compact" not in out.spec.configs.get("cleanup.policy", ""):
+        return None
+    try:
+        return cluster.effective_config(out.topic, "cleanup.policy")
+    except BrokerError:
+        return None
 
 
 def _create(cluster: Cluster, out: Output) -> str:

@@ -16,6 +16,7 @@ import pytest
 from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
+from sqlstream.errors import RunFailure
 from sqlstream.kafka import preflight
 from sqlstream.kafka.admin import Cluster
 from sqlstream.local.client import consume_all, create_topic, produce
@@ -90,3 +91,32 @@ def test_a_running_total_writes_each_change_keyed_by_its_group(
         {"user_id": "bob", "spent": 5},
         {"user_id": "cid", "spent": None},
     ]
+
+
+@pytest.mark.parametrize(
+    ("config", "refused"),
+    [({}, True), ({"cleanup.policy": "delete"}, True), ({"cleanup.policy": "compact"}, False)],
+)
+def test_an_existing_changelog_topic_must_be_compacted(
+    kafka_bootstrap: str, tmp_path: Path, config: dict[str, str], refused: bool
+) -> None:
+    source, out = f"pay-{uuid.uuid4().hex[:8]}", f"spend-{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap, source, partitions=1)
+    create_topic(kafka_bootstrap, out, partitions=1, config=config)
+    sql = (
+        "CREATE STREAM payments (user_id STRING, amount BIGINT)\n"
+        f"FROM KAFKA (topic = '{source}');\n"
+        f"INSERT INTO KAFKA TOPIC '{out}' CHANGELOG KEY user_id\n"
+        "SELECT user_id, sum(amount) AS spent FROM payments GROUP BY user_id;\n"
+    )
+    Pipeline.create(tmp_path, kafka_bootstrap, sql)
+    compiled = compile_project([str(tmp_path / "queries")])
+    if not refused:
+        preflight.check(compiled.plan, compiled.connection())
+        return
+    with pytest.raises(RunFailure) as info:
+        preflight.check(compiled.plan, compiled.connection())
+    message = str(info.value)
+    assert f"writes a changelog to topic '{out}', which is not compacted" in message
+    assert "(cleanup.policy=delete)" in message
+    assert f"`sqlstream topics delete {out}`" in message
