@@ -55,9 +55,6 @@ HOST = process.HOST
 _LOG_TAIL = 12
 _STOP_TIMEOUT = 30.0
 
-# Popen handles of brokers this process started: polling them reaps the exited JVM, which
-# would otherwise linger as a zombie that os.kill(pid, 0) still reports as alive.
-
 
 @dataclass(frozen=True)
 class Broker:
@@ -149,17 +146,7 @@ def up(
         "kafka.Kafka",
         str(props),
     ]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=state_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal must not kill the broker
-            close_fds=True,
-        )
-    process.children[proc.pid] = proc
+    proc = process.spawn(cmd, state_dir, log_path)
     broker = Broker(
         bootstrap=f"{HOST}:{port}",
         port=port,

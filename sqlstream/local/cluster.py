@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 import typing as t
 import urllib.error
@@ -313,22 +312,10 @@ def _launch(
     launcher: list[str], main_class: str, args: list[str], state_dir: Path, log_path: Path
 ) -> int:
     """Start one daemon detached, in a session (process group) of its own; its pid."""
-    if log_path.exists() and log_path.stat().st_size > 0:
-        log_path.replace(log_path.with_name(log_path.name + ".1"))
+    process.rotate(log_path)
     conf = state_dir / "conf" / "spark-defaults.conf"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [*launcher, main_class, *args, "--properties-file", str(conf)],
-            cwd=state_dir,
-            env=_env(state_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal must not stop the cluster
-            close_fds=True,
-        )
-    process.children[proc.pid] = proc  # polled by process.alive: no zombie
-    return proc.pid
+    cmd = [*launcher, main_class, *args, "--properties-file", str(conf)]
+    return process.spawn(cmd, state_dir, log_path, env=_env(state_dir)).pid
 
 
 def _start_worker(

@@ -17,7 +17,8 @@ from sqlstream.errors import RunFailure
 
 HOST = "127.0.0.1"
 children: dict[int, subprocess.Popen[bytes]] = {}
-"""The processes this process started, by pid: their exit is seen by ``poll``, not by a signal."""
+"""The processes this process started, by pid: polling them reaps an exited JVM, which would
+otherwise linger as a zombie that ``os.kill(pid, 0)`` still reports as alive."""
 
 
 def java_major(java: str) -> int | None:
@@ -122,3 +123,23 @@ def tail(path: Path, lines: int) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def spawn(
+    cmd: t.Sequence[str], cwd: Path, log_path: Path, env: t.Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a daemon detached, in a session of its own (Ctrl-C in the terminal must not stop
+    it), its output appended to ``log_path``; kept in ``children`` so that ``alive`` reaps it."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    children[proc.pid] = proc
+    return proc

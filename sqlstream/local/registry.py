@@ -95,17 +95,7 @@ def up(port: int = DEFAULT_PORT, state_dir: Path | None = None, wait: float = 12
     management_port = _broker.free_port(avoid={port})
     log_path = state_dir / "registry.log"
     process.rotate(log_path)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            _command(java, app, state_dir, port, management_port),
-            cwd=state_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal must not stop the registry
-            close_fds=True,
-        )
-    process.children[proc.pid] = proc
+    proc = process.spawn(_command(java, app, state_dir, port, management_port), state_dir, log_path)
     registry = Registry(
         url=f"http://{HOST}:{port}{CCOMPAT_PATH}",
         port=port,
