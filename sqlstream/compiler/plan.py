@@ -9,7 +9,7 @@ imports pyspark.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from sqlstream.compiler.triggers import TriggerName
 
@@ -196,10 +196,28 @@ class Plan:
     """Reference tables the sinks join."""
 
     def to_dict(self) -> dict[str, t.Any]:
-        return asdict(self)
+        return t.cast(dict[str, t.Any], plain(self))
 
     def source(self, name: str) -> SourcePlan:
         return next(s for s in self.sources if s.name == name)
 
     def view(self, name: str) -> ViewPlan:
         return next(v for v in self.views if v.name == name)
+
+
+def plain(value: t.Any) -> t.Any:
+    """``dataclasses.asdict`` for the plan's values (dataclasses, lists, tuples, dicts and
+    scalars), without its deep copy of every leaf: plan.json of a 500-statement project."""
+    names = _FIELDS.get(type(value))
+    if names is None and hasattr(value, "__dataclass_fields__"):
+        names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}

@@ -15,39 +15,63 @@ from sqlstream.spark import script
 
 
 def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
-    """Per query file: the rendered SQL and a standalone PySpark script; plus plan.json."""
+    """Per query file: the rendered SQL and a standalone PySpark script; plus plan.json.
+
+    A file whose content is already what it would be is left as it is (like ``make``): a
+    recompile of an unchanged project writes nothing, and tools watching ``target/`` see only
+    what changed.
+    """
     connection = Connection.from_target(compiled.project.target)
     base = compiled.project.root / target_dir if not target_dir.is_absolute() else target_dir
     if compiled.project.is_bare:
         base = Path.cwd() / target_dir if not target_dir.is_absolute() else target_dir
-    written: list[Path] = []
+    root = os.path.abspath(compiled.project.root)
     plan = portable(compiled.plan, compiled.project.root)
     by_file: dict[str, list[t.Any]] = {}
     for sink in plan.sinks:
         by_file.setdefault(sink.file, []).append(sink)
+    out = _Writer(base)
     for sf in compiled.files:
         if sf.path not in compiled.selected_files:
             continue
         stem = _target_name(sf.path, compiled)
-        sql_path = base / "rendered" / f"{stem}.sql"
-        sql_path.parent.mkdir(parents=True, exist_ok=True)
-        sql_path.write_text(connection.redact(sf.rendered), encoding="utf-8", newline="\n")
-        written.append(sql_path)
-        sinks = by_file.get(_project_path(sf.path, compiled.project.root))
+        out.write(f"rendered/{stem}.sql", connection.redact(sf.rendered))
+        sinks = by_file.get(_relative(os.path.abspath(sf.path), root))
         if sinks:
-            script_path = base / "scripts" / f"{stem}.py"
-            script_path.parent.mkdir(parents=True, exist_ok=True)
             text = script.script(subset(plan, sinks), connection=connection)
-            script_path.write_text(connection.redact(text), encoding="utf-8", newline="\n")
-            written.append(script_path)
-    plan_path = base / "plan.json"
-    plan_path.write_text(
-        connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n",
-        encoding="utf-8",
-        newline="\n",
-    )
-    written.append(plan_path)
-    return [_rel(p) for p in written]
+            out.write(f"scripts/{stem}.py", connection.redact(text))
+    out.write("plan.json", connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n")
+    return [_rel(p) for p in out.written]
+
+
+class _Writer:
+    """Writes files under ``base``, each folder made once, a file only when its text changed."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.made: set[str] = set()
+        self.written: list[Path] = []
+
+    def write(self, name: str, text: str) -> None:
+        path = self.base / name
+        folder = os.path.dirname(path)
+        if folder not in self.made:
+            os.makedirs(folder, exist_ok=True)
+            self.made.add(folder)
+        data = text.encode("utf-8")
+        if _content(path, len(data)) != data:
+            path.write_bytes(data)
+        self.written.append(path)
+
+
+def _content(path: Path, size: int) -> bytes | None:
+    """The bytes of ``path`` when it has ``size`` of them, else None (it must be written)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(size + 1)
+    except OSError:
+        return None
+    return data if len(data) == size else None
 
 
 def portable(plan: Plan, root: Path) -> Plan:
@@ -66,18 +90,22 @@ def portable(plan: Plan, root: Path) -> Plan:
 
 
 def _project_path(path: str, root: Path) -> str:
-    return PurePath(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+    return _relative(os.path.abspath(path), os.path.abspath(root))
+
+
+def _relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` (both absolute), in POSIX form."""
+    return PurePath(os.path.relpath(path, root)).as_posix()
 
 
 def _target_name(path: str, compiled: Compiled) -> str:
-    p = PurePath(path)
+    """``queries/daily/spend.sql`` -> ``daily__spend``: the file's path in its query folder."""
+    full = os.path.abspath(path)
     for qp in compiled.project.query_paths:
-        try:
-            rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(qp))
-            return str(rel.with_suffix("")).replace("/", "__")
-        except ValueError:
-            continue
-    return p.stem
+        folder = os.path.abspath(qp)
+        if full.startswith(folder + os.sep):
+            return os.path.splitext(full[len(folder) + 1 :])[0].replace(os.sep, "__")
+    return PurePath(path).stem
 
 
 def _rel(p: Path) -> Path:

@@ -250,11 +250,23 @@ def _parse_type(tokens: t.Sequence[Token], sql: str) -> exp.DataType | None:
 
 
 def parse_column(tokens: t.Sequence[Token], sql: str) -> exp.Column | None:
+    if len(tokens) == 1 and tokens[0].token_type in _NAME_TOKENS and not tokens[0].comments:
+        return _one_name_column(tokens[0])  # what the stock parser builds, without its set-up
     try:
         tree = _run(lambda toks: _PARSER.parse_into(exp.Column, toks, sql), tokens, sql)[0]
     except SyntaxProblem:
         return None
     return tree if isinstance(tree, exp.Column) else None
+
+
+_NAME_TOKENS = {TokenType.VAR: False, TokenType.IDENTIFIER: True}
+"""A bare name and a `quoted` one: the tokens a one-token column is (-> quoted)."""
+
+
+def _one_name_column(token: Token) -> exp.Column:
+    name = exp.Identifier(this=token.text, quoted=_NAME_TOKENS[token.token_type])
+    name.meta.update(line=token.line, col=token.col, start=token.start, end=token.end)
+    return exp.Column(this=name)
 
 
 def _run(parse: t.Callable[[list[Token]], list], tokens: t.Sequence[Token], sql: str) -> list:
