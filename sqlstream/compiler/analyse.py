@@ -245,7 +245,8 @@ def _source_def(
                 f"stream '{node.name.text}' declares no columns",
                 stmt.locate(node.name),
                 "declare them: CREATE STREAM name (col TYPE, ...) FROM KAFKA (...); only "
-                "format = 'avro-confluent' can take them from the registry's latest schema",
+                "a registry format (avro-confluent, json-confluent) can take them from the "
+                "registry's latest schema",
             )
         if not found:
             return None
