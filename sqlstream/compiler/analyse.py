@@ -150,6 +150,9 @@ def analyse(
     result = Analysis()
     definitions: dict[str, Statement] = {}
     views: list[QueryDef] = []
+    broken: set[str] = set()
+    """Kafka streams defined but without columns (reported): known, so that their readers are
+    not reported again as reading an unknown stream; ``_infer`` leaves those readers out."""
 
     def define(name_node: n.Name, stmt: Statement) -> str | None:
         return _define(definitions, name_node, stmt, diags)
@@ -161,6 +164,8 @@ def analyse(
             # None: a stream without columns, reported
             if name and (source := _source_def(name, stmt, node, diags, columns_of)):
                 result.sources[name] = source
+            elif name:
+                broken.add(name)
         elif isinstance(node, (n.CreateTable, n.CreateDerivedStream)):
             name = define(node.name, stmt)
             if name and isinstance(node, n.CreateTable):
@@ -174,7 +179,7 @@ def analyse(
         else:
             result.selects.append(QueryDef(stmt, node, node.query))
 
-    known = set(result.sources) | set(result.tables) | {v.name for v in views if v.name}
+    known = set(result.sources) | broken | set(result.tables) | {v.name for v in views if v.name}
     for q in [*views, *result.sinks, *result.selects]:
         q.reads = _references(q, known, diags)
 
@@ -412,7 +417,7 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     known = analysis.sources.keys() | analysis.tables.keys()
     if q.broken or any(r not in known and not analysis.view(r) for r in q.reads):
         q.broken = True
-        return  # an unknown stream was reported already
+        return  # an unknown stream, or a stream without columns, was reported already
     if any((v := analysis.view(r)) is not None and v.broken for r in q.reads):
         q.broken = True
         return  # an upstream view failed; its error was reported
