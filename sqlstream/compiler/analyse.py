@@ -161,11 +161,8 @@ def analyse(
         node = stmt.node
         if isinstance(node, n.CreateKafkaStream):
             name = define(node.name, stmt)
-            # None: a stream without columns, reported
-            if name and (source := _source_def(name, stmt, node, diags, columns_of)):
-                result.sources[name] = source
-            elif name:
-                broken.add(name)
+            if name:
+                _add_source(result, broken, name, stmt, node, diags, columns_of)
         elif isinstance(node, (n.CreateTable, n.CreateDerivedStream)):
             name = define(node.name, stmt)
             if name and isinstance(node, n.CreateTable):
@@ -187,6 +184,24 @@ def analyse(
     for q in [*result.views, *result.sinks, *result.selects]:
         _infer(q, result, diags)
     return result
+
+
+def _add_source(
+    result: Analysis,
+    broken: set[str],
+    name: str,
+    stmt: Statement,
+    node: n.CreateKafkaStream,
+    diags: Diagnostics,
+    columns_of: ColumnsOf | None,
+) -> None:
+    """A Kafka stream into ``result.sources``; into ``broken`` when it has no columns (the
+    reason is reported)."""
+    source = _source_def(name, stmt, node, diags, columns_of)
+    if source is not None:
+        result.sources[name] = source
+    else:
+        broken.add(name)
 
 
 def _define(
