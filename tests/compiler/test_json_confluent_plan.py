@@ -205,3 +205,21 @@ def test_the_lock_writes_schema_type_only_when_not_avro(tmp_path: Path) -> None:
     }
     assert read_lock(lock)["b"][0].schema_type == "JSON"
     assert read_lock(lock)["a"][0].schema_type == "AVRO"
+
+
+def test_the_standalone_script_decodes_and_encodes_the_same(tmp_path: Path) -> None:
+    import ast
+
+    from sqlstream.spark import script as codegen
+
+    subjects = {
+        "clicks-value": [_json(CLICKS, 1, 21)],
+        "clicks-key": [_json(KEY_IN, 1, 23)],
+        "out-value": [_json(OUT, 1, 24)],
+        "out-key": [_json(KEY_OUT, 1, 25)],
+    }
+    compiled = compile_project([str(_project(tmp_path, DECLARED, subjects))])
+    text = codegen.script(compiled.plan, connection=compiled.connection())
+    ast.parse(text)  # valid Python
+    assert "substring(`value`, 6)" in text and "X'0000000018'" in text
+    assert "spark-avro" not in text  # json-confluent needs no package beside Kafka's
