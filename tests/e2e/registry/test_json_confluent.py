@@ -181,3 +181,51 @@ def test_an_incompatible_json_schema_is_refused_before_start(
     assert result.returncode == 2, result.stderr
     assert f"refuses the sink's schema under subject '{out}-value'" in result.stderr
     assert "a: integer|null -> string|null" in result.stderr
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SQLSTREAM), *args],
+        cwd=root,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_topics_consume_and_peek_decode_through_the_lock(
+    kafka_bootstrap: str, registry_url: str, tmp_path: Path
+) -> None:
+    topic = f"jc-peek-{uuid.uuid4().hex[:8]}"
+    client = _client(registry_url)
+    values = [
+        _serialize(client, V2, {"id": 1, "amount": 1.5, "note": "a"}, topic, "value"),
+        _serialize(client, V2, {"id": 2, "amount": 2.5, "note": None}, topic, "value"),
+    ]
+    create_topic(kafka_bootstrap, topic)
+    produce(kafka_bootstrap, topic, [(None, v) for v in values])
+    sql = (
+        f"CREATE STREAM clicks FROM KAFKA (topic = '{topic}', format = 'json-confluent',\n"
+        "                                 starting_offsets = 'earliest');\n"
+    )
+    Pipeline.create(tmp_path, kafka_bootstrap, sql)
+    settings = RegistrySettings(url=registry_url)
+    compile_project(  # the lock, as `sqlstream registry lock` writes it; then offline
+        [str(tmp_path / "queries")],
+        registry=lambda p: RegistrySchemas(settings, p.root / LOCK_FILE),
+    )
+
+    shown = _cli(tmp_path, "topics", "consume", topic)
+    assert shown.returncode == 0, shown.stderr
+    assert "values decoded as json-confluent, the format of stream clicks" in shown.stderr
+    assert '"note": "a"' in shown.stdout and '"amount": 2.5' in shown.stdout
+
+    peeked = _cli(tmp_path, "peek", "clicks", "--max", "2", "--output", "json")
+    assert peeked.returncode == 0, peeked.stderr[-3000:]
+    rows = [json.loads(line) for line in peeked.stdout.splitlines()]
+    assert rows == [
+        {"id": 1, "amount": 1.5, "note": "a"},
+        {"id": 2, "amount": 2.5, "note": None},
+    ]
