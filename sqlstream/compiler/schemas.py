@@ -35,7 +35,7 @@ from sqlstream.compiler.schematypes import SchemaProblem, record_name
 from sqlstream.compiler.syntax import nodes as n
 from sqlstream.errors import Diagnostics
 
-__all__ = ["SchemaProblem", "record_name"]
+__all__ = ["SchemaProblem"]  # raised by the kinds below, caught as schemas.SchemaProblem
 
 LOCK_FILE = "schemas.lock.json"
 LOCK_VERSION = 1
@@ -277,22 +277,26 @@ def avro_reader(
     reader = st.avro_record(subject, [(c.name, c.type) for c in columns])
     if not (isinstance(latest, dict) and latest.get("type") == "record"):
         return reader
-    return t.cast(dict[str, t.Any], _adopt(reader, latest, _named_types(latest), top=True))
+    adopted = _adopt(reader, latest, _named_types(latest), set(), top=True)
+    return t.cast(dict[str, t.Any], adopted)
 
 
-def _adopt(mine: t.Any, written: t.Any, named: dict[str, t.Any], top: bool = False) -> t.Any:
+def _adopt(
+    mine: t.Any, written: t.Any, named: dict[str, t.Any], seen: set[str], top: bool = False
+) -> t.Any:
     """A reader type (not null) made to resolve against the writer's: the writer's own Avro type
     where both read as the same Spark type (a ``timestamp-millis`` stays millis: the declared
     TIMESTAMP alone would say micros, and Spark would read the values 1000 times too late; an
     enum stays an enum), else a record takes the writer record's name (Avro resolves a record
     in a union by its name) and its fields, arrays and maps their items, the same way. The top
-    record keeps its own nullable fields, so a field an old writer lacks reads as NULL."""
+    record keeps its own nullable fields, so a field an old writer lacks reads as NULL. ``seen``:
+    the named types the reader defines so far (a second use is by name, as Avro wants)."""
     w = _non_null(written)
     w = named.get(w, w) if isinstance(w, str) else w
     if w is None:
         return mine
     if not top and st.avro_reads_as(w, dict(named)) == st.avro_reads_as(mine):
-        return w
+        return _defined_once(w, seen)
     kind = mine.get("type") if isinstance(mine, dict) else None
     if kind == "record" and isinstance(w, dict) and w.get("type") == "record":
         theirs = _avro_fields(w)
@@ -302,7 +306,7 @@ def _adopt(mine: t.Any, written: t.Any, named: dict[str, t.Any], top: bool = Fal
             **({"namespace": w["namespace"]} if w.get("namespace") else {}),
         }
         adopted["fields"] = [
-            {**f, "type": ["null", _adopt(f["type"][1], theirs.get(f["name"]), named)]}
+            {**f, "type": ["null", _adopt(f["type"][1], theirs.get(f["name"]), named, seen)]}
             for f in mine["fields"]
         ]
         return adopted
@@ -313,8 +317,20 @@ def _adopt(mine: t.Any, written: t.Any, named: dict[str, t.Any], top: bool = Fal
             and w.get("type") == kind
             and part in mine
         ):
-            return {**mine, part: ["null", _adopt(mine[part][1], w.get(part), named)]}
+            return {**mine, part: ["null", _adopt(mine[part][1], w.get(part), named, seen)]}
     return mine
+
+
+def _defined_once(avro: t.Any, seen: set[str]) -> t.Any:
+    """A writer's type as the reader uses it: a named type already defined, by its name."""
+    if not (isinstance(avro, dict) and avro.get("name")):
+        return avro
+    full = f"{avro['namespace']}.{avro['name']}" if avro.get("namespace") else avro["name"]
+    if full in seen:
+        return full
+    seen.update(_named_types(avro))
+    seen.add(full)
+    return avro
 
 
 def _named_types(schema: t.Any) -> dict[str, t.Any]:

@@ -203,3 +203,18 @@ def test_columns_from_the_lock_are_nested(tmp_path: Path) -> None:
     (parse,) = [e for e in plan.sources[0].decoding.parse_exprs if "from_avro" in e]
     reader = json.loads(parse.split("'avroSchema', '")[1].split("')")[0])
     assert reader["fields"][0]["type"] == ["null", ADDRESS]
+
+
+def test_a_named_type_the_reader_uses_twice_is_defined_once() -> None:
+    writer = {
+        "type": "record",
+        "name": "Order",
+        "fields": [{"name": "home", "type": ADDRESS}, {"name": "work", "type": "shop.Address"}],
+    }
+
+    class C:
+        def __init__(self, name: str) -> None:
+            self.name, self.type = name, "STRUCT<city: STRING, zip: INT>"
+
+    reader = avro_reader("o-value", [C("home"), C("work")], writer)
+    assert [f["type"][1] for f in reader["fields"]] == [ADDRESS, "shop.Address"]
