@@ -223,3 +223,17 @@ def test_the_standalone_script_decodes_and_encodes_the_same(tmp_path: Path) -> N
     ast.parse(text)  # valid Python
     assert "substring(`value`, 6)" in text and "X'0000000018'" in text
     assert "spark-avro" not in text  # json-confluent needs no package beside Kafka's
+
+
+def test_a_sink_subject_of_another_schema_type_is_refused(tmp_path: Path) -> None:
+    avro = {"type": "record", "name": "o", "fields": [{"name": "a", "type": "long"}]}
+    sql = (
+        "CREATE STREAM s (a BIGINT) FROM KAFKA (topic = 't');\n"
+        "INSERT INTO KAFKA TOPIC 'out' FORMAT json-confluent SELECT a FROM s;\n"
+    )
+    subjects = {"out-value": [Version(1, 3, json.dumps(avro))]}
+    with pytest.raises(UserErrors) as info:
+        compile_project([str(_project(tmp_path, sql, subjects))])
+    (error,) = info.value.errors
+    assert "subject 'out-value' holds AVRO schemas (version 1, id 3), not JSON" in error.message
+    assert error.location is not None and (error.location.line, error.location.col) == (2, 38)
