@@ -53,7 +53,7 @@ postgresql:
 demo: setup
 	$(BIN)/python bench/demo.py
 
-## Avro in Confluent's wire format with a local Schema Registry (examples/registry).
+## Avro and JSON Schema in Confluent's wire format with a local Schema Registry (examples/registry).
 demo-registry: setup
 	$(BIN)/python bench/demo_registry.py
 

@@ -1,4 +1,5 @@
-"""The registry demo (`make demo-registry`): an Avro topic read and written with a registry.
+"""The registry demo (`make demo-registry`): an Avro topic read, and written in Avro and in JSON
+Schema's wire format, with a registry.
 
 1. start the local broker (`sqlstream kafka up`) and the local registry (`sqlstream registry up`,
    Apicurio Registry, Confluent's API on loopback);
@@ -6,8 +7,9 @@
    second adds a field with a default), and one record that is not in the wire format;
 3. run examples/registry with `sqlstream run --trigger available-now`: its stream takes its
    columns from the latest schema, decodes each record with its own, writes big orders in
-   avro-confluent (registering their schema) and the bad record to the DLQ;
-4. print the big orders as AvroDeserializer reads them, and the DLQ's reason;
+   avro-confluent and in json-confluent (registering their schemas) and the bad record to the
+   DLQ;
+4. print the big orders as AvroDeserializer and JSONDeserializer read them, and the DLQ's reason;
 5. stop both.
 """
 
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "examples" / "registry"
 KAFKA_STATE = ROOT / ".sqlstream" / "kafka"
 REGISTRY_STATE = ROOT / ".sqlstream" / "registry"
-TOPICS = ["orders-avro", "big-orders-avro", "orders-avro-dlq"]
+TOPICS = ["orders-avro", "big-orders-avro", "big-orders-json", "orders-avro-dlq"]
 V1 = {
     "type": "record",
     "name": "Order",
@@ -105,9 +107,23 @@ def show(bootstrap: str, url: str) -> None:
     print(f"\n==> 'big-orders-avro': {len(big)} records, read by confluent-kafka's deserializer")
     for r in big:
         print(f"  key={r.key.decode() if r.key else None}  {read(r.value, ctx)}")
+    show_json(bootstrap, url)
     for r in kafkaclient.consume_all(bootstrap, "orders-avro-dlq"):
         reason = (r.header("sqlstream.error.reason") or b"").decode()
         print(f"\n==> 'orders-avro-dlq': {r.value!r}\n    reason: {reason}")
+
+
+def show_json(bootstrap: str, url: str) -> None:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    read = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": url}))
+    ctx = SerializationContext("big-orders-json", MessageField.VALUE)
+    big = kafkaclient.consume_all(bootstrap, "big-orders-json")
+    print(f"\n==> 'big-orders-json': {len(big)} records, read by confluent-kafka's deserializer")
+    for r in big:
+        print(f"  key={r.key.decode() if r.key else None}  {read(r.value, ctx)}")
 
 
 if __name__ == "__main__":

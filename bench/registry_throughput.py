@@ -1,15 +1,16 @@
-"""Throughput of avro-confluent against JSON: the same stateless pipeline, side by side.
+"""Throughput of avro-confluent and json-confluent against JSON: one stateless pipeline, side by
+side.
 
 Run: python bench/registry_throughput.py [--records N] [--runs N] [--quick] [--no-write]. Prints
 the figures and writes them to docs/benchmarks.md (section "avro-confluent"). The goal of
 issue 8: avro-confluent at 0.9x JSON's records per second or better.
 
 One broker, one registry (``sqlstream.local.registry``), one SparkSession. The input records
-are throughput.py's, written twice: as JSON to one topic, and with confluent-kafka's
-AvroSerializer (Confluent's wire format, the schema registered by the serializer) to another.
-The pipeline is throughput.py's (a filter and a projection), reading and writing JSON in one
-variant and avro-confluent in the other; each run reads a whole input topic into a fresh output
-topic, variants alternating (A B, B A, ...) after one uncounted warm-up run each.
+are throughput.py's, written three times: as JSON to one topic, and with confluent-kafka's
+AvroSerializer and JSONSerializer (Confluent's wire format, the schema registered by the
+serializer) to two others. The pipeline is throughput.py's (a filter and a projection), reading
+and writing the same format in each variant; each run reads a whole input topic into a fresh
+output topic, variants alternating (A B C, C B A, ...) after one uncounted warm-up run each.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ SELECT event_id, user_id, amount, event_time
 FROM events
 WHERE action = 'purchase' AND amount > 10;
 """
-JSON, AVRO = "json", "avro-confluent"
+JSON, AVRO, JSONC = "json", "avro-confluent", "json-confluent"
+FORMATS = (JSON, AVRO, JSONC)
 SCHEMA = {
     "type": "record",
     "name": "Event",
@@ -88,6 +90,32 @@ def as_avro(data: list[tuple[bytes, bytes]], url: str, topic: str) -> list[tuple
     return out
 
 
+JSON_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Event",
+    "type": "object",
+    "properties": {
+        **{f: {"type": "string"} for f in ("event_id", "user_id", "action", "country")},
+        "amount": {"type": "number"},
+        "event_time": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def as_json_confluent(
+    data: list[tuple[bytes, bytes]], url: str, topic: str
+) -> list[tuple[bytes, bytes]]:
+    """The same events by confluent-kafka's JSONSerializer (it validates each against the
+    schema, which is why this takes a while for many records)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    serialize = JSONSerializer(json.dumps(JSON_SCHEMA), SchemaRegistryClient({"url": url}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    return [(key, bytes(serialize(json.loads(value), ctx))) for key, value in data]
+
+
 @dataclasses.dataclass
 class Bench:
     spark: t.Any
@@ -105,7 +133,7 @@ class Bench:
                 "bench:\n  target: dev\n  outputs:\n    dev:\n"
                 f"      bootstrap_servers: '{self.bootstrap}'\n"
             )
-            with_ = "WITH (auto_register = true)" if fmt == AVRO else ""
+            with_ = "WITH (auto_register = true)" if fmt != JSON else ""
             (root / "queries" / "p.sql").write_text(
                 SQL.format(input=f"bench-{fmt}", format=fmt, with_=with_)
             )
@@ -156,11 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     broker = localkafka.up(port=0, state_dir=work / "kafka", heap="1g")
     registry = localregistry.up(port=0, state_dir=work / "registry")
     spark = None
-    rates: dict[str, list[float]] = {JSON: [], AVRO: []}
+    rates: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
     loads: list[float] = []
     try:
         data, kept = records(args.records)
-        encoded = {JSON: data, AVRO: as_avro(data, registry.url, f"bench-{AVRO}")}
+        encoded = {
+            JSON: data,
+            AVRO: as_avro(data, registry.url, f"bench-{AVRO}"),
+            JSONC: as_json_confluent(data, registry.url, f"bench-{JSONC}"),
+        }
         for fmt, rows in encoded.items():
             kafkaclient.create_topic(broker.bootstrap, f"bench-{fmt}", partitions=PARTITIONS)
             produce(broker.bootstrap, f"bench-{fmt}", rows, PARTITIONS)
@@ -172,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             [str(bench.project(JSON) / "queries")], vars_override={"output_topic": "unused"}
         ).connection()
         spark = bench.spark = runtime.session(connection, "sqlstream-bench-registry", avro=True)
-        for fmt in (JSON, AVRO):
+        for fmt in FORMATS:
             s, _ = bench.run(fmt)
             print(f"    warm-up {fmt}: {s:.2f} s, not counted", flush=True)
-        for i, fmt in enumerate(order([JSON, AVRO], args.runs), 1):
+        for i, fmt in enumerate(order(list(FORMATS), args.runs), 1):
             load = os.getloadavg()[0]
             s, n = bench.run(fmt)
             rates[fmt].append(n / s)
@@ -203,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(args: argparse.Namespace, rates: dict[str, list[float]], loads: list[float]) -> str:
     med = {fmt: statistics.median(r) for fmt, r in rates.items()}
-    ratio = med[AVRO] / med[JSON]
     lines = [
         f"{args.records:,} records, {args.runs} counted runs per format (alternating, after one"
         f" warm-up each), one local[*] SparkSession; load average during the runs"
@@ -213,10 +244,14 @@ def report(args: argparse.Namespace, rates: dict[str, list[float]], loads: list[
         "| format (read and written) | median records/s | runs |",
         "| --- | ---: | --- |",
     ]
-    for fmt in (JSON, AVRO):
+    for fmt in FORMATS:
         runs = ", ".join(fmt_rate(r) for r in rates[fmt])
         lines.append(f"| {fmt} | {fmt_rate(med[fmt])} | {runs} |")
-    lines += ["", f"avro-confluent / json: **{ratio:.2f}x** (goal: 0.9x or better)."]
+    lines += [
+        "",
+        f"avro-confluent / json: **{med[AVRO] / med[JSON]:.2f}x** (goal: 0.9x or better); "
+        f"json-confluent / json: **{med[JSONC] / med[JSON]:.2f}x**.",
+    ]
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ state_dir_option = click.option(
 @click.group()
 def registry() -> None:
     """A local Schema Registry (Apicurio, Confluent-compatible API, loopback), for the
-    avro-confluent formats."""
+    *-confluent formats (avro-confluent, json-confluent)."""
 
 
 @registry.command("up")
@@ -58,7 +58,7 @@ def registry_status(state_dir: str | None) -> None:
 @registry.command("lock")
 @project_options
 def registry_lock(project: ProjectArgs) -> None:
-    """Look up the schemas of the project's avro-confluent sources and sinks in the target's
+    """Look up the schemas of the project's *-confluent sources and sinks in the target's
     schema_registry (registering a sink's with auto_register) and write schemas.lock.json, so
     that compile and validate work offline."""
     from sqlstream.compiler.schemas import LOCK_FILE, read_lock

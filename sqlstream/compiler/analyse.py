@@ -150,6 +150,9 @@ def analyse(
     result = Analysis()
     definitions: dict[str, Statement] = {}
     views: list[QueryDef] = []
+    broken: set[str] = set()
+    """Kafka streams defined but without columns (reported): known, so that their readers are
+    not reported again as reading an unknown stream; ``_infer`` leaves those readers out."""
 
     def define(name_node: n.Name, stmt: Statement) -> str | None:
         return _define(definitions, name_node, stmt, diags)
@@ -158,9 +161,8 @@ def analyse(
         node = stmt.node
         if isinstance(node, n.CreateKafkaStream):
             name = define(node.name, stmt)
-            # None: a stream without columns, reported
-            if name and (source := _source_def(name, stmt, node, diags, columns_of)):
-                result.sources[name] = source
+            if name:
+                _add_source(result, broken, name, stmt, node, diags, columns_of)
         elif isinstance(node, (n.CreateTable, n.CreateDerivedStream)):
             name = define(node.name, stmt)
             if name and isinstance(node, n.CreateTable):
@@ -174,7 +176,7 @@ def analyse(
         else:
             result.selects.append(QueryDef(stmt, node, node.query))
 
-    known = set(result.sources) | set(result.tables) | {v.name for v in views if v.name}
+    known = set(result.sources) | broken | set(result.tables) | {v.name for v in views if v.name}
     for q in [*views, *result.sinks, *result.selects]:
         q.reads = _references(q, known, diags)
 
@@ -182,6 +184,24 @@ def analyse(
     for q in [*result.views, *result.sinks, *result.selects]:
         _infer(q, result, diags)
     return result
+
+
+def _add_source(
+    result: Analysis,
+    broken: set[str],
+    name: str,
+    stmt: Statement,
+    node: n.CreateKafkaStream,
+    diags: Diagnostics,
+    columns_of: ColumnsOf | None,
+) -> None:
+    """A Kafka stream into ``result.sources``; into ``broken`` when it has no columns (the
+    reason is reported)."""
+    source = _source_def(name, stmt, node, diags, columns_of)
+    if source is not None:
+        result.sources[name] = source
+    else:
+        broken.add(name)
 
 
 def _define(
@@ -245,7 +265,8 @@ def _source_def(
                 f"stream '{node.name.text}' declares no columns",
                 stmt.locate(node.name),
                 "declare them: CREATE STREAM name (col TYPE, ...) FROM KAFKA (...); only "
-                "format = 'avro-confluent' can take them from the registry's latest schema",
+                "a registry format (avro-confluent, json-confluent) can take them from the "
+                "registry's latest schema",
             )
         if not found:
             return None
@@ -411,7 +432,7 @@ def _infer(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
     known = analysis.sources.keys() | analysis.tables.keys()
     if q.broken or any(r not in known and not analysis.view(r) for r in q.reads):
         q.broken = True
-        return  # an unknown stream was reported already
+        return  # an unknown stream, or a stream without columns, was reported already
     if any((v := analysis.view(r)) is not None and v.broken for r in q.reads):
         q.broken = True
         return  # an upstream view failed; its error was reported

@@ -480,6 +480,31 @@ def confluent_prefix(schema_id: int) -> str:
     return f"X'00{schema_id:08X}'"
 
 
+def _confluent_prefix_errors(side: Side, known_ids: t.Sequence[int]) -> list[tuple[str, str]]:
+    """A record is malformed, first match: no magic byte 0 and 4 bytes of id; an id the lock
+    does not know (a schema registered after the start: run again)."""
+    raw, prefix = side.raw, f"substring({side.raw}, 1, 5)"
+    known = ", ".join(confluent_prefix(i) for i in known_ids)
+    return [
+        (
+            f"{raw} IS NOT NULL AND (length({raw}) < 5 OR substring({raw}, 1, 1) <> X'00')",
+            sql_string(f"{side.what} is not in the Confluent wire format (no magic byte 0)"),
+        ),
+        (
+            f"{raw} IS NOT NULL AND {prefix} NOT IN ({known})",
+            f"concat({sql_string(f'{side.what} has an unknown schema id ')}, {_schema_id(raw)})",
+        ),
+    ]
+
+
+def _schema_id(raw: str) -> str:
+    return f"CAST(conv(hex(substring({raw}, 2, 4)), 16, 10) AS STRING)"
+
+
+def _writers(side: Side, options: t.Mapping[str, str]) -> list[tuple[int, str]]:
+    return [(int(i), w) for i, w in json.loads(options[CONFLUENT_WRITERS.format(what=side.what)])]
+
+
 def decode_avro_confluent(
     side: Side, columns: t.Sequence[Column], options: t.Mapping[str, str]
 ) -> Part:
@@ -488,7 +513,7 @@ def decode_avro_confluent(
     Spark's ``from_avro``: ``jsonFormatSchema`` is the writer's, the ``avroSchema`` option the
     reader's). The reader gets the ``AVRO_OK_FIELD`` as plain ``avro`` does, so a payload that
     does not decode is told from a record of nulls."""
-    writers = json.loads(options[CONFLUENT_WRITERS.format(what=side.what)])
+    writers = _writers(side, options)
     reader = json.loads(options[CONFLUENT_READER.format(what=side.what)])
     reader["fields"] = [
         *reader["fields"],
@@ -499,31 +524,23 @@ def decode_avro_confluent(
     prefix, payload = f"substring({raw}, 1, 5)", f"substring({raw}, 6)"
     branches = [
         (
-            f"{prefix} = {confluent_prefix(int(schema_id))}",
+            f"{prefix} = {confluent_prefix(schema_id)}",
             f"from_avro({payload}, {sql_string(writer)}, {sql_map(read)})",
         )
         for schema_id, writer in writers
     ]
-    schema_id = f"CAST(conv(hex(substring({raw}, 2, 4)), 16, 10) AS STRING)"
-    known = ", ".join(confluent_prefix(int(i)) for i, _ in writers)
     part = Part(
         parse_exprs=[f"{case(branches, 'NULL')} AS {struct}"],
         outputs={c.name: f"{struct}.{quote_ident(c.name)}" for c in columns},
     )
-    part.errors += [
-        (
-            f"{raw} IS NOT NULL AND (length({raw}) < 5 OR substring({raw}, 1, 1) <> X'00')",
-            sql_string(f"{side.what} is not in the Confluent wire format (no magic byte 0)"),
-        ),
-        (
-            f"{raw} IS NOT NULL AND {prefix} NOT IN ({known})",
-            f"concat({sql_string(f'{side.what} has an unknown schema id ')}, {schema_id})",
-        ),
+    part.errors += _confluent_prefix_errors(side, [i for i, _ in writers])
+    part.errors.append(
         (
             f"{raw} IS NOT NULL AND {struct}.{quote_ident(AVRO_OK_FIELD)} IS NULL",
-            f"concat({sql_string(f'{side.what} does not decode with schema id ')}, {schema_id})",
-        ),
-    ]
+            f"concat({sql_string(f'{side.what} does not decode with schema id ')}, "
+            f"{_schema_id(raw)})",
+        )
+    )
     return part
 
 
@@ -532,3 +549,21 @@ def encode_avro_confluent(fields: t.Sequence[Column], options: t.Mapping[str, st
     struct = named_struct([f.name for f in fields])
     schema = sql_string(options[CONFLUENT_SCHEMA])
     return f"concat({confluent_prefix(int(options[CONFLUENT_ID]))}, to_avro({struct}, {schema}))"
+
+
+def decode_json_confluent(
+    side: Side, columns: t.Sequence[Column], options: t.Mapping[str, str]
+) -> Part:
+    """The prefix checks of ``avro-confluent``, then the json decoder on the payload
+    (``substring(raw, 6)``): JSON Schema is a contract about the text, not a binary encoding, so
+    the writer schema is not needed to read it; the declared columns are. The reasons after the
+    prefix are json's (``not valid JSON``, ``field amount cannot be converted to DOUBLE``)."""
+    part = Part(errors=_confluent_prefix_errors(side, [i for i, _ in _writers(side, options)]))
+    part.add(_json_struct(side.struct, f"substring({side.raw}, 6)", columns, side.what))
+    return part
+
+
+def encode_json_confluent(fields: t.Sequence[Column], options: t.Mapping[str, str]) -> str:
+    """The prefix of the registered JSON Schema's id, then the json encoder's text as bytes."""
+    prefix = confluent_prefix(int(options[CONFLUENT_ID]))
+    return f"concat({prefix}, CAST({json_of([f.name for f in fields])} AS BINARY))"

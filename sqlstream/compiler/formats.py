@@ -35,8 +35,13 @@ class Format:
     """The Spark package a run with it needs, beside the Kafka connector."""
     null_text_is_tombstone: bool = False
     """The text ``null`` is no event (as a null value is)."""
-    registry: bool = False
-    """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``)."""
+    schema_type: str | None = None
+    """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``) of
+    this ``schemaType`` (``AVRO``, ``JSON``)."""
+
+    @property
+    def registry(self) -> bool:
+        return self.schema_type is not None
 
 
 FORMATS: dict[str, Format] = {
@@ -96,7 +101,16 @@ FORMATS: dict[str, Format] = {
             decode=codecs.decode_avro_confluent,
             encode=codecs.encode_avro_confluent,
             spark_package="spark-avro",
-            registry=True,
+            schema_type="AVRO",
+        ),
+        Format(
+            "json-confluent",
+            value=True,
+            key=True,
+            many=True,
+            decode=codecs.decode_json_confluent,
+            encode=codecs.encode_json_confluent,
+            schema_type="JSON",
         ),
     )
 }

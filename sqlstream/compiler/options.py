@@ -115,8 +115,8 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec(
             "key_format",
             "enum",
-            "the key's format: text or a JSON object (default, by KEY), or avro-confluent",
-            ("avro-confluent",),
+            "the key's format: text or a JSON object (default, by KEY), or a registry format",
+            tuple(f.name for f in formats.FORMATS.values() if f.key and f.registry),
         ),
         OptionSpec(
             "key_subject", "string", "the registry subject of the key (default '<topic>-key')"

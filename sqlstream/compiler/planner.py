@@ -599,7 +599,7 @@ def _plan_sink(
             format_options.update(
                 schemas.sink_options(topic, values, value_format, q.fields, registry)
             )
-        if "key_format" in values:  # avro-confluent: the KEY's columns as a record
+        if "key_format" in values:  # a registry format: the KEY's columns as a record
             key_sql, key_columns = _registry_key(q, node, values, topic, key_columns, registry)
     except (schemas.SchemaProblem, ValueError) as e:
         problem = e if isinstance(e, schemas.SchemaProblem) else schemas.SchemaProblem(str(e))
@@ -830,12 +830,13 @@ def _registry_key(
     key_columns: list[str] | None,
     registry: schemas.Schemas,
 ) -> tuple[str, None]:
-    """``key_format = 'avro-confluent'``: the SQL of the key, a record of the KEY's columns."""
+    """``key_format = 'avro-confluent'`` (or another registry format): the SQL of the key, a
+    record of the KEY's columns."""
     names = key_columns or ([node.key.name] if isinstance(node.key, exp.Column) else [])
     key_fields = [f for name in names for f in q.fields if f.name == name]
     if not key_fields:
         raise schemas.SchemaProblem(
-            "key_format = 'avro-confluent' needs KEY col or KEY (a, b) of output columns",
+            f"key_format = '{values['key_format']}' needs KEY col or KEY (a, b) of output columns",
             "name the output columns the key record holds",
         )
     return schemas.sink_key_sql(topic, values, key_fields, registry), None

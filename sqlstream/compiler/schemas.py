@@ -8,28 +8,39 @@ offline, and below the layers allowed to): it asks a ``Schemas``. The default on
 writes what it found to that file (``sqlstream.kafka.registry``), so that ``validate`` and
 ``compile`` then work offline and show what the run did.
 
-The lock file::
+The lock file (``schemaType`` only when it is not ``AVRO``, so older locks stay valid)::
 
     {"lock_version": 1,
-     "subjects": {"orders-value": [{"version": 1, "id": 7, "schema": "{...}"}, ...]}}
+     "subjects": {"orders-value": [{"version": 1, "id": 7, "schema": "{...}"}, ...],
+                  "clicks-value": [{"version": 1, "id": 8, "schema": "{...}",
+                                    "schemaType": "JSON"}]}}
+
+What differs between the formats (how a schema's fields read as columns, how a sink's schema is
+derived, what a source needs beside the writers) is one ``Kind`` per schema type, in ``KINDS``;
+the type mapping itself is ``compiler.schematypes``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlstream.compiler import codecs, formats
+from sqlstream.compiler import schematypes as st
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import StreamColumn
+from sqlstream.compiler.schematypes import SchemaProblem, record_name
 from sqlstream.compiler.syntax import nodes as n
 from sqlstream.errors import Diagnostics
 
+__all__ = ["SchemaProblem"]  # raised by the kinds below, caught as schemas.SchemaProblem
+
 LOCK_FILE = "schemas.lock.json"
 LOCK_VERSION = 1
+DEFAULT_SCHEMA_TYPE = "AVRO"
+"""What a registry means by a schema without ``schemaType``."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +50,9 @@ class Version:
     version: int
     id: int
     schema: str
-    """The schema as the registry gave it (Avro JSON text)."""
-
-
-class SchemaProblem(Exception):
-    """What is wrong with a subject's schemas (shown at the statement), with a hint."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    """The schema as the registry gave it (Avro or JSON Schema text)."""
+    schema_type: str = DEFAULT_SCHEMA_TYPE
+    """The registry's ``schemaType``: ``AVRO``, ``JSON``, ``PROTOBUF``."""
 
 
 class Schemas(t.Protocol):
@@ -58,10 +62,16 @@ class Schemas(t.Protocol):
         """Every version of ``subject``, oldest first; ``SchemaProblem`` when it has none."""
         ...
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
-        """The id of ``schema`` under ``subject`` (registered first when ``auto_register``;
-        None: as the target's ``schema_registry`` says); ``SchemaProblem`` saying which fields
-        differ when it is not there."""
+    def writer_id(
+        self,
+        subject: str,
+        schema: str,
+        auto_register: bool | None,
+        schema_type: str = DEFAULT_SCHEMA_TYPE,
+    ) -> int:
+        """The id of ``schema`` under ``subject`` (registered first, as ``schema_type``, when
+        ``auto_register``; None: as the target's ``schema_registry`` says); ``SchemaProblem``
+        saying which fields differ when it is not there."""
         ...
 
 
@@ -79,19 +89,31 @@ def read_lock(path: Path) -> dict[str, list[Version]]:
             f"cannot read {path.name}: {e}", f"remove {path} and run again"
         ) from None
     return {
-        subject: [Version(int(v["version"]), int(v["id"]), str(v["schema"])) for v in versions]
+        subject: [
+            Version(
+                int(v["version"]),
+                int(v["id"]),
+                str(v["schema"]),
+                str(v.get("schemaType", DEFAULT_SCHEMA_TYPE)),
+            )
+            for v in versions
+        ]
         for subject, versions in data.get("subjects", {}).items()
     }
+
+
+def _locked(v: Version) -> dict[str, t.Any]:
+    entry: dict[str, t.Any] = {"version": v.version, "id": v.id, "schema": v.schema}
+    if v.schema_type != DEFAULT_SCHEMA_TYPE:
+        entry["schemaType"] = v.schema_type
+    return entry
 
 
 def write_lock(path: Path, subjects: t.Mapping[str, list[Version]]) -> None:
     """Write the lock file (sorted, so that its diff in a review shows what changed)."""
     data = {
         "lock_version": LOCK_VERSION,
-        "subjects": {
-            s: [{"version": v.version, "id": v.id, "schema": v.schema} for v in versions]
-            for s, versions in sorted(subjects.items())
-        },
+        "subjects": {s: [_locked(v) for v in versions] for s, versions in sorted(subjects.items())},
     }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -120,9 +142,15 @@ class LockedSchemas:
             )
         return found
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+    def writer_id(
+        self,
+        subject: str,
+        schema: str,
+        auto_register: bool | None,
+        schema_type: str = DEFAULT_SCHEMA_TYPE,
+    ) -> int:
         versions = self._all().get(subject, [])
-        found = matching_id(versions, schema)
+        found = matching_id(versions, schema, schema_type)
         if found is not None:
             return found
         if auto_register:
@@ -131,19 +159,33 @@ class LockedSchemas:
                 "`sqlstream run` (or `sqlstream registry lock`) registers it, "
                 "auto_register being true",
             )
-        raise not_registered(subject, schema, versions)
+        raise not_registered(subject, schema, versions, schema_type)
 
 
 _TOPIC_NAMING = "TopicNameStrategy: <topic>-value, <topic>-key, or the subject option"
 
 
-def matching_id(versions: t.Sequence[Version], schema: str) -> int | None:
-    """The id of the version equal to ``schema`` (same parsed JSON), the newest first."""
+def matching_id(
+    versions: t.Sequence[Version], schema: str, schema_type: str = DEFAULT_SCHEMA_TYPE
+) -> int | None:
+    """The id of the version equal to ``schema`` (same type, same parsed JSON), newest first."""
     wanted = _parsed(schema)
-    return next((v.id for v in reversed(versions) if _parsed(v.schema) == wanted), None)
+    return next(
+        (
+            v.id
+            for v in reversed(versions)
+            if v.schema_type == schema_type and _parsed(v.schema) == wanted
+        ),
+        None,
+    )
 
 
-def not_registered(subject: str, schema: str, versions: t.Sequence[Version]) -> SchemaProblem:
+def not_registered(
+    subject: str,
+    schema: str,
+    versions: t.Sequence[Version],
+    schema_type: str = DEFAULT_SCHEMA_TYPE,
+) -> SchemaProblem:
     """The error of a sink whose schema the subject lacks: which fields differ from its latest."""
     if not versions:
         return SchemaProblem(
@@ -152,7 +194,9 @@ def not_registered(subject: str, schema: str, versions: t.Sequence[Version]) -> 
             "(or in the target's schema_registry)",
         )
     latest = versions[-1]
-    differ = field_differences(_parsed(latest.schema), _parsed(schema))
+    if latest.schema_type != schema_type:
+        return wrong_type(subject, latest, schema_type)
+    differ = field_differences(_parsed(latest.schema), _parsed(schema), schema_type)
     return SchemaProblem(
         f"the sink's schema is not registered under subject '{subject}'; against its latest "
         f"(version {latest.version}, id {latest.id}): {differ or 'same fields, other details'}",
@@ -160,31 +204,34 @@ def not_registered(subject: str, schema: str, versions: t.Sequence[Version]) -> 
     )
 
 
-def field_differences(old: t.Any, new: t.Any) -> str:
-    """``+a long, -b, c: string -> long`` between two record schemas."""
-    before, after = _fields(old), _fields(new)
-    parts = [f"+{n} {_type_text(after[n])}" for n in after if n not in before]
+def wrong_type(subject: str, found: Version, schema_type: str) -> SchemaProblem:
+    """A subject of another schema type than the format's."""
+    named = [f.name for f in formats.FORMATS.values() if f.schema_type == found.schema_type]
+    return SchemaProblem(
+        f"subject '{subject}' holds {found.schema_type} schemas (version {found.version}, id "
+        f"{found.id}), not {schema_type}",
+        f"read it with format {' or '.join(named) or 'of its type'}, or name another subject",
+    )
+
+
+def field_differences(old: t.Any, new: t.Any, schema_type: str = DEFAULT_SCHEMA_TYPE) -> str:
+    """``+a long, -b, c: string -> long`` between two record (or object) schemas."""
+    kind = KINDS.get(schema_type, KINDS[DEFAULT_SCHEMA_TYPE])
+    before, after, text = kind.fields(old), kind.fields(new), kind.type_text
+    parts = [f"+{n} {text(after[n])}" for n in after if n not in before]
     parts += [f"-{n}" for n in before if n not in after]
     parts += [
-        f"{n}: {_type_text(before[n])} -> {_type_text(after[n])}"
+        f"{n}: {text(before[n])} -> {text(after[n])}"
         for n in after
         if n in before and before[n] != after[n]
     ]
     return ", ".join(parts)
 
 
-def _fields(schema: t.Any) -> dict[str, t.Any]:
+def _avro_fields(schema: t.Any) -> dict[str, t.Any]:
     if not isinstance(schema, dict):
         return {}
     return {f["name"]: f.get("type") for f in schema.get("fields", []) if isinstance(f, dict)}
-
-
-def _type_text(avro_type: t.Any) -> str:
-    if isinstance(avro_type, list):
-        return "|".join(_type_text(a) for a in avro_type)
-    if isinstance(avro_type, dict):
-        return str(avro_type.get("logicalType") or avro_type.get("type"))
-    return str(avro_type)
 
 
 def _parsed(schema: str) -> t.Any:
@@ -192,53 +239,6 @@ def _parsed(schema: str) -> t.Any:
         return json.loads(schema)
     except ValueError:
         return schema
-
-
-# --- Avro schemas from columns ----------------------------------------------------------------
-
-# Spark SQL type -> Avro type (as Spark's own to_avro/from_avro convert them).
-_AVRO_TYPES: dict[str, t.Any] = {
-    "STRING": "string",
-    "BOOLEAN": "boolean",
-    "INT": "int",
-    "BIGINT": "long",
-    "FLOAT": "float",
-    "DOUBLE": "double",
-    "BINARY": "bytes",
-    "DATE": {"type": "int", "logicalType": "date"},
-    "TIMESTAMP": {"type": "long", "logicalType": "timestamp-micros"},
-}
-
-
-def avro_type(spark_type: str) -> t.Any:
-    """The Avro type of a plain Spark SQL type; ``SchemaProblem`` for one it cannot map."""
-    found = _AVRO_TYPES.get(codecs.normalise_type(spark_type))
-    if found is None:
-        raise SchemaProblem(
-            f"avro-confluent maps {', '.join(_AVRO_TYPES)} columns; not {spark_type}",
-            "cast the column, or select its fields one by one (nested Avro types are not "
-            "mapped yet)",
-        )
-    return found
-
-
-def record_schema(name: str, columns: t.Iterable[codecs.Column]) -> dict[str, t.Any]:
-    """A record of these columns, each nullable with default null (a union ``["null", T]``):
-    as a reader schema, a field a writer lacks reads as NULL; as a writer schema, it is what
-    Spark's ``to_avro`` writes for a nullable column."""
-    return {
-        "type": "record",
-        "name": record_name(name),
-        "fields": [
-            {"name": c.name, "type": ["null", avro_type(c.type)], "default": None} for c in columns
-        ],
-    }
-
-
-def record_name(text: str) -> str:
-    """An Avro name from a subject or topic (``orders-value`` -> ``orders_value``)."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    return name if re.match(r"[A-Za-z_]", name) else "_" + name
 
 
 def compact(schema: t.Any) -> str:
@@ -249,7 +249,141 @@ def writers_option(versions: t.Sequence[Version]) -> str:
     return json.dumps([[v.id, v.schema] for v in versions], separators=(",", ":"))
 
 
+# --- one kind per schema type -------------------------------------------------------------------
+
+
+def _avro_columns(latest: t.Any) -> list[tuple[str, str]]:
+    named: dict[str, t.Any] = {}
+    return [(f, st.spark_of_avro(a, f, named)) for f, a in _avro_fields(latest).items()]
+
+
+def _json_columns(latest: t.Any) -> list[tuple[str, str]]:
+    return [(f, st.spark_of_json(p, f)) for f, p in st.json_properties(latest).items()]
+
+
+def _avro_writer(subject: str, fields: t.Sequence[tuple[str, str]]) -> dict[str, t.Any]:
+    return st.avro_record(subject, fields)
+
+
+def _json_writer(subject: str, fields: t.Sequence[tuple[str, str]]) -> dict[str, t.Any]:
+    return st.json_object(record_name(subject), fields)
+
+
+def avro_reader(
+    subject: str, columns: t.Sequence[codecs.Column], latest: t.Any
+) -> dict[str, t.Any]:
+    """The reader schema of the declared columns: each nullable with default null, named as the
+    latest writer (``_adopt``)."""
+    reader = st.avro_record(subject, [(c.name, c.type) for c in columns])
+    if not (isinstance(latest, dict) and latest.get("type") == "record"):
+        return reader
+    adopted = _adopt(reader, latest, _named_types(latest), set(), top=True)
+    return t.cast(dict[str, t.Any], adopted)
+
+
+def _adopt(
+    mine: t.Any, written: t.Any, named: dict[str, t.Any], seen: set[str], top: bool = False
+) -> t.Any:
+    """A reader type (not null) made to resolve against the writer's: the writer's own Avro type
+    where both read as the same Spark type (a ``timestamp-millis`` stays millis: the declared
+    TIMESTAMP alone would say micros, and Spark would read the values 1000 times too late; an
+    enum stays an enum), else a record takes the writer record's name (Avro resolves a record
+    in a union by its name) and its fields, arrays and maps their items, the same way. The top
+    record keeps its own nullable fields, so a field an old writer lacks reads as NULL. ``seen``:
+    the named types the reader defines so far (a second use is by name, as Avro wants)."""
+    w = _non_null(written)
+    w = named.get(w, w) if isinstance(w, str) else w
+    if w is None:
+        return mine
+    if not top and st.avro_reads_as(w, dict(named)) == st.avro_reads_as(mine):
+        return _defined_once(w, seen)
+    kind = mine.get("type") if isinstance(mine, dict) else None
+    if kind == "record" and isinstance(w, dict) and w.get("type") == "record":
+        theirs = _avro_fields(w)
+        adopted = {
+            **mine,
+            "name": w["name"],
+            **({"namespace": w["namespace"]} if w.get("namespace") else {}),
+        }
+        adopted["fields"] = [
+            {**f, "type": ["null", _adopt(f["type"][1], theirs.get(f["name"]), named, seen)]}
+            for f in mine["fields"]
+        ]
+        return adopted
+    for part in ("items", "values"):
+        if (
+            kind in ("array", "map")
+            and isinstance(w, dict)
+            and w.get("type") == kind
+            and part in mine
+        ):
+            return {**mine, part: ["null", _adopt(mine[part][1], w.get(part), named, seen)]}
+    return mine
+
+
+def _defined_once(avro: t.Any, seen: set[str]) -> t.Any:
+    """A writer's type as the reader uses it: a named type already defined, by its name."""
+    if not (isinstance(avro, dict) and avro.get("name")):
+        return avro
+    full = f"{avro['namespace']}.{avro['name']}" if avro.get("namespace") else avro["name"]
+    if full in seen:
+        return full
+    seen.update(_named_types(avro))
+    seen.add(full)
+    return avro
+
+
+def _named_types(schema: t.Any) -> dict[str, t.Any]:
+    """Every named type of a schema, by name and full name (later fields may name them)."""
+    named: dict[str, t.Any] = {}
+    st.avro_reads_as(schema, named)
+    return named
+
+
+def _non_null(avro: t.Any) -> t.Any:
+    """The one non-null type of a type or of a union with null; None for a wider union."""
+    if not isinstance(avro, list):
+        return avro
+    others = [a for a in avro if a != "null"]
+    return others[0] if len(others) == 1 else None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a schema type means to the compiler."""
+
+    columns: t.Callable[[t.Any], list[tuple[str, str]]]
+    """The (name, Spark type) columns of a parsed schema's fields; ``SchemaProblem`` for one it
+    cannot map."""
+    fields: t.Callable[[t.Any], dict[str, t.Any]]
+    """Field name -> its type in the schema (for ``field_differences``)."""
+    type_text: t.Callable[[t.Any], str]
+    writer: t.Callable[[str, t.Sequence[tuple[str, str]]], dict[str, t.Any]]
+    """The schema of a sink's (name, Spark type) fields under a subject."""
+    reader: t.Callable[[str, t.Sequence[codecs.Column], t.Any], dict[str, t.Any]] | None = None
+    """A source's reader schema (declared columns, latest writer), when its decoder needs one."""
+
+
+KINDS: dict[str, Kind] = {
+    "AVRO": Kind(_avro_columns, _avro_fields, st.avro_text, _avro_writer, avro_reader),
+    "JSON": Kind(_json_columns, st.json_properties, st.json_text, _json_writer),
+}
+
+
 # --- what the planner asks ----------------------------------------------------------------------
+
+
+def _registry_format(format_name: str) -> formats.Format | None:
+    row = formats.FORMATS.get(format_name)
+    return row if row is not None and row.schema_type is not None else None
+
+
+def _checked_versions(schemas: Schemas, subject: str, schema_type: str) -> list[Version]:
+    versions = schemas.versions(subject)
+    other = next((v for v in versions if v.schema_type != schema_type), None)
+    if other is not None:
+        raise wrong_type(subject, other, schema_type)
+    return versions
 
 
 def source_options(
@@ -259,23 +393,38 @@ def source_options(
     schemas: Schemas,
 ) -> dict[str, str]:
     """The codec options of a source's registry sides: each side (``value``/``key``, its format,
-    its declared columns) whose format is a registry one gets its writers and its reader."""
+    its declared columns) whose format is a registry one gets its writers (and its reader)."""
     found: dict[str, str] = {}
     for what, format_name, columns in sides:
-        if not formats.FORMATS.get(format_name, formats.FORMATS["json"]).registry or not columns:
+        row = _registry_format(format_name)
+        if row is None or row.schema_type is None or not columns:
             continue
         subject = _subject(topic, values, what)
-        versions = schemas.versions(subject)
-        latest = _parsed(versions[-1].schema)
-        reader = record_schema(subject, columns)
-        if isinstance(latest, dict) and latest.get("type") == "record":
-            reader["name"] = latest["name"]
-            if latest.get("namespace"):
-                reader["namespace"] = latest["namespace"]
-            _keep_writer_types(reader, latest)
+        versions = _checked_versions(schemas, subject, row.schema_type)
         found[codecs.CONFLUENT_WRITERS.format(what=what)] = writers_option(versions)
-        found[codecs.CONFLUENT_READER.format(what=what)] = compact(reader)
+        kind = KINDS[row.schema_type]
+        if kind.reader is not None:
+            reader = kind.reader(subject, columns, _parsed(versions[-1].schema))
+            found[codecs.CONFLUENT_READER.format(what=what)] = compact(reader)
     return found
+
+
+def _writer_options(
+    subject: str,
+    row: formats.Format,
+    fields: t.Sequence[codecs.Column],
+    values: t.Mapping[str, str],
+    schemas: Schemas,
+) -> dict[str, str]:
+    """The schema of ``fields`` in ``row``'s schema type and its id under ``subject``
+    (``auto_register``: the sink's option; unset, the target's ``schema_registry`` decides)."""
+    schema_type = t.cast(str, row.schema_type)
+    schema = compact(KINDS[schema_type].writer(subject, [(f.name, f.type) for f in fields]))
+    auto = values.get("auto_register")
+    schema_id = schemas.writer_id(
+        subject, schema, auto.lower() == "true" if auto is not None else None, schema_type
+    )
+    return {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
 
 
 def sink_options(
@@ -285,17 +434,11 @@ def sink_options(
     fields: t.Sequence[codecs.Column],
     schemas: Schemas,
 ) -> dict[str, str]:
-    """A registry sink's schema, derived from the SELECT's output, and its id under the subject
-    (``auto_register``: the sink's option; unset, the target's ``schema_registry`` decides)."""
-    if not formats.FORMATS.get(format_name, formats.FORMATS["json"]).registry:
+    """A registry sink's schema, derived from the SELECT's output, and its id under the subject."""
+    row = _registry_format(format_name)
+    if row is None:
         return {}
-    subject = _subject(topic, values, "value")
-    schema = compact(record_schema(subject, fields))
-    auto = values.get("auto_register")
-    schema_id = schemas.writer_id(
-        subject, schema, auto.lower() == "true" if auto is not None else None
-    )
-    return {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
+    return _writer_options(_subject(topic, values, "value"), row, fields, values, schemas)
 
 
 def sink_key_sql(
@@ -304,16 +447,11 @@ def sink_key_sql(
     key_fields: t.Sequence[codecs.Column],
     schemas: Schemas,
 ) -> str:
-    """The key of a sink with ``key_format = 'avro-confluent'``: a record of the KEY's output
-    columns under ``<topic>-key`` (or ``key_subject``), as the value's (``sink_options``)."""
-    subject = _subject(topic, values, "key")
-    schema = compact(record_schema(subject, key_fields))
-    auto = values.get("auto_register")
-    schema_id = schemas.writer_id(
-        subject, schema, auto.lower() == "true" if auto is not None else None
-    )
-    options = {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
-    return codecs.encode_avro_confluent(key_fields, options)
+    """The key of a sink with a registry ``key_format``: a record (an object) of the KEY's
+    output columns under ``<topic>-key`` (or ``key_subject``), as the value's (``sink_options``)."""
+    row = formats.key_format(values["key_format"])
+    options = _writer_options(_subject(topic, values, "key"), row, key_fields, values, schemas)
+    return row.encode(key_fields, options)
 
 
 def _subject(topic: str | None, values: t.Mapping[str, str], what: str) -> str:
@@ -328,49 +466,6 @@ def _subject(topic: str | None, values: t.Mapping[str, str], what: str) -> str:
     return f"{topic}-{what}"
 
 
-def _keep_writer_types(reader: dict[str, t.Any], latest: dict[str, t.Any]) -> None:
-    """A reader field takes the latest writer's Avro type where both read as the same Spark
-    type: a ``timestamp-millis`` stays millis (the declared TIMESTAMP alone would say micros,
-    and Spark would read the values 1000 times too late), an enum stays an enum."""
-    written = _fields(latest)
-    for f in reader["fields"]:
-        if f["name"] not in written:
-            continue
-        declared = f["type"][1]
-        mine = _non_null(written[f["name"]])
-        if mine is not None and _spark_type(mine) == _spark_type(declared):
-            f["type"] = ["null", mine]
-
-
-def _non_null(avro: t.Any) -> t.Any:
-    """The one non-null type of a type or of a union with null; None for a wider union."""
-    if not isinstance(avro, list):
-        return avro
-    others = [a for a in avro if a != "null"]
-    return others[0] if len(others) == 1 else None
-
-
-_SPARK_TYPES = {
-    "string": "STRING",
-    "boolean": "BOOLEAN",
-    "int": "INT",
-    "long": "BIGINT",
-    "float": "FLOAT",
-    "double": "DOUBLE",
-    "bytes": "BINARY",
-    "enum": "STRING",
-    "fixed": "BINARY",
-}
-_LOGICAL = {"date": "DATE", "timestamp-millis": "TIMESTAMP", "timestamp-micros": "TIMESTAMP"}
-
-
-def _spark_type(avro: t.Any) -> str | None:
-    """The Spark type ``from_avro`` reads a plain Avro type as; None for one not mapped."""
-    if isinstance(avro, dict):
-        return _LOGICAL.get(avro.get("logicalType", "")) or _SPARK_TYPES.get(avro.get("type", ""))
-    return _SPARK_TYPES.get(avro) if isinstance(avro, str) else None
-
-
 def columns_from(
     schemas: Schemas,
 ) -> t.Callable[[Statement, n.CreateKafkaStream, Diagnostics], list[StreamColumn] | None]:
@@ -381,29 +476,16 @@ def columns_from(
         stmt: Statement, node: n.CreateKafkaStream, diags: Diagnostics
     ) -> list[StreamColumn] | None:
         values = {o.name: o.value.text for o in node.options}
-        if not formats.FORMATS.get(values.get("format", "json").lower(), _JSON).registry:
+        row = _registry_format(values.get("format", "json").lower())
+        if row is None or row.schema_type is None:
             return None
         try:
-            latest = _parsed(
-                schemas.versions(_subject(values.get("topic"), values, "value"))[-1].schema
-            )
-            return [_column(name, avro) for name, avro in _fields(latest).items()]
+            subject = _subject(values.get("topic"), values, "value")
+            latest = _checked_versions(schemas, subject, row.schema_type)[-1]
+            found = KINDS[row.schema_type].columns(_parsed(latest.schema))
+            return [StreamColumn(name, spark) for name, spark in found]
         except SchemaProblem as e:
             diags.error(e.message, stmt.locate(node.name), e.hint)
             return []
 
     return columns_of
-
-
-_JSON = formats.FORMATS["json"]
-
-
-def _column(name: str, avro: t.Any) -> StreamColumn:
-    spark = _spark_type(_non_null(avro))
-    if spark is None:
-        raise SchemaProblem(
-            f"field '{name}' of the latest schema is {_type_text(avro)}, which avro-confluent "
-            "does not map to a column yet",
-            "declare the stream's columns, leaving this field out",
-        )
-    return StreamColumn(name, spark)

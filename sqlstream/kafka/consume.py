@@ -134,7 +134,25 @@ def confluent_avro_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], 
     return show
 
 
-SCHEMA_DISPLAY = {"avro-confluent": confluent_avro_display}
+def confluent_json_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
+    """json-confluent values as JSON: the five bytes of the wire format checked (the id must be
+    one of the lock's), the payload shown as the json format shows a value."""
+
+    def show(data: bytes) -> str:
+        if len(data) < 5 or data[0] != 0:
+            return f"{data.hex()}  (not in the Confluent wire format; hex)"
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id not in schemas:
+            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+        return _json_display(data[5:])
+
+    return show
+
+
+SCHEMA_DISPLAY = {
+    "avro-confluent": confluent_avro_display,
+    "json-confluent": confluent_json_display,
+}
 """Formats whose values are shown with the project's registry schemas (id -> schema)."""
 
 

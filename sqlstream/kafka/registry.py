@@ -16,6 +16,7 @@ import typing as t
 from pathlib import Path
 
 from sqlstream.compiler.schemas import (
+    DEFAULT_SCHEMA_TYPE,
     LockedSchemas,
     SchemaProblem,
     Schemas,
@@ -25,6 +26,7 @@ from sqlstream.compiler.schemas import (
     not_registered,
     read_lock,
     write_lock,
+    wrong_type,
 )
 from sqlstream.errors import RunFailure
 from sqlstream.project.registry import RegistrySettings
@@ -59,20 +61,28 @@ class RegistrySchemas:
             )
         return self._found[subject]
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+    def writer_id(
+        self,
+        subject: str,
+        schema: str,
+        auto_register: bool | None,
+        schema_type: str = DEFAULT_SCHEMA_TYPE,
+    ) -> int:
         from confluent_kafka.schema_registry import Schema
 
         versions = self._fetch(subject)
-        found = matching_id(versions, schema)
+        found = matching_id(versions, schema, schema_type)
         if found is not None:
             self._found[subject] = versions
             self._save()
             return found
         if not (self.settings.auto_register if auto_register is None else auto_register):
-            raise not_registered(subject, schema, versions)
+            raise not_registered(subject, schema, versions, schema_type)
+        if versions and versions[-1].schema_type != schema_type:
+            raise wrong_type(subject, versions[-1], schema_type)
         try:
             schema_id = int(
-                self._call(self.client.register_schema, subject, Schema(schema, "AVRO"))
+                self._call(self.client.register_schema, subject, Schema(schema, schema_type))
             )
         except _registry_error() as e:
             if getattr(e, "http_status_code", None) != _INCOMPATIBLE:
@@ -80,7 +90,8 @@ class RegistrySchemas:
             latest = versions[-1].schema if versions else "{}"
             raise SchemaProblem(
                 f"the registry refuses the sink's schema under subject '{subject}': incompatible "
-                f"with its latest ({field_differences(_json(latest), _json(schema))})",
+                f"with its latest "
+                f"({field_differences(_json(latest), _json(schema), schema_type)})",
                 "change the SELECT to a compatible schema, or the subject's compatibility level",
             ) from None
         self._found[subject] = self._fetch(subject)
@@ -98,8 +109,15 @@ class RegistrySchemas:
         found = []
         for number in sorted(numbers):
             registered = self._call(self.client.get_version, subject, number)
-            schema_str = registered.schema.schema_str if registered.schema else ""
-            found.append(Version(int(number), int(registered.schema_id or 0), schema_str or ""))
+            schema = registered.schema
+            found.append(
+                Version(
+                    int(number),
+                    int(registered.schema_id or 0),
+                    (schema.schema_str if schema else "") or "",
+                    (schema.schema_type if schema else None) or DEFAULT_SCHEMA_TYPE,
+                )
+            )
         return found
 
     def _call(self, method: t.Callable[..., t.Any], *args: t.Any) -> t.Any:

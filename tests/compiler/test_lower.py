@@ -390,12 +390,12 @@ def test_the_options_and_messages_read_the_format_table() -> None:
     assert (
         options.SOURCE_OPTIONS["format"].choices
         == formats.VALUE_FORMATS
-        == ("json", "avro", "csv", "text", "raw", "avro-confluent")
+        == ("json", "avro", "csv", "text", "raw", "avro-confluent", "json-confluent")
     )
     assert (
         options.SOURCE_OPTIONS["key_format"].choices
         == formats.KEY_FORMATS
-        == ("text", "json", "raw", "avro-confluent")
+        == ("text", "json", "raw", "avro-confluent", "json-confluent")
     )
     assert formats.FORMAT_OPTIONS == ("avro_schema", "csv_delimiter")
     one_column = [f.name for f in formats.FORMATS.values() if not f.many]

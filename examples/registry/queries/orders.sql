@@ -16,3 +16,12 @@ INSERT INTO KAFKA TOPIC 'big-orders-avro'
 SELECT order_id, customer, amount, amount * 1.2 AS amount_with_tax
 FROM orders
 WHERE amount > 100;
+
+-- The same big orders in JSON Schema's wire format (json-confluent): a JSON Schema derived from
+-- the SELECT (each property nullable), registered under big-orders-json-value.
+INSERT INTO KAFKA TOPIC 'big-orders-json'
+    KEY customer
+    FORMAT json-confluent
+SELECT order_id, customer, amount, amount * 1.2 AS amount_with_tax
+FROM orders
+WHERE amount > 100;
