@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlstream.compiler import codecs
+from sqlstream.compiler import codecs, protobuf
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class Format:
     """The text ``null`` is no event (as a null value is)."""
     registry: bool = False
     """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``)."""
+    schema_type: str = "AVRO"
+    """A registry format's schema type, as the registry names it."""
+    functions: tuple[tuple[str, str, str], ...] = ()
+    """JVM functions its encoder calls: (name, Java class, return type) (``protobuf``)."""
 
 
 FORMATS: dict[str, Format] = {
@@ -97,6 +101,19 @@ FORMATS: dict[str, Format] = {
             encode=codecs.encode_avro_confluent,
             spark_package="spark-avro",
             registry=True,
+        ),
+        Format(
+            "protobuf-confluent",
+            value=True,
+            key=False,
+            many=True,
+            decode=protobuf.decode_protobuf_confluent,
+            encode=protobuf.encode_protobuf_confluent,
+            options=(protobuf.MESSAGE_OPTION,),
+            spark_package="sqlstream-protobuf",
+            registry=True,
+            schema_type="PROTOBUF",
+            functions=((protobuf.ENCODE_FUNCTION, protobuf.ENCODE_CLASS, "BINARY"),),
         ),
     )
 }

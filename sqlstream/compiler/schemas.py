@@ -12,6 +12,8 @@ The lock file::
 
     {"lock_version": 1,
      "subjects": {"orders-value": [{"version": 1, "id": 7, "schema": "{...}"}, ...]}}
+
+A version whose schema is not Avro says so: ``"schemaType": "PROTOBUF"`` (written only then).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream.compiler import codecs, formats
+from sqlstream.compiler import codecs, formats, protobuf
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import StreamColumn
 from sqlstream.compiler.syntax import nodes as n
@@ -39,7 +41,9 @@ class Version:
     version: int
     id: int
     schema: str
-    """The schema as the registry gave it (Avro JSON text)."""
+    """The schema as the registry gave it (Avro JSON text, ``.proto`` text or base64)."""
+    schema_type: str = "AVRO"
+    """As the registry names it: ``AVRO``, ``PROTOBUF``, ``JSON``."""
 
 
 class SchemaProblem(Exception):
@@ -58,7 +62,9 @@ class Schemas(t.Protocol):
         """Every version of ``subject``, oldest first; ``SchemaProblem`` when it has none."""
         ...
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+    def writer_id(
+        self, subject: str, schema: str, auto_register: bool | None, schema_type: str = "AVRO"
+    ) -> int:
         """The id of ``schema`` under ``subject`` (registered first when ``auto_register``;
         None: as the target's ``schema_registry`` says); ``SchemaProblem`` saying which fields
         differ when it is not there."""
@@ -79,7 +85,10 @@ def read_lock(path: Path) -> dict[str, list[Version]]:
             f"cannot read {path.name}: {e}", f"remove {path} and run again"
         ) from None
     return {
-        subject: [Version(int(v["version"]), int(v["id"]), str(v["schema"])) for v in versions]
+        subject: [
+            Version(int(v["version"]), int(v["id"]), str(v["schema"]), v.get("schemaType", "AVRO"))
+            for v in versions
+        ]
         for subject, versions in data.get("subjects", {}).items()
     }
 
@@ -89,13 +98,19 @@ def write_lock(path: Path, subjects: t.Mapping[str, list[Version]]) -> None:
     data = {
         "lock_version": LOCK_VERSION,
         "subjects": {
-            s: [{"version": v.version, "id": v.id, "schema": v.schema} for v in versions]
-            for s, versions in sorted(subjects.items())
+            s: [_locked_version(v) for v in versions] for s, versions in sorted(subjects.items())
         },
     }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def _locked_version(v: Version) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {"version": v.version, "id": v.id, "schema": v.schema}
+    if v.schema_type != "AVRO":
+        out["schemaType"] = v.schema_type
+    return out
 
 
 class LockedSchemas:
@@ -120,7 +135,9 @@ class LockedSchemas:
             )
         return found
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+    def writer_id(
+        self, subject: str, schema: str, auto_register: bool | None, schema_type: str = "AVRO"
+    ) -> int:
         versions = self._all().get(subject, [])
         found = matching_id(versions, schema)
         if found is not None:
@@ -138,9 +155,18 @@ _TOPIC_NAMING = "TopicNameStrategy: <topic>-value, <topic>-key, or the subject o
 
 
 def matching_id(versions: t.Sequence[Version], schema: str) -> int | None:
-    """The id of the version equal to ``schema`` (same parsed JSON), the newest first."""
+    """The id of the version equal to ``schema`` (same parsed JSON; for Protobuf, the same
+    messages), the newest first."""
     wanted = _parsed(schema)
-    return next((v.id for v in reversed(versions) if _parsed(v.schema) == wanted), None)
+    return next(
+        (
+            v.id
+            for v in reversed(versions)
+            if _parsed(v.schema) == wanted
+            or (v.schema_type == "PROTOBUF" and protobuf.same_schema(v.schema, schema))
+        ),
+        None,
+    )
 
 
 def not_registered(subject: str, schema: str, versions: t.Sequence[Version]) -> SchemaProblem:
@@ -262,10 +288,14 @@ def source_options(
     its declared columns) whose format is a registry one gets its writers and its reader."""
     found: dict[str, str] = {}
     for what, format_name, columns in sides:
-        if not formats.FORMATS.get(format_name, formats.FORMATS["json"]).registry or not columns:
+        row = formats.FORMATS.get(format_name, formats.FORMATS["json"])
+        if not row.registry or not columns:
             continue
         subject = _subject(topic, values, what)
         versions = schemas.versions(subject)
+        if row.schema_type != "AVRO":
+            found[codecs.CONFLUENT_WRITERS.format(what=what)] = writers_option(versions)
+            continue
         latest = _parsed(versions[-1].schema)
         reader = record_schema(subject, columns)
         if isinstance(latest, dict) and latest.get("type") == "record":
@@ -287,13 +317,17 @@ def sink_options(
 ) -> dict[str, str]:
     """A registry sink's schema, derived from the SELECT's output, and its id under the subject
     (``auto_register``: the sink's option; unset, the target's ``schema_registry`` decides)."""
-    if not formats.FORMATS.get(format_name, formats.FORMATS["json"]).registry:
+    row = formats.FORMATS.get(format_name, formats.FORMATS["json"])
+    if not row.registry:
         return {}
     subject = _subject(topic, values, "value")
-    schema = compact(record_schema(subject, fields))
+    if row.schema_type == "PROTOBUF":
+        schema = protobuf.registered_schema(subject, fields, values)
+    else:
+        schema = compact(record_schema(subject, fields))
     auto = values.get("auto_register")
     schema_id = schemas.writer_id(
-        subject, schema, auto.lower() == "true" if auto is not None else None
+        subject, schema, auto.lower() == "true" if auto is not None else None, row.schema_type
     )
     return {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
 
@@ -381,13 +415,14 @@ def columns_from(
         stmt: Statement, node: n.CreateKafkaStream, diags: Diagnostics
     ) -> list[StreamColumn] | None:
         values = {o.name: o.value.text for o in node.options}
-        if not formats.FORMATS.get(values.get("format", "json").lower(), _JSON).registry:
+        row = formats.FORMATS.get(values.get("format", "json").lower(), _JSON)
+        if not row.registry:
             return None
         try:
-            latest = _parsed(
-                schemas.versions(_subject(values.get("topic"), values, "value"))[-1].schema
-            )
-            return [_column(name, avro) for name, avro in _fields(latest).items()]
+            latest = schemas.versions(_subject(values.get("topic"), values, "value"))[-1]
+            if row.schema_type == "PROTOBUF":
+                return _proto_columns(latest.schema, values)
+            return [_column(name, avro) for name, avro in _fields(_parsed(latest.schema)).items()]
         except SchemaProblem as e:
             diags.error(e.message, stmt.locate(node.name), e.hint)
             return []
@@ -407,3 +442,16 @@ def _column(name: str, avro: t.Any) -> StreamColumn:
             "declare the stream's columns, leaving this field out",
         )
     return StreamColumn(name, spark)
+
+
+def _proto_columns(schema: str, values: t.Mapping[str, str]) -> list[StreamColumn]:
+    """The fields of the stream's message (``protobuf_message``, else the file's first)."""
+    try:
+        model, _ = protobuf.parse_schema(schema)
+        _, message = protobuf.find_message(model, values.get(protobuf.MESSAGE_OPTION))
+        return [StreamColumn(name, type_) for name, type_ in protobuf.columns(model, message)]
+    except protobuf.ProtoProblem as e:
+        raise SchemaProblem(
+            f"the latest schema cannot give the stream's columns: {e}",
+            "declare the stream's columns, leaving such fields out",
+        ) from None

@@ -59,7 +59,9 @@ class RegistrySchemas:
             )
         return self._found[subject]
 
-    def writer_id(self, subject: str, schema: str, auto_register: bool | None) -> int:
+    def writer_id(
+        self, subject: str, schema: str, auto_register: bool | None, schema_type: str = "AVRO"
+    ) -> int:
         from confluent_kafka.schema_registry import Schema
 
         versions = self._fetch(subject)
@@ -72,7 +74,7 @@ class RegistrySchemas:
             raise not_registered(subject, schema, versions)
         try:
             schema_id = int(
-                self._call(self.client.register_schema, subject, Schema(schema, "AVRO"))
+                self._call(self.client.register_schema, subject, Schema(schema, schema_type))
             )
         except _registry_error() as e:
             if getattr(e, "http_status_code", None) != _INCOMPATIBLE:
@@ -99,7 +101,10 @@ class RegistrySchemas:
         for number in sorted(numbers):
             registered = self._call(self.client.get_version, subject, number)
             schema_str = registered.schema.schema_str if registered.schema else ""
-            found.append(Version(int(number), int(registered.schema_id or 0), schema_str or ""))
+            schema_type = (registered.schema.schema_type if registered.schema else None) or "AVRO"
+            found.append(
+                Version(int(number), int(registered.schema_id or 0), schema_str or "", schema_type)
+            )
         return found
 
     def _call(self, method: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
