@@ -102,6 +102,10 @@ WRITTEN_AS: dict[str, str] = {
 class ProtoProblem(ValueError):
     """A Protobuf schema that cannot be read, or a construct not mapped (the message says which)."""
 
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
 
 # --- the binary form ----------------------------------------------------------------------------
 
@@ -308,7 +312,7 @@ _FILE_STATEMENTS: dict[str, t.Callable[[_Tokens, dict[str, t.Any]], None]] = {
 
 
 def _message(toks: _Tokens) -> dict[str, t.Any]:
-    message: dict[str, t.Any] = {"name": toks.next(), "field": []}
+    message: dict[str, t.Any] = {"name": toks.next()}
     toks.expect("{")
     while toks.peek() != "}":
         _message_item(toks, message, None)
@@ -364,7 +368,7 @@ def _field(toks: _Tokens, message: dict[str, t.Any], oneof: int | None) -> None:
         toks.expect(";")
     if oneof is not None:
         field["oneof_index"] = oneof
-    message["field"].append(field)
+    message.setdefault("field", []).append(field)
 
 
 def _map_field(toks: _Tokens, message: dict[str, t.Any], field: dict[str, t.Any]) -> None:
@@ -392,7 +396,7 @@ def _map_field(toks: _Tokens, message: dict[str, t.Any], field: dict[str, t.Any]
             "options": {"map_entry": True},
         }
     )
-    message["field"].append(
+    message.setdefault("field", []).append(
         {"name": name, "number": number, "label": LABEL_REPEATED, "type_name": entry}
     )
 
@@ -558,7 +562,9 @@ def _all_messages(model: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
 def columns(model: t.Mapping[str, t.Any], message: dict[str, t.Any]) -> list[tuple[str, str]]:
     """The (name, Spark type) of each field of ``message``: the stream's columns."""
     index = _all_messages(model)
-    return [(f["name"], _spark_type(f, index, (message["name"],))) for f in message["field"]]
+    return [
+        (f["name"], _spark_type(f, index, (message["name"],))) for f in message.get("field", [])
+    ]
 
 
 def _spark_type(
@@ -584,7 +590,9 @@ def _element_type(
     nested = index[field["type_name"]]
     if nested["name"] in path:
         raise ProtoProblem(f"field {where}: recursive message {nested['name']} is not mapped")
-    inner = [(f["name"], _spark_type(f, index, (*path, nested["name"]))) for f in nested["field"]]
+    inner = [
+        (f["name"], _spark_type(f, index, (*path, nested["name"]))) for f in nested.get("field", [])
+    ]
     if nested.get("options", {}).get("map_entry"):
         return f"MAP<{inner[0][1]}, {inner[1][1]}>"
     return "STRUCT<" + ", ".join(f"{codecs.quote_ident(n)}: {ty}" for n, ty in inner) + ">"
@@ -599,10 +607,14 @@ def sink_schema(message: str, fields: t.Iterable[codecs.Column]) -> str:
         if written is None:
             raise ProtoProblem(
                 f"protobuf-confluent writes {', '.join(WRITTEN_AS)} columns; {f.name} is {f.type}",
-                # hint travels in the message: the planner shows it at the statement
+                "cast the column (a TIMESTAMP to STRING, or unix_micros(...) to BIGINT); nested "
+                "and repeated sink fields are not written yet",
             )
         if not re.fullmatch(r"[A-Za-z_]\w*", f.name):
-            raise ProtoProblem(f"column {f.name!r} is no Protobuf field name: alias it")
+            raise ProtoProblem(
+                f"column {f.name!r} is no Protobuf field name",
+                "alias it with letters, digits and underscores",
+            )
         lines.append(f"  optional {written} {f.name} = {number};")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -683,9 +695,13 @@ def decode_protobuf_confluent(
     )
     function = decode_function(return_type)
     raw, struct = side.raw, codecs.quote_ident(side.struct)
-    branches = []
+    branches, lacking = [], []
     for schema_id, schema in writers:
-        _, data, _, _ = _reader(schema, full)
+        try:
+            _, data, _, _ = _reader(schema, full)
+        except ProtoProblem:
+            lacking.append(codecs.confluent_prefix(int(schema_id)))
+            continue  # an older writer without the message (or one that cannot be read)
         spec = f"{base64.b64encode(data).decode()} {full} {ddl}"
         branches.append(
             (
@@ -717,6 +733,15 @@ def decode_protobuf_confluent(
             f"' (schema id ', {_schema_id(raw)}, ')')",
         ),
     )
+    if lacking:
+        part.errors.insert(
+            2,
+            (
+                f"{raw} IS NOT NULL AND substring({raw}, 1, 5) IN ({', '.join(lacking)})",
+                f"concat({codecs.sql_string(side.what + ' has schema id ')}, {_schema_id(raw)}, "
+                f"{codecs.sql_string(f', whose schema has no message {full}')})",
+            ),
+        )
     return part
 
 

@@ -322,7 +322,10 @@ def sink_options(
         return {}
     subject = _subject(topic, values, "value")
     if row.schema_type == "PROTOBUF":
-        schema = protobuf.registered_schema(subject, fields, values)
+        try:
+            schema = protobuf.registered_schema(subject, fields, values)
+        except protobuf.ProtoProblem as e:
+            raise SchemaProblem(str(e), e.hint) from None
     else:
         schema = compact(record_schema(subject, fields))
     auto = values.get("auto_register")

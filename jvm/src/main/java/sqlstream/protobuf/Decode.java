@@ -47,7 +47,17 @@ public final class Decode implements UDF2<byte[], String, Row> {
     if (framed == null) {
       return null;
     }
-    return READERS.computeIfAbsent(spec, Reader::new).read(framed);
+    return READERS.computeIfAbsent(spec, Decode::reader).read(framed);
+  }
+
+  /** A spec the JVM cannot use (a descriptor protobuf-java refuses) makes every record of that
+   * schema id bad, with the cause as the reason, rather than failing the task. */
+  static Reader reader(String spec) {
+    try {
+      return new Reader(spec);
+    } catch (RuntimeException e) {
+      return new Reader(spec.split(" ", 3)[2], e);
+    }
   }
 
   /** A mismatch between the writer's field and the column's type. */
@@ -64,6 +74,7 @@ public final class Decode implements UDF2<byte[], String, Row> {
     final StructType columns;
     final FieldDescriptor[] fields;
     final FileDescriptor file;
+    final String unusable;
 
     Reader(String spec) {
       String[] parts = spec.split(" ", 3);
@@ -71,9 +82,21 @@ public final class Decode implements UDF2<byte[], String, Row> {
       message = Descriptors.message(file, parts[1]);
       columns = StructType.fromDDL(parts[2]);
       fields = fieldsOf(message, columns);
+      unusable = null;
+    }
+
+    Reader(String ddl, RuntimeException cause) {
+      file = null;
+      message = null;
+      columns = StructType.fromDDL(ddl);
+      fields = new FieldDescriptor[columns.fields().length - 1];
+      unusable = "has a schema the JVM cannot use: " + cause.getMessage();
     }
 
     Row read(byte[] framed) {
+      if (unusable != null) {
+        return failed(unusable);
+      }
       if (framed.length < 5 || framed[0] != 0) {
         return failed("is not in the Confluent wire format");
       }
