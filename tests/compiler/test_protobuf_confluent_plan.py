@@ -244,3 +244,26 @@ def test_the_lock_records_a_schema_type_other_than_avro(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.count('"schemaType"') == 1 and '"schemaType": "PROTOBUF"' in text
     assert read_lock(path) == {"a": [Version(1, 1, "{}")], "b": [Version(1, 2, V1, "PROTOBUF")]}
+
+
+def test_the_run_and_the_script_register_the_functions_first(tmp_path: Path) -> None:
+    from sqlstream.spark import script, steps
+
+    compiled = compile_project([str(_project(tmp_path) / "queries")])
+    connection = compiled.connection()
+    all_steps = steps.steps(compiled.plan, connection=connection)
+    registered = [s for s in all_steps if isinstance(s, steps.RegisterFunction)]
+    assert [s.java_class for s in registered] == [
+        "sqlstream.protobuf.Decode",
+        "sqlstream.protobuf.Encode",
+    ]
+    assert all_steps.index(registered[-1]) < min(
+        all_steps.index(s) for s in all_steps if isinstance(s, steps.ReadSource)
+    )
+    text = script.script(compiled.plan, connection=connection)
+    assert "spark.udf.registerJavaFunction(" in text
+    assert (
+        'spark.udf.registerJavaFunction("__sqlstream_protobuf_encode", '
+        '"sqlstream.protobuf.Encode", "BINARY")'
+    ) in text
+    assert "sqlstream-protobuf.jar" in text.split("import os")[0]
