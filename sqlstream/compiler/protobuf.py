@@ -789,3 +789,22 @@ def registered_schema(
 ) -> str:
     """The ``.proto`` a sink registers: its message named by ``protobuf_message`` or the subject."""
     return sink_schema(options.get(MESSAGE_OPTION) or message_name(subject), fields)
+
+
+def field_differences(old: str, new: str, message: str | None = None) -> str:
+    """``+a BIGINT, -b, c: INT -> STRING`` between the messages of two schemas (as columns)."""
+    try:
+        before, after = (_field_types(s, message) for s in (old, new))
+    except ProtoProblem as e:
+        return str(e)
+    parts = [f"+{n} {after[n]}" for n in after if n not in before]
+    parts += [f"-{n}" for n in before if n not in after]
+    parts += [
+        f"{n}: {before[n]} -> {after[n]}" for n in after if n in before and before[n] != after[n]
+    ]
+    return ", ".join(parts)
+
+
+def _field_types(schema: str, message: str | None) -> dict[str, str]:
+    model, _ = parse_schema(schema)
+    return dict(columns(model, find_message(model, message)[1]))

@@ -178,7 +178,10 @@ def not_registered(subject: str, schema: str, versions: t.Sequence[Version]) -> 
             "(or in the target's schema_registry)",
         )
     latest = versions[-1]
-    differ = field_differences(_parsed(latest.schema), _parsed(schema))
+    if latest.schema_type == "PROTOBUF":
+        differ = protobuf.field_differences(latest.schema, schema)
+    else:
+        differ = field_differences(_parsed(latest.schema), _parsed(schema))
     return SchemaProblem(
         f"the sink's schema is not registered under subject '{subject}'; against its latest "
         f"(version {latest.version}, id {latest.id}): {differ or 'same fields, other details'}",

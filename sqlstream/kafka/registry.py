@@ -15,6 +15,7 @@ import json
 import typing as t
 from pathlib import Path
 
+from sqlstream.compiler import protobuf
 from sqlstream.compiler.schemas import (
     LockedSchemas,
     SchemaProblem,
@@ -80,9 +81,14 @@ class RegistrySchemas:
             if getattr(e, "http_status_code", None) != _INCOMPATIBLE:
                 raise SchemaProblem(f"the registry refuses the sink's schema: {e}") from None
             latest = versions[-1].schema if versions else "{}"
+            differ = (
+                protobuf.field_differences(latest, schema)
+                if schema_type == "PROTOBUF" and versions
+                else field_differences(_json(latest), _json(schema))
+            )
             raise SchemaProblem(
                 f"the registry refuses the sink's schema under subject '{subject}': incompatible "
-                f"with its latest ({field_differences(_json(latest), _json(schema))})",
+                f"with its latest ({differ})",
                 "change the SELECT to a compatible schema, or the subject's compatibility level",
             ) from None
         self._found[subject] = self._fetch(subject)

@@ -235,7 +235,10 @@ def test_a_sink_schema_not_registered_is_refused_with_the_difference(tmp_path: P
     project = _project(tmp_path, select="id, note")
     with pytest.raises(UserErrors) as info:
         compile_project([str(project / "queries")])
-    assert "the sink's schema is not registered under subject 'out-value'" in str(info.value)
+    assert (
+        "the sink's schema is not registered under subject 'out-value'; against its latest "
+        "(version 1, id 13): +note STRING"
+    ) in str(info.value)
 
 
 def test_the_lock_records_a_schema_type_other_than_avro(tmp_path: Path) -> None:
