@@ -105,7 +105,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "protobuf-confluent",
             value=True,
-            key=False,
+            key=True,
             many=True,
             decode=protobuf.decode_protobuf_confluent,
             encode=protobuf.encode_protobuf_confluent,

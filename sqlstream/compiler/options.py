@@ -125,8 +125,9 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec(
             "key_format",
             "enum",
-            "the key's format: text or a JSON object (default, by KEY), or avro-confluent",
-            ("avro-confluent",),
+            "the key's format: text or a JSON object (default, by KEY), avro-confluent or "
+            "protobuf-confluent",
+            ("avro-confluent", "protobuf-confluent"),
         ),
         OptionSpec(
             "key_subject", "string", "the registry subject of the key (default '<topic>-key')"

@@ -835,7 +835,7 @@ def _registry_key(
     key_fields = [f for name in names for f in q.fields if f.name == name]
     if not key_fields:
         raise schemas.SchemaProblem(
-            "key_format = 'avro-confluent' needs KEY col or KEY (a, b) of output columns",
+            f"key_format = '{values['key_format']}' needs KEY col or KEY (a, b) of output columns",
             "name the output columns the key record holds",
         )
     return schemas.sink_key_sql(topic, values, key_fields, registry), None

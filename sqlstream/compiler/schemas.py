@@ -347,12 +347,24 @@ def sink_key_sql(
     """The key of a sink with ``key_format = 'avro-confluent'``: a record of the KEY's output
     columns under ``<topic>-key`` (or ``key_subject``), as the value's (``sink_options``)."""
     subject = _subject(topic, values, "key")
-    schema = compact(record_schema(subject, key_fields))
+    proto = values.get("key_format") == "protobuf-confluent"
+    if proto:
+        try:
+            schema = protobuf.sink_schema(protobuf.message_name(subject), key_fields)
+        except protobuf.ProtoProblem as e:
+            raise SchemaProblem(str(e), e.hint) from None
+    else:
+        schema = compact(record_schema(subject, key_fields))
     auto = values.get("auto_register")
     schema_id = schemas.writer_id(
-        subject, schema, auto.lower() == "true" if auto is not None else None
+        subject,
+        schema,
+        auto.lower() == "true" if auto is not None else None,
+        "PROTOBUF" if proto else "AVRO",
     )
     options = {codecs.CONFLUENT_SCHEMA: schema, codecs.CONFLUENT_ID: str(schema_id)}
+    if proto:
+        return protobuf.encode_protobuf_confluent(key_fields, options)
     return codecs.encode_avro_confluent(key_fields, options)
 
 

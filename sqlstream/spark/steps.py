@@ -296,17 +296,13 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
 
 
 def functions_needed(plan: Plan, query: SinkPlan | str | None = None) -> list[tuple[str, str, str]]:
-    """The JVM functions the selected queries call: their sources' decoders, their sinks'
-    encoders (``Format.functions``), each once."""
+    """The JVM functions the selected queries call: their sources' decoders, and the encoders
+    (``Format.functions``) their sinks' key or value SQL calls, each once."""
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
     found = [f for s in plan.sources if s.name in names for f in s.decoding.functions]
-    found += [
-        f
-        for s in sinks
-        if s.value_format in formats.FORMATS
-        for f in formats.FORMATS[s.value_format].functions
-    ]
+    encoders = [f for row in formats.FORMATS.values() for f in row.functions]
+    found += [f for s in sinks for f in encoders if any(f"{f[0]}(" in e for e in s.write_exprs)]
     return list(dict.fromkeys(found))
 
 

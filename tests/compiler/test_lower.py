@@ -395,7 +395,7 @@ def test_the_options_and_messages_read_the_format_table() -> None:
     assert (
         options.SOURCE_OPTIONS["key_format"].choices
         == formats.KEY_FORMATS
-        == ("text", "json", "raw", "avro-confluent")
+        == ("text", "json", "raw", "avro-confluent", "protobuf-confluent")
     )
     assert formats.FORMAT_OPTIONS == ("avro_schema", "csv_delimiter", "protobuf_message")
     one_column = [f.name for f in formats.FORMATS.values() if not f.many]

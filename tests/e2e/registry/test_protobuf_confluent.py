@@ -148,16 +148,7 @@ def test_values_of_two_writers_read_and_written_and_the_dlq(
     written = locked[f"{out}-value"][0]
     assert all(r.value[:6] == b"\x00" + written.id.to_bytes(4, "big") + b"\x00" for r in rows)
     # The other side reads them with the registry's schema, built into a class of its own.
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    from sqlstream.compiler import protobuf
-
-    _, data = protobuf.parse_schema(written.schema)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(descriptor_pb2.FileDescriptorProto.FromString(data))
-    cls = message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"{out.replace('-', '_')}_value")
-    )
+    cls = _class_of(written.schema, f"{out.replace('-', '_')}_value")
     deserialize = ProtobufDeserializer(cls, {"use.deprecated.format": False})
     got = [deserialize(r.value, _value(out)) for r in rows]
     assert [(m.id, m.doubled, m.first_sku, m.colour, m.status, m.note) for m in got] == [
@@ -167,3 +158,69 @@ def test_values_of_two_writers_read_and_written_and_the_dlq(
     assert [m.HasField("first_sku") for m in got] == [True, False]  # NULL: left unset
     dead = consume_all(kafka_bootstrap, dlq, timeout=30)
     assert {r.value: (r.header("sqlstream.error.reason") or b"").decode() for r in dead} == bad
+
+
+def _key_class() -> t.Any:
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    file = descriptor_pb2.FileDescriptorProto(name="key.proto", package="shop", syntax="proto3")
+    key = file.message_type.add(name="OrderKey")
+    key.field.add(name="uid", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.OrderKey"))
+
+
+def test_a_key_read_and_written(
+    spark: t.Any, kafka_bootstrap: str, registry_url: str, tmp_path: Path
+) -> None:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    topic, out = (f"pbk-{n}-{uuid.uuid4().hex[:8]}" for n in ("in", "out"))
+    client = SchemaRegistryClient({"url": registry_url})
+    key_cls, value_cls = _key_class(), _message_class(2)
+    key = _serializer(client, key_cls)(
+        key_cls(uid="u1"), SerializationContext(topic, MessageField.KEY)
+    )
+    value = _serializer(client, value_cls)(value_cls(id=7, note="n"), _value(topic))
+    for name in (topic, out):
+        create_topic(kafka_bootstrap, name)
+    produce(kafka_bootstrap, topic, [(key, value)])
+    sql = f"""
+    CREATE STREAM orders (uid STRING KEY, id BIGINT)
+    FROM KAFKA (topic = '{topic}', format = 'protobuf-confluent',
+                key_format = 'protobuf-confluent', starting_offsets = 'earliest');
+    INSERT INTO KAFKA TOPIC '{out}' KEY uid
+        WITH (auto_register = true, key_format = 'protobuf-confluent')
+    SELECT uid, id FROM orders;
+    """
+    pipeline = Pipeline.create(tmp_path, kafka_bootstrap, sql)
+    settings = RegistrySettings(url=registry_url)
+    compile_project(
+        [str(tmp_path / "queries")],
+        registry=lambda p: RegistrySchemas(settings, p.root / LOCK_FILE),
+    )
+    pipeline.run(spark)
+    (row,) = consume_all(kafka_bootstrap, out, timeout=30)
+    written = read_lock(tmp_path / LOCK_FILE)[f"{out}-key"][0]
+    assert row.key[:6] == b"\x00" + written.id.to_bytes(4, "big") + b"\x00"
+    out_key = _class_of(written.schema, f"{out.replace('-', '_')}_key")
+    got = ProtobufDeserializer(out_key, {"use.deprecated.format": False})(
+        row.key, SerializationContext(out, MessageField.KEY)
+    )
+    assert got.uid == "u1"
+    assert row.value == b'{"uid":"u1","id":7}'
+
+
+def _class_of(schema: str, message: str) -> t.Any:
+    """A message class of a registered schema (what a consumer builds from the registry)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    from sqlstream.compiler import protobuf
+
+    _, data = protobuf.parse_schema(schema)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(descriptor_pb2.FileDescriptorProto.FromString(data))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(message))
