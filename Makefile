@@ -26,7 +26,7 @@ setup: $(STAMP) $(PROTOBUF_JAR)
 MVN          ?= mvn
 PROTOBUF_JAR := sqlstream/spark/jvm/sqlstream-protobuf.jar
 $(PROTOBUF_JAR): jvm/pom.xml $(wildcard jvm/src/main/java/sqlstream/protobuf/*.java)
-	$(MVN) -q -B -f jvm/pom.xml package
+	$(MVN) -q -B $(SQLSTREAM_MVN_ARGS) -f jvm/pom.xml package
 	mkdir -p $(dir $@)
 	cp jvm/target/sqlstream-protobuf.jar $@
 

@@ -224,3 +224,21 @@ def _class_of(schema: str, message: str) -> t.Any:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(descriptor_pb2.FileDescriptorProto.FromString(data))
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(message))
+
+
+def test_topics_consume_shows_values_decoded_by_their_writer(registry_url: str) -> None:
+    import json
+
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from sqlstream.kafka.consume import confluent_protobuf_display
+
+    client = SchemaRegistryClient({"url": registry_url})
+    topic, cls = f"pb-show-{uuid.uuid4().hex[:8]}", _message_class(2)
+    data = bytes(_serializer(client, cls)(cls(id=5, note="n", status=1), _value(topic)))
+    schema_id = int.from_bytes(data[1:5], "big")
+    schema = client.get_schema(schema_id).schema_str
+    show = confluent_protobuf_display({schema_id: schema})
+    assert json.loads(show(data)) == {"id": "5", "note": "n", "status": "PAID"}
+    assert "schema id 999 is not in schemas.lock.json" in show(b"\x00\x00\x00\x03\xe7" + data[5:])
+    assert "not in the Confluent wire format" in show(b"\x01" + data[1:])
