@@ -599,25 +599,88 @@ def _element_type(
 
 
 def sink_schema(message: str, fields: t.Iterable[codecs.Column]) -> str:
-    """The ``.proto`` text of a sink's value: one proto3 message of ``optional`` fields (a NULL
-    is an unset field), numbered in the SELECT's order."""
-    lines = ['syntax = "proto3";', "", f"message {message} {{"]
-    for number, f in enumerate(fields, 1):
-        written = WRITTEN_AS.get(codecs.normalise_type(f.type))
-        if written is None:
+    """The ``.proto`` text of a sink's value: one proto3 message, a field per output column in
+    the SELECT's order: a scalar is ``optional`` (a NULL is an unset field), a STRUCT a nested
+    message, an ARRAY a ``repeated`` field."""
+    tree = [(f.name, _spark_tree(f.type)) for f in fields]
+    return "\n".join(['syntax = "proto3";', "", *_message_lines(message, tree, "")]) + "\n"
+
+
+SparkTree = tuple[t.Any, ...]
+"""A Spark type as a tree: ``("BIGINT",)``, ``("ARRAY", elem)``, ``("STRUCT", [(name, tree)])``."""
+
+_SPARK_TOKEN = re.compile(r"`(?:[^`]|``)*`|\w+(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?|[<>,:]")
+
+
+def _spark_tree(text: str) -> SparkTree:
+    tokens = _SPARK_TOKEN.findall(text)
+    tree, rest = _read_spark_type(tokens)
+    if rest:
+        raise ProtoProblem(f"cannot read the type {text}")
+    return tree
+
+
+def _read_spark_type(tokens: list[str]) -> tuple[SparkTree, list[str]]:
+    head, rest = tokens[0].upper(), tokens[1:]
+    if head == "ARRAY" and rest[:1] == ["<"]:
+        element, rest = _read_spark_type(rest[1:])
+        return ("ARRAY", element), rest[1:]
+    if head == "MAP" and rest[:1] == ["<"]:
+        key, rest = _read_spark_type(rest[1:])
+        value, rest = _read_spark_type(rest[1:])
+        return ("MAP", key, value), rest[1:]
+    if head == "STRUCT" and rest[:1] == ["<"]:
+        members, rest = [], rest[1:]
+        while rest and rest[0] != ">":
+            name = rest[0].strip("`").replace("``", "`")
+            rest = rest[2:] if rest[1:2] == [":"] else rest[1:]
+            member, rest = _read_spark_type(rest)
+            members.append((name, member))
+            rest = rest[1:] if rest[:1] == [","] else rest
+        return ("STRUCT", members), rest[1:]
+    return (codecs.normalise_type(tokens[0]),), rest
+
+
+def _spark_text(tree: SparkTree) -> str:
+    if tree[0] == "ARRAY":
+        return f"ARRAY<{_spark_text(tree[1])}>"
+    if tree[0] == "MAP":
+        return f"MAP<{_spark_text(tree[1])}, {_spark_text(tree[2])}>"
+    if tree[0] == "STRUCT":
+        return "STRUCT<" + ", ".join(f"{n}: {_spark_text(m)}" for n, m in tree[1]) + ">"
+    return str(tree[0])
+
+
+def _message_lines(name: str, fields: list[tuple[str, SparkTree]], indent: str) -> list[str]:
+    body: list[str] = []
+    for number, (field, tree) in enumerate(fields, 1):
+        if not re.fullmatch(r"[A-Za-z_]\w*", field):
             raise ProtoProblem(
-                f"protobuf-confluent writes {', '.join(WRITTEN_AS)} columns; {f.name} is {f.type}",
-                "cast the column (a TIMESTAMP to STRING, or unix_micros(...) to BIGINT); nested "
-                "and repeated sink fields are not written yet",
-            )
-        if not re.fullmatch(r"[A-Za-z_]\w*", f.name):
-            raise ProtoProblem(
-                f"column {f.name!r} is no Protobuf field name",
+                f"column {field!r} is no Protobuf field name",
                 "alias it with letters, digits and underscores",
             )
-        lines.append(f"  optional {written} {f.name} = {number};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        repeated = tree[0] == "ARRAY"
+        element = tree[1] if repeated else tree
+        if element[0] in ("ARRAY", "MAP"):
+            raise ProtoProblem(
+                f"protobuf-confluent does not write {field} ({_spark_text(tree)}): maps and "
+                "arrays of arrays are not written yet",
+                "select its parts, or write it with FORMAT json",
+            )
+        if element[0] == "STRUCT":
+            kind = "".join(p[:1].upper() + p[1:] for p in field.split("_") if p) or "Field"
+            body += _message_lines(kind, element[1], indent + "  ")
+        else:
+            kind = WRITTEN_AS.get(element[0], "")
+            if not kind:
+                raise ProtoProblem(
+                    f"protobuf-confluent writes {', '.join(WRITTEN_AS)} columns; {field} is "
+                    f"{_spark_text(tree)}",
+                    "cast the column (a TIMESTAMP to STRING, or unix_micros(...) to BIGINT)",
+                )
+        label = "repeated " if repeated else ("optional " if element[0] != "STRUCT" else "")
+        body.append(f"{indent}  {label}{kind} {field} = {number};")
+    return [f"{indent}message {name} {{", *body, f"{indent}}}"]
 
 
 def message_name(text: str) -> str:

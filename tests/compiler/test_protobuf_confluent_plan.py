@@ -270,3 +270,35 @@ def test_the_run_and_the_script_register_the_functions_first(tmp_path: Path) -> 
         '"sqlstream.protobuf.Encode", "BINARY")'
     ) in text
     assert "sqlstream-protobuf.jar" in text.split("import os")[0]
+
+
+class _Field:
+    def __init__(self, name: str, type_: str) -> None:
+        self.name, self.type = name, type_
+
+
+def test_a_sink_writes_structs_as_messages_and_arrays_as_repeated() -> None:
+    text = protobuf.sink_schema(
+        "out_value",
+        [
+            _Field("id", "BIGINT"),
+            _Field("line_items", "ARRAY<STRUCT<`sku`: STRING, `qty`: INT>>"),
+            _Field("tags", "ARRAY<STRING>"),
+        ],
+    )
+    assert text == (
+        'syntax = "proto3";\n\nmessage out_value {\n  optional int64 id = 1;\n'
+        "  message LineItems {\n    optional string sku = 1;\n    optional int32 qty = 2;\n  }\n"
+        "  repeated LineItems line_items = 2;\n  repeated string tags = 3;\n}\n"
+    )
+    model, _ = protobuf.parse_schema(text)  # and it reads back as the same columns
+    assert protobuf.columns(model, protobuf.find_message(model, None)[1]) == [
+        ("id", "BIGINT"),
+        ("line_items", "ARRAY<STRUCT<`sku`: STRING, `qty`: INT>>"),
+        ("tags", "ARRAY<STRING>"),
+    ]
+
+
+def test_a_sink_map_is_refused_saying_which() -> None:
+    with pytest.raises(protobuf.ProtoProblem, match=r"does not write m \(MAP<STRING, INT>\)"):
+        protobuf.sink_schema("o", [_Field("m", "MAP<STRING, INT>")])

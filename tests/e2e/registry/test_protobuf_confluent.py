@@ -129,7 +129,7 @@ def test_values_of_two_writers_read_and_written_and_the_dlq(
     INSERT INTO KAFKA TOPIC '{out}' FORMAT protobuf-confluent WITH (auto_register = true)
     SELECT id, amount * 2 AS doubled, CAST(get(items, 0).sku AS STRING) AS first_sku,
            CAST(try_element_at(attrs, 'c') AS STRING) AS colour,
-           status, note FROM orders;
+           status, note, items FROM orders;
     """
     pipeline = Pipeline.create(tmp_path, kafka_bootstrap, sql)
     settings = RegistrySettings(url=registry_url)
@@ -156,6 +156,7 @@ def test_values_of_two_writers_read_and_written_and_the_dlq(
         (2**40, 5.0, "", "", "NEW", "n2"),
     ]
     assert [m.HasField("first_sku") for m in got] == [True, False]  # NULL: left unset
+    assert [[(i.sku, i.qty) for i in m.items] for m in got] == [[("a", 2)], []]
     dead = consume_all(kafka_bootstrap, dlq, timeout=30)
     assert {r.value: (r.header("sqlstream.error.reason") or b"").decode() for r in dead} == bad
 
