@@ -742,7 +742,7 @@ def decode_protobuf_confluent(
     wanted = options.get(MESSAGE_OPTION)
     try:
         latest_model, _, full, latest = _reader(writers[-1][1], wanted)
-        natural = dict(columns_of_message(latest_model, latest))
+        natural = _column_types(latest_model, latest)
     except ProtoProblem as e:
         raise ValueError(str(e)) from None
     for c in columns:
@@ -829,12 +829,6 @@ def _framing_errors(side: codecs.Side, ids: t.Sequence[int]) -> list[tuple[str, 
     ]
 
 
-def columns_of_message(
-    model: t.Mapping[str, t.Any], message: dict[str, t.Any]
-) -> list[tuple[str, str]]:
-    return columns(model, message)
-
-
 def encode_protobuf_confluent(
     fields: t.Sequence[codecs.Column], options: t.Mapping[str, str]
 ) -> str:
@@ -870,4 +864,9 @@ def field_differences(old: str, new: str, message: str | None = None) -> str:
 
 def _field_types(schema: str, message: str | None) -> dict[str, str]:
     model, _ = parse_schema(schema)
-    return dict(columns(model, find_message(model, message)[1]))
+    return _column_types(model, find_message(model, message)[1])
+
+
+def _column_types(model: t.Mapping[str, t.Any], message: dict[str, t.Any]) -> dict[str, str]:
+    """``columns`` as a mapping (the decoder's ``columns`` parameter hides the function)."""
+    return dict(columns(model, message))
