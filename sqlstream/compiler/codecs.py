@@ -173,11 +173,14 @@ class Part:
     """Declared column name -> SQL over parse_exprs' output."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """(condition true when this part is malformed, SQL of the reason), in priority order."""
+    functions: list[tuple[str, str, str]] = field(default_factory=list)
+    """JVM functions the SQL calls: (name, Java class, return type), registered before the read."""
 
     def add(self, other: Part) -> None:
         self.parse_exprs += other.parse_exprs
         self.outputs.update(other.outputs)
         self.errors += other.errors
+        self.functions += other.functions
 
 
 def text_to_type(text_sql: str, raw_sql: str, type_: str, what: str) -> Part:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlstream.compiler import codecs
+from sqlstream.compiler import codecs, protobuf
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class Format:
     """The text ``null`` is no event (as a null value is)."""
     schema_type: str | None = None
     """In Confluent's wire format, its schemas in a Schema Registry (``compiler.schemas``) of
-    this ``schemaType`` (``AVRO``, ``JSON``)."""
+    this ``schemaType`` (``AVRO``, ``JSON``, ``PROTOBUF``)."""
+    functions: tuple[tuple[str, str, str], ...] = ()
+    """JVM functions its encoder calls: (name, Java class, return type) (``protobuf``)."""
 
     @property
     def registry(self) -> bool:
@@ -111,6 +113,18 @@ FORMATS: dict[str, Format] = {
             decode=codecs.decode_json_confluent,
             encode=codecs.encode_json_confluent,
             schema_type="JSON",
+        ),
+        Format(
+            "protobuf-confluent",
+            value=True,
+            key=True,
+            many=True,
+            decode=protobuf.decode_protobuf_confluent,
+            encode=protobuf.encode_protobuf_confluent,
+            options=(protobuf.MESSAGE_OPTION,),
+            spark_package="sqlstream-protobuf",
+            schema_type="PROTOBUF",
+            functions=((protobuf.ENCODE_FUNCTION, protobuf.ENCODE_CLASS, "BINARY"),),
         ),
     )
 }

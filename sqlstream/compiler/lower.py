@@ -164,6 +164,7 @@ def decode(
         error_expr=error_expr,
         reason_expr=reason_expr,
         output_exprs=output_exprs,
+        functions=decoded.functions,
     )
 
 

@@ -88,6 +88,11 @@ SOURCE_OPTIONS: dict[str, OptionSpec] = {
         ),
         OptionSpec("csv_delimiter", "string", "the field separator, for format = 'csv'"),
         OptionSpec(
+            "protobuf_message",
+            "string",
+            "the message read, for format = 'protobuf-confluent' (default: the schema's first)",
+        ),
+        OptionSpec(
             "subject", "string", "the registry subject of the value (default '<topic>-value')"
         ),
         OptionSpec(
@@ -109,6 +114,11 @@ SINK_OPTIONS: dict[str, OptionSpec] = {
         OptionSpec("name", "string", "the query's stable name (also its default checkpoint)"),
         OptionSpec("avro_schema", "string", "the Avro schema (JSON) of the value, for FORMAT avro"),
         OptionSpec("csv_delimiter", "string", "the field separator, for FORMAT csv"),
+        OptionSpec(
+            "protobuf_message",
+            "string",
+            "the message written, for FORMAT protobuf-confluent (default '<subject>' as a name)",
+        ),
         OptionSpec(
             "subject", "string", "the registry subject of the value (default '<topic>-value')"
         ),

@@ -48,6 +48,8 @@ class Decoding:
     """String SQL over ``parse_exprs``' output: why the record is malformed."""
     output_exprs: list[str]
     """``selectExpr`` over ``parse_exprs``' output giving the declared columns, in order."""
+    functions: list[tuple[str, str, str]] = field(default_factory=list)
+    """JVM functions the decoding calls: (name, Java class, return type) (``protobuf``)."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlstream.compiler import codecs, formats
+from sqlstream.compiler import codecs, formats, protobuf
 from sqlstream.compiler import schematypes as st
 from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import StreamColumn
@@ -50,7 +50,8 @@ class Version:
     version: int
     id: int
     schema: str
-    """The schema as the registry gave it (Avro or JSON Schema text)."""
+    """The schema as the registry gave it (Avro or JSON Schema text; ``.proto`` text or the base64
+    descriptor confluent-kafka registers)."""
     schema_type: str = DEFAULT_SCHEMA_TYPE
     """The registry's ``schemaType``: ``AVRO``, ``JSON``, ``PROTOBUF``."""
 
@@ -168,13 +169,15 @@ _TOPIC_NAMING = "TopicNameStrategy: <topic>-value, <topic>-key, or the subject o
 def matching_id(
     versions: t.Sequence[Version], schema: str, schema_type: str = DEFAULT_SCHEMA_TYPE
 ) -> int | None:
-    """The id of the version equal to ``schema`` (same type, same parsed JSON), newest first."""
+    """The id of the version equal to ``schema`` (same type, same parsed JSON; for Protobuf, the
+    same messages), newest first."""
     wanted = _parsed(schema)
     return next(
         (
             v.id
             for v in reversed(versions)
-            if v.schema_type == schema_type and _parsed(v.schema) == wanted
+            if v.schema_type == schema_type
+            and (_parsed(v.schema) == wanted or KINDS[schema_type].same(v.schema, schema))
         ),
         None,
     )
@@ -217,6 +220,8 @@ def wrong_type(subject: str, found: Version, schema_type: str) -> SchemaProblem:
 def field_differences(old: t.Any, new: t.Any, schema_type: str = DEFAULT_SCHEMA_TYPE) -> str:
     """``+a long, -b, c: string -> long`` between two record (or object) schemas."""
     kind = KINDS.get(schema_type, KINDS[DEFAULT_SCHEMA_TYPE])
+    if kind.differences is not None:
+        return kind.differences(old, new)
     before, after, text = kind.fields(old), kind.fields(new), kind.type_text
     parts = [f"+{n} {text(after[n])}" for n in after if n not in before]
     parts += [f"-{n}" for n in before if n not in after]
@@ -252,21 +257,57 @@ def writers_option(versions: t.Sequence[Version]) -> str:
 # --- one kind per schema type -------------------------------------------------------------------
 
 
-def _avro_columns(latest: t.Any) -> list[tuple[str, str]]:
+def _avro_columns(latest: t.Any, values: t.Mapping[str, str]) -> list[tuple[str, str]]:
     named: dict[str, t.Any] = {}
     return [(f, st.spark_of_avro(a, f, named)) for f, a in _avro_fields(latest).items()]
 
 
-def _json_columns(latest: t.Any) -> list[tuple[str, str]]:
+def _json_columns(latest: t.Any, values: t.Mapping[str, str]) -> list[tuple[str, str]]:
     return [(f, st.spark_of_json(p, f)) for f, p in st.json_properties(latest).items()]
 
 
-def _avro_writer(subject: str, fields: t.Sequence[tuple[str, str]]) -> dict[str, t.Any]:
-    return st.avro_record(subject, fields)
+def _avro_writer(
+    subject: str, fields: t.Sequence[codecs.Column], values: t.Mapping[str, str]
+) -> str:
+    return compact(st.avro_record(subject, [(f.name, f.type) for f in fields]))
 
 
-def _json_writer(subject: str, fields: t.Sequence[tuple[str, str]]) -> dict[str, t.Any]:
-    return st.json_object(record_name(subject), fields)
+def _json_writer(
+    subject: str, fields: t.Sequence[codecs.Column], values: t.Mapping[str, str]
+) -> str:
+    return compact(st.json_object(record_name(subject), [(f.name, f.type) for f in fields]))
+
+
+def _proto_columns(schema: t.Any, values: t.Mapping[str, str]) -> list[tuple[str, str]]:
+    """The fields of the stream's message (``protobuf_message``, else the file's first)."""
+    try:
+        model, _ = protobuf.parse_schema(str(schema))
+        _, message = protobuf.find_message(model, values.get(protobuf.MESSAGE_OPTION))
+        return protobuf.columns(model, message)
+    except protobuf.ProtoProblem as e:
+        raise SchemaProblem(
+            f"the latest schema cannot give the stream's columns: {e}",
+            "declare the stream's columns, leaving such fields out",
+        ) from None
+
+
+def _proto_writer(
+    subject: str, fields: t.Sequence[codecs.Column], values: t.Mapping[str, str]
+) -> str:
+    """The ``.proto`` a sink registers: its message named by ``protobuf_message`` (a value's
+    option) or after the subject."""
+    try:
+        return protobuf.registered_schema(subject, fields, values)
+    except protobuf.ProtoProblem as e:
+        raise SchemaProblem(str(e), e.hint) from None
+
+
+def _proto_differences(old: t.Any, new: t.Any) -> str:
+    return protobuf.field_differences(str(old), str(new))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return False  # JSON schemas are compared parsed, by matching_id itself
 
 
 def avro_reader(
@@ -352,21 +393,33 @@ def _non_null(avro: t.Any) -> t.Any:
 class Kind:
     """What a schema type means to the compiler."""
 
-    columns: t.Callable[[t.Any], list[tuple[str, str]]]
-    """The (name, Spark type) columns of a parsed schema's fields; ``SchemaProblem`` for one it
-    cannot map."""
+    columns: t.Callable[[t.Any, t.Mapping[str, str]], list[tuple[str, str]]]
+    """The (name, Spark type) columns of a parsed schema's fields (the stream's options: which
+    message); ``SchemaProblem`` for one it cannot map."""
     fields: t.Callable[[t.Any], dict[str, t.Any]]
     """Field name -> its type in the schema (for ``field_differences``)."""
     type_text: t.Callable[[t.Any], str]
-    writer: t.Callable[[str, t.Sequence[tuple[str, str]]], dict[str, t.Any]]
-    """The schema of a sink's (name, Spark type) fields under a subject."""
+    writer: t.Callable[[str, t.Sequence[codecs.Column], t.Mapping[str, str]], str]
+    """The schema text of a sink's fields under a subject (the sink's options)."""
     reader: t.Callable[[str, t.Sequence[codecs.Column], t.Any], dict[str, t.Any]] | None = None
     """A source's reader schema (declared columns, latest writer), when its decoder needs one."""
+    differences: t.Callable[[t.Any, t.Any], str] | None = None
+    """``field_differences`` of two schemas, when the kind compares them itself."""
+    same: t.Callable[[str, str], bool] = _same_text
+    """Whether two schema texts that differ as JSON describe the same schema."""
 
 
 KINDS: dict[str, Kind] = {
     "AVRO": Kind(_avro_columns, _avro_fields, st.avro_text, _avro_writer, avro_reader),
     "JSON": Kind(_json_columns, st.json_properties, st.json_text, _json_writer),
+    "PROTOBUF": Kind(
+        _proto_columns,
+        lambda schema: {},
+        str,
+        _proto_writer,
+        differences=_proto_differences,
+        same=protobuf.same_schema,
+    ),
 }
 
 
@@ -419,7 +472,7 @@ def _writer_options(
     """The schema of ``fields`` in ``row``'s schema type and its id under ``subject``
     (``auto_register``: the sink's option; unset, the target's ``schema_registry`` decides)."""
     schema_type = t.cast(str, row.schema_type)
-    schema = compact(KINDS[schema_type].writer(subject, [(f.name, f.type) for f in fields]))
+    schema = KINDS[schema_type].writer(subject, fields, values)
     auto = values.get("auto_register")
     schema_id = schemas.writer_id(
         subject, schema, auto.lower() == "true" if auto is not None else None, schema_type
@@ -450,7 +503,8 @@ def sink_key_sql(
     """The key of a sink with a registry ``key_format``: a record (an object) of the KEY's
     output columns under ``<topic>-key`` (or ``key_subject``), as the value's (``sink_options``)."""
     row = formats.key_format(values["key_format"])
-    options = _writer_options(_subject(topic, values, "key"), row, key_fields, values, schemas)
+    key_values = {k: v for k, v in values.items() if k != protobuf.MESSAGE_OPTION}  # the value's
+    options = _writer_options(_subject(topic, values, "key"), row, key_fields, key_values, schemas)
     return row.encode(key_fields, options)
 
 
@@ -482,7 +536,7 @@ def columns_from(
         try:
             subject = _subject(values.get("topic"), values, "value")
             latest = _checked_versions(schemas, subject, row.schema_type)[-1]
-            found = KINDS[row.schema_type].columns(_parsed(latest.schema))
+            found = KINDS[row.schema_type].columns(_parsed(latest.schema), values)
             return [StreamColumn(name, spark) for name, spark in found]
         except SchemaProblem as e:
             diags.error(e.message, stmt.locate(node.name), e.hint)

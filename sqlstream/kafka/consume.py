@@ -149,9 +149,61 @@ def confluent_json_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], 
     return show
 
 
+def confluent_protobuf_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
+    """protobuf-confluent values as JSON, decoded with the writer schema of their id and the
+    message their indexes name, by Google's protobuf library (confluent-kafka's own)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+
+    from sqlstream.compiler import protobuf
+
+    def message_of(schema_id: int, indexes: list[int]) -> t.Any:
+        model, data = protobuf.parse_schema(schemas[schema_id])
+        pool = descriptor_pool.DescriptorPool()
+        pool.Add(descriptor_pb2.FileDescriptorProto.FromString(data))
+        level, path = model.get("message_type", []), []
+        for i in indexes:
+            path.append(level[i]["name"])
+            level = level[i].get("nested_type", [])
+        full = ".".join([model["package"], *path] if model.get("package") else path)
+        return message_factory.GetMessageClass(pool.FindMessageTypeByName(full))
+
+    def show(data: bytes) -> str:
+        if len(data) < 6 or data[0] != 0:
+            return f"{data.hex()}  (not in the Confluent wire format; hex)"
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id not in schemas:
+            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+        try:
+            indexes, pos = _message_indexes(data, 5)
+            message = message_of(schema_id, indexes)()
+            message.ParseFromString(data[pos:])
+        except Exception as e:  # bad indexes, a payload protobuf refuses
+            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+        return json_format.MessageToJson(message, preserving_proto_field_name=True)
+
+    return show
+
+
+def _message_indexes(data: bytes, pos: int) -> tuple[list[int], int]:
+    """Confluent's message indexes (zigzag varints: a count, then each; a count of 0 is [0])."""
+
+    def zigzag() -> int:
+        nonlocal pos
+        value, shift = 0, 0
+        while True:
+            byte = data[pos]
+            value, pos, shift = value | (byte & 0x7F) << shift, pos + 1, shift + 7
+            if not byte & 0x80:
+                return (value >> 1) ^ -(value & 1)
+
+    count = zigzag()
+    return ([zigzag() for _ in range(count)] if count else [0]), pos
+
+
 SCHEMA_DISPLAY = {
     "avro-confluent": confluent_avro_display,
     "json-confluent": confluent_json_display,
+    "protobuf-confluent": confluent_protobuf_display,
 }
 """Formats whose values are shown with the project's registry schemas (id -> schema)."""
 

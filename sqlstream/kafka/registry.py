@@ -150,10 +150,11 @@ def _registry_error() -> type[Exception]:
 
 
 def _json(text: str) -> t.Any:
+    """A schema as ``field_differences`` takes it: parsed JSON, or the text (``.proto``)."""
     try:
         return json.loads(text)
     except ValueError:
-        return {}
+        return text
 
 
 def schemas_for(lock_path: Path, settings: RegistrySettings | None) -> Schemas:

@@ -293,7 +293,9 @@ class SaveQuery:
         return f"Query {self.name} ({self.place}), once over the range"
 
 
-BatchStep = t.Union[st.SetConf, st.ReadSource, st.ReadTable, st.CreateView, SaveQuery]
+BatchStep = t.Union[
+    st.SetConf, st.RegisterFunction, st.ReadSource, st.ReadTable, st.CreateView, SaveQuery
+]
 
 
 def _kafka_batch_sink(c: st.Call) -> tuple[st.Call, ...]:

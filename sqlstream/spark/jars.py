@@ -153,6 +153,17 @@ def kafka_broker_jars(version: str = KAFKA_VERSION) -> list[Path]:
     return resolve(kafka_broker_coordinates(version), f"kafka-{version}")
 
 
+PROTOBUF_JAR = Path(__file__).with_name("jvm") / "sqlstream-protobuf.jar"
+"""sqlstream's own JVM functions (``jvm/``, built by ``make setup``): protobuf-confluent."""
+
+
+def own_jars() -> list[Path]:
+    """sqlstream's own jars, when built: on every session's ``spark.jars`` (one small file, its
+    protobuf shaded), so that a run that registers their functions finds them, on a cluster's
+    executors too."""
+    return [PROTOBUF_JAR] if PROTOBUF_JAR.is_file() else []
+
+
 def mvn_available() -> bool:
     return _mvn_executable() is not None
 
@@ -168,9 +179,10 @@ def spark_jars_conf(spark_version: str, avro: bool = False) -> dict[str, str]:
     jars = cached(coords, name)
     if jars is None and mvn_available():
         jars = spark_kafka_jars(spark_version, avro)
+    own = {"spark.jars": ",".join(str(j) for j in own_jars())} if own_jars() else {}
     if jars is None:
-        return {"spark.jars.packages": ",".join(coords)}
-    return {"spark.jars": ",".join(str(j) for j in jars)}
+        return {"spark.jars.packages": ",".join(coords), **own}
+    return {"spark.jars": ",".join(str(j) for j in [*jars, *own_jars()])}
 
 
 def resolve_archive(coordinate: str, name: str) -> Path:

@@ -158,6 +158,12 @@ ADVICE: tuple[Advice, ...] = (
         from_cause=True,
     ),
     Advice(
+        r"Can ?not load class (sqlstream\.\w+\.\w+)",
+        "sqlstream's own jar (the class {0}) is not on Spark's classpath",
+        "build it: `make setup` (Maven) puts it in sqlstream/spark/jvm/; a standalone script or "
+        "a Spark Connect server needs it passed with --jars",
+    ),
+    Advice(
         r"UNRESOLVED_ROUTINE\]? Cannot resolve routine `([^`]+)`",
         "unknown function {0}",
         "check its spelling against Spark's built-in functions (a user-defined function must be "

@@ -222,6 +222,11 @@ def _header(
         f"#   {ENV_BOOTSTRAP}, {ENV_CHECKPOINT_ROOT}, "
         + (ENV_REMOTE if connection.spark_remote else ENV_MASTER),
     ]
+    if st.functions_needed(plan, query):
+        lines.append(
+            "# It calls sqlstream's own JVM functions: add --jars with"
+            " sqlstream/spark/jvm/sqlstream-protobuf.jar (make setup builds it)."
+        )
     if secrets:
         lines.append(f"# Secrets, which must be set: {', '.join(secrets)}")
     if any(isinstance(a, st.ExactlyOnce) for a in args):

@@ -132,6 +132,33 @@ class SetConf:
 
 
 @dataclass(frozen=True)
+class RegisterFunction:
+    """``spark.udf.registerJavaFunction(name, class, type)``: a JVM function of sqlstream's own
+    jar that the SQL calls (``compiler.protobuf``); registered once per session, before the
+    sources and queries that call it."""
+
+    name: str
+    java_class: str
+    return_type: str
+
+    @property
+    def chains(self) -> tuple[Chain, ...]:
+        return (
+            Chain(
+                SESSION,
+                (
+                    attr("udf"),
+                    call("registerJavaFunction", self.name, self.java_class, self.return_type),
+                ),
+            ),
+        )
+
+    @property
+    def title(self) -> str:
+        return f"Function {self.name} ({self.java_class})"
+
+
+@dataclass(frozen=True)
 class ReadSource:
     """A Kafka source: read and decode (``decoded_var``, which a DLQ query reads), then count
     and filter malformed records and tombstones, select the declared columns, watermark
@@ -225,7 +252,7 @@ class ReadTable:
         return f"Table {self.name} ({self.file}), read again by every micro-batch that joins it"
 
 
-Step = t.Union[SetConf, ReadSource, ReadTable, CreateView, StartQuery]
+Step = t.Union[SetConf, RegisterFunction, ReadSource, ReadTable, CreateView, StartQuery]
 
 
 def metric_name(source: str) -> str:
@@ -268,6 +295,17 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     )
 
 
+def functions_needed(plan: Plan, query: SinkPlan | str | None = None) -> list[tuple[str, str, str]]:
+    """The JVM functions the selected queries call: their sources' decoders, and the encoders
+    (``Format.functions``) their sinks' key or value SQL calls, each once."""
+    sinks = selected_sinks(plan, query)
+    names = {n for s in sinks for n in s.sources}
+    found = [f for s in plan.sources if s.name in names for f in s.decoding.functions]
+    encoders = [f for row in formats.FORMATS.values() for f in row.functions]
+    found += [f for s in sinks for f in encoders if any(f"{f[0]}(" in e for e in s.write_exprs)]
+    return list(dict.fromkeys(found))
+
+
 def steps(
     plan: Plan,
     query: SinkPlan | str | None = None,
@@ -286,6 +324,7 @@ def steps(
     needed_views = {n for s in sinks for n in s.views}
     namer = _Namer()
     out: list[Step] = [SetConf(k, v) for k, v in plan.settings.items()]
+    out += [RegisterFunction(*f) for f in functions_needed(plan, query)]
     dlqs: list[StartQuery] = []
     for src in plan.sources:
         if src.name not in needed_sources:

@@ -211,7 +211,8 @@ hint: '<n> seconds' | once | available_now | continuous '<n> seconds' | real_tim
         """,
         """\
 sqlstream.yml:4:13: error: option 'format' in defaults.source is 'jsn', not one of """
-        """json, avro, csv, text, raw, avro-confluent, json-confluent (did you mean 'json'?)
+        """json, avro, csv, text, raw, avro-confluent, json-confluent, """
+        """protobuf-confluent (did you mean 'json'?)
    4 |     format: jsn
      |             ^~~
 hint: the value format""",

@@ -136,16 +136,36 @@ def test_spark_jars_conf_falls_back_to_packages_without_mvn(
 ) -> None:
     monkeypatch.setenv("SQLSTREAM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SQLSTREAM_MVN", str(tmp_path / "no-such-mvn"))
+    monkeypatch.setattr(jars, "PROTOBUF_JAR", tmp_path / "not-built.jar")
     assert jars.spark_jars_conf("4.2.0", avro=True) == {
         "spark.jars.packages": "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,"
         "org.apache.spark:spark-avro_2.13:4.2.0"
     }
 
 
-def test_spark_jars_conf_uses_cached_jars(fake_mvn: Path) -> None:
+def test_spark_jars_conf_uses_cached_jars(
+    fake_mvn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jars, "PROTOBUF_JAR", tmp_path / "not-built.jar")
     got = jars.resolve(jars.spark_kafka_coordinates("4.2.0"), "spark-4.2.0")
     conf = jars.spark_jars_conf("4.2.0")
     assert conf == {"spark.jars": ",".join(str(p) for p in got)}
+
+
+def test_sqlstreams_own_jar_goes_on_spark_jars_once_built(
+    fake_mvn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = tmp_path / "sqlstream-protobuf.jar"
+    built.write_bytes(b"PK")
+    monkeypatch.setattr(jars, "PROTOBUF_JAR", built)
+    got = jars.resolve(jars.spark_kafka_coordinates("4.2.0"), "spark-4.2.0")
+    assert jars.spark_jars_conf("4.2.0")["spark.jars"].split(",") == [
+        *(str(p) for p in got),
+        str(built),
+    ]
+    monkeypatch.setenv("SQLSTREAM_MVN", str(tmp_path / "no-such-mvn"))
+    monkeypatch.setenv("SQLSTREAM_CACHE", str(tmp_path / "empty-cache"))
+    assert jars.spark_jars_conf("4.2.0")["spark.jars"] == str(built)  # beside the packages
 
 
 def test_broker_coordinates_bind_slf4j_1_to_log4j2() -> None:

@@ -390,14 +390,23 @@ def test_the_options_and_messages_read_the_format_table() -> None:
     assert (
         options.SOURCE_OPTIONS["format"].choices
         == formats.VALUE_FORMATS
-        == ("json", "avro", "csv", "text", "raw", "avro-confluent", "json-confluent")
+        == (
+            "json",
+            "avro",
+            "csv",
+            "text",
+            "raw",
+            "avro-confluent",
+            "json-confluent",
+            "protobuf-confluent",
+        )
     )
     assert (
         options.SOURCE_OPTIONS["key_format"].choices
         == formats.KEY_FORMATS
-        == ("text", "json", "raw", "avro-confluent", "json-confluent")
+        == ("text", "json", "raw", "avro-confluent", "json-confluent", "protobuf-confluent")
     )
-    assert formats.FORMAT_OPTIONS == ("avro_schema", "csv_delimiter")
+    assert formats.FORMAT_OPTIONS == ("avro_schema", "csv_delimiter", "protobuf_message")
     one_column = [f.name for f in formats.FORMATS.values() if not f.many]
     for name in one_column:  # the arity rule comes from the row, for value and key alike
         with pytest.raises(ValueError, match="exactly one"):

@@ -83,6 +83,13 @@ def test_the_name_at_sparks_position_when_the_message_quotes_none(tmp_path: Path
             "PARTITION gave 4, but topic 'out' has 1 partition(s)",
             "pmod(x, 1)",
         ),
+        (
+            # What registerJavaFunction says on Spark 4.2 when the jar is not built.
+            "Can not load class sqlstream.protobuf.Decode, please make sure it is on the "
+            "classpath.",
+            "sqlstream's own jar (the class sqlstream.protobuf.Decode) is not on Spark's classpath",
+            "make setup",
+        ),
     ],
 )
 def test_sparks_advice_is_replaced(spark: str, ours: str, hint: str) -> None:
