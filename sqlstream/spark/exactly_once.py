@@ -29,10 +29,16 @@ import threading
 import time
 import typing as t
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlstream.errors import Location, UserError, UserErrors
 
 if t.TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     from pyspark.sql import DataFrame
+
+    from sqlstream.compiler.plan import Plan
+    from sqlstream.project.connection import Connection
 
 TRANSACTIONAL_ID_PREFIX = "sqlstream-eos:"
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
@@ -59,6 +65,51 @@ _PRODUCER_DEFAULTS = {
 def transactional_id(checkpoint: str) -> str:
     """One id per query: the checkpoint (relative to the root) names the query's progress."""
     return TRANSACTIONAL_ID_PREFIX + checkpoint
+
+
+CONNECT_HINT = (
+    "run it on a target whose driver is this process (a local or spark:// master, YARN or"
+    " Kubernetes in client mode), or use delivery = 'at_least_once' on Spark Connect"
+)
+
+
+def refuse_on_connect(plan: Plan, connection: Connection, query: str | None = None) -> None:
+    """An exactly-once sink cannot run on Spark Connect: ``foreachBatch`` runs its function in
+    a Python worker of the server, where neither sqlstream nor confluent-kafka need be, and
+    without the query's id (``getLocalProperty`` needs a ``SparkContext``, which Connect has
+    not). So a streaming run refuses it before it starts anything, at the sink."""
+    if not connection.spark_remote:
+        return
+    errors = [
+        UserError(
+            f"query {s.name}: delivery = 'exactly_once' cannot run on Spark Connect"
+            f" ({connection.spark_remote}): its transactions are written by the driver's Python,"
+            " which is the server's there",
+            _delivery_location(s.file, s.line),
+            CONNECT_HINT,
+        )
+        for s in plan.sinks
+        if s.delivery == "exactly_once" and query in (None, s.name)
+    ]
+    if errors:
+        raise UserErrors(errors)
+
+
+def _delivery_location(path: str, line: int) -> Location | None:
+    """Where the statement at ``line`` says ``delivery`` (else its first line): the caret."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for number in range(max(1, line), len(lines) + 1):
+        text = lines[number - 1].split("--", 1)[0]
+        col = text.find("delivery")
+        if col >= 0:
+            return Location(path, number, col + 1, lines[number - 1], len("delivery"))
+        if ";" in text:
+            break
+    source = lines[line - 1] if 1 <= line <= len(lines) else None
+    return Location(path, line, 1, source, max(1, len((source or "").rstrip())))
 
 
 @dataclass(frozen=True)
