@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import typing as t
 import uuid
 from pathlib import Path
@@ -179,3 +180,43 @@ def _duplicates(ids: t.Sequence[int]) -> int:
     extra = len(ids) - len(set(ids))
     print(f"duplicates after the worker loss: {extra}")
     return extra
+
+
+SLOW = """
+CREATE STREAM events (id INT, k STRING KEY) FROM KAFKA (topic = '{events}');
+
+INSERT INTO KAFKA TOPIC '{copied}' KEY k WITH (name = 'copied')
+SELECT k, id, reflect('java.lang.Thread', 'sleep', CAST(100 AS BIGINT)) AS slept FROM events;
+"""
+"""100 ms a record (``Thread.sleep`` through ``reflect``): the batch job lasts long enough for a
+worker to be killed in the middle of it."""
+
+
+def test_a_bounded_run_reports_a_lost_executor(
+    spark_cluster: local_cluster.Cluster, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    uid = uuid.uuid4().hex[:8]
+    topics = {n: f"cluster-{n}-{uid}" for n in ("events", "copied")}
+    kafkaclient.create_topic(kafka_bootstrap, topics["events"], partitions=2)
+    oncluster.create(tmp_path, kafka_bootstrap, spark_cluster.master_url, SLOW.format(**topics))
+    ids = range(300)  # 150 a partition: 15 s of sleeping each
+    kafkaclient.produce(
+        kafka_bootstrap, topics["events"], [(f"k{i}", json.dumps({"id": i})) for i in ids]
+    )
+
+    running = RunningCli.start(["run", "queries", "--until", "latest"], tmp_path, query="copied")
+    try:
+        deadline = time.monotonic() + 240
+        while not any(line.startswith("bounded run ") for line in running.lines):
+            assert time.monotonic() < deadline and running.proc.poll() is None, running.lines
+            time.sleep(0.5)
+        time.sleep(5)  # the job's tasks are sleeping on both executors
+        local_cluster.kill_worker(spark_cluster.workers[0])
+        rc = running.proc.wait(timeout=400)
+    finally:
+        running.kill()
+
+    lines = running.lines
+    assert rc == 0, (lines, running.stderr())
+    assert len([line for line in lines if LOST.match(line)]) == 1, lines
+    assert sorted(_ids(kafka_bootstrap, topics["copied"])) == list(ids)  # one job: once each
