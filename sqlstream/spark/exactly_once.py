@@ -199,6 +199,8 @@ class _Transactions:
                 return
             except _Retry as exc:
                 self.abandon()
+                if _STOPPING.is_set():
+                    raise RuntimeError(_stopped(self.writer, batch_id, exc.cause)) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError(_gave_up(self.writer, batch_id, exc.cause)) from None
                 time.sleep(1.0)
@@ -355,6 +357,13 @@ def _gave_up(writer: TransactionalWriter, batch_id: int, cause: str) -> str:
     )
 
 
+def _stopped(writer: TransactionalWriter, batch_id: int, cause: str) -> str:
+    return (
+        f"batch {batch_id} not committed to topic {writer.topic}: the run stopped while Kafka"
+        f" did not answer ({cause}); the next run writes it"
+    )
+
+
 def _produce(producer: t.Any, topic: str, table: pa.Table) -> None:
     """Every record of the batch; the columns are those of Spark's Kafka sink."""
     names = table.column_names
@@ -401,7 +410,8 @@ def _retrying(action: t.Callable[[float], _T]) -> _T:
 def _bounded(action: t.Callable[[], _T], seconds: float) -> _T:
     """``action()`` in a thread of its own, waited for ``seconds`` at most (then ``_Wedged``):
     a librdkafka call that keeps no timeout must not block the query for ever. The thread is a
-    daemon: one that stays blocked does not keep the process from ending."""
+    daemon: one that stays blocked does not keep the process from ending. While the run stops
+    (``stopping``), a call is waited for ``STOP_GRACE_S`` at most."""
     box: dict[str, t.Any] = {}
     done = threading.Event()
 
@@ -414,11 +424,30 @@ def _bounded(action: t.Callable[[], _T], seconds: float) -> _T:
             done.set()
 
     threading.Thread(target=run, name="sqlstream-exactly-once", daemon=True).start()
-    if not done.wait(seconds):
-        raise _Wedged
+    started = time.monotonic()
+    while not done.wait(0.2):
+        waited = time.monotonic() - started
+        if waited > seconds or (_STOPPING.is_set() and waited > STOP_GRACE_S):
+            raise _Wedged
     if "error" in box:
         raise box["error"]
     return t.cast(_T, box["value"])
+
+
+_STOPPING = threading.Event()
+STOP_GRACE_S = 5.0
+
+
+@contextlib.contextmanager
+def stopping() -> t.Iterator[None]:
+    """The run stops its queries: a batch waiting for Kafka gives up instead of retrying, so
+    that the stop does not wait minutes for a broker that is away. Its transaction is not
+    committed, and the batch is written by the next run (the marker says it was not)."""
+    _STOPPING.set()
+    try:
+        yield
+    finally:
+        _STOPPING.clear()
 
 
 def _retriable(err: t.Any) -> bool:

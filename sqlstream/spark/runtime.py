@@ -290,8 +290,9 @@ def run(
                     out(connection.redact(text))
                 if stop.requested:
                     out(f"stopping ({stop.requested})")
-                    for q in queries:
-                        _stop(q)
+                    with exactly_once.stopping():  # a writer waiting for Kafka gives up
+                        for q in queries:
+                            _stop(q)
                     return 0
                 failed = [(q, q.exception()) for q, a in zip(queries, active) if not a]
                 failed = [(q, e) for q, e in failed if e is not None]
@@ -306,8 +307,9 @@ def run(
                     return 0
                 stop.wait(poll_seconds)
         except KeyboardInterrupt:
-            for q in queries:
-                _stop(q)
+            with exactly_once.stopping():
+                for q in queries:
+                    _stop(q)
             return 0
 
 

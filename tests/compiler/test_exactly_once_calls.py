@@ -77,3 +77,13 @@ def test_an_exactly_once_sink_is_refused_on_spark_connect_at_its_delivery(tmp_pa
     assert "at_least_once" in (err.hint or "")
     eo.refuse_on_connect(plan, remote, query="plain")  # the other query alone may run
     eo.refuse_on_connect(plan, Connection(bootstrap_servers="k:9092"))  # a driver of its own
+
+
+def test_a_stopping_run_waits_for_a_call_only_a_grace_period() -> None:
+    release = threading.Event()
+    t0 = time.monotonic()
+    with eo.stopping(), pytest.raises(eo._Wedged):
+        eo._bounded(release.wait, 600.0)
+    assert time.monotonic() - t0 < eo.STOP_GRACE_S + 5.0
+    release.set()
+    assert eo._bounded(lambda: "after", 1.0) == "after"  # the stop is over: calls as before
