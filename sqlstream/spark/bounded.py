@@ -29,6 +29,7 @@ from sqlstream.compiler.options import parse_timestamp_ms
 from sqlstream.compiler.plan import Plan, SourcePlan, Trigger
 from sqlstream.errors import RunFailure, UserError
 from sqlstream.project.connection import Connection
+from sqlstream.spark import executors
 from sqlstream.spark import steps as st
 from sqlstream.spark.reason import reason
 
@@ -532,10 +533,12 @@ def run(
     ]
     out(f"bounded run {rng.describe()}: {len(writes)} quer{'y' if len(writes) == 1 else 'ies'}")
     before = spark.conf.get(V1_SOURCES, None)
+    lost = executors.reported(spark, lambda line: out(connection.redact(line)))
     try:
-        observations = execute(
-            plan, spark, connection, rng, query=query, bootstrap_override=bootstrap_override
-        )
+        with lost:  # on a cluster: a lost executor is a line, as in a streaming run
+            observations = execute(
+                plan, spark, connection, rng, query=query, bootstrap_override=bootstrap_override
+            )
     finally:  # the session may be the caller's (sqlstream's own tests, a notebook)
         if before is None:
             spark.conf.unset(V1_SOURCES)

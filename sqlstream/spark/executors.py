@@ -17,6 +17,7 @@ Spark) the watch reports nothing.
 from __future__ import annotations
 
 import contextlib
+import threading
 import typing as t
 from dataclasses import dataclass
 
@@ -95,3 +96,28 @@ class Watch:
                 )
             )
         return out
+
+
+@contextlib.contextmanager
+def reported(spark: t.Any, out: t.Callable[[str], t.Any], every: float = 1.0) -> t.Iterator[None]:
+    """The lost-executor lines, printed by a thread of their own while the block runs.
+
+    A bounded run writes each query with one blocking batch action (``save``): no loop of ours
+    runs meanwhile to poll a ``Watch``, as the streaming run's does, so a thread polls it."""
+    watch = Watch(spark)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            for line in watch.news():
+                out(line)
+
+    thread = threading.Thread(target=poll, name="sqlstream-executors", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=every + 5)
+        for line in watch.news():
+            out(line)

@@ -164,6 +164,18 @@ ADVICE: tuple[Advice, ...] = (
         "a Spark Connect server needs it passed with --jars",
     ),
     Advice(
+        r"not committed to topic \S+: Kafka did not answer",
+        None,
+        "check that the brokers of bootstrap_servers are up and reachable, then run again: the"
+        " batches already committed are not written twice",
+    ),
+    Advice(
+        r"not committed to topic \S+: .*fenced this one",
+        None,
+        "stop the other run of this query (one checkpoint, one run at a time); this run's"
+        " uncommitted batch is aborted, and a run started again goes on from the last commit",
+    ),
+    Advice(
         r"UNRESOLVED_ROUTINE\]? Cannot resolve routine `([^`]+)`",
         "unknown function {0}",
         "check its spelling against Spark's built-in functions (a user-defined function must be "

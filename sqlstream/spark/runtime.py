@@ -22,9 +22,9 @@ from sqlstream.compiler.plan import Plan, Trigger
 from sqlstream.errors import RunFailure
 from sqlstream.interrupts import StopFlag
 from sqlstream.project.connection import Connection
+from sqlstream.spark import exactly_once, state
 from sqlstream.spark import executors as executors_mod
 from sqlstream.spark import progress as progress_mod
-from sqlstream.spark import state
 from sqlstream.spark import steps as st
 from sqlstream.spark import summary as summary_mod
 from sqlstream.spark.exactly_once import TransactionalWriter
@@ -196,6 +196,7 @@ def start(
     query: str | None = None,
 ) -> list[StreamingQuery]:
     """Register sources and views, check every query, then start them all (DLQs first)."""
+    exactly_once.refuse_on_connect(plan, connection, query)
     pending = build(
         plan,
         spark,
@@ -253,6 +254,7 @@ def run(
     that fails stops the others and raises ``RunFailure`` with Spark's reason (exit code 1).
     """
     state.check(plan, connection, query)  # before Spark starts: a changed stateful query
+    exactly_once.refuse_on_connect(plan, connection, query)  # before a session is made
     if spark is None:
         spark = session(
             connection,
@@ -288,8 +290,9 @@ def run(
                     out(connection.redact(text))
                 if stop.requested:
                     out(f"stopping ({stop.requested})")
-                    for q in queries:
-                        _stop(q)
+                    with exactly_once.stopping():  # a writer waiting for Kafka gives up
+                        for q in queries:
+                            _stop(q)
                     return 0
                 failed = [(q, q.exception()) for q, a in zip(queries, active) if not a]
                 failed = [(q, e) for q, e in failed if e is not None]
@@ -304,8 +307,9 @@ def run(
                     return 0
                 stop.wait(poll_seconds)
         except KeyboardInterrupt:
-            for q in queries:
-                _stop(q)
+            with exactly_once.stopping():
+                for q in queries:
+                    _stop(q)
             return 0
 
 

@@ -90,6 +90,18 @@ def test_the_name_at_sparks_position_when_the_message_quotes_none(tmp_path: Path
             "sqlstream's own jar (the class sqlstream.protobuf.Decode) is not on Spark's classpath",
             "make setup",
         ),
+        (
+            "batch 7 not committed to topic out: Kafka did not answer for 300 s"
+            " (send_offsets_to_transaction did not return within 40 s)",
+            "batch 7 not committed to topic out",
+            "brokers of bootstrap_servers are up",
+        ),
+        (
+            "batch 7 not committed to topic out: Producer fenced (another run of this query, with"
+            " transactional id sqlstream-eos:p/q, fenced this one)",
+            "fenced this one",
+            "stop the other run of this query",
+        ),
     ],
 )
 def test_sparks_advice_is_replaced(spark: str, ours: str, hint: str) -> None:

@@ -6,13 +6,15 @@ its target naming the master.
   checkpoint root) and a dead-letter query run on both workers' executors, which fetched the
   connector jars from the driver.
 - A worker SIGKILLed with its executor in the middle of a run: the run goes on with the one
-  left, says which executor it lost, and every record reaches the output or the DLQ.
+  left, says which executor it lost, and every record reaches the output or the DLQ; with
+  ``delivery = 'exactly_once'`` each of them once (read with ``read_committed``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import typing as t
 import uuid
 from pathlib import Path
@@ -35,7 +37,7 @@ CREATE STREAM events (
     on_error = 'dlq', dlq_topic = '{dlq}'
 );
 
-INSERT INTO KAFKA TOPIC '{copied}' KEY k WITH (name = 'copied')
+INSERT INTO KAFKA TOPIC '{copied}' KEY k WITH (name = 'copied', delivery = '{delivery}')
 SELECT k, id, amount FROM events;
 {windowed}
 """
@@ -65,7 +67,13 @@ def _records(n: int, bad_every: int) -> tuple[list[tuple[str, str]], set[int], s
 
 
 def _project(
-    root: Path, bootstrap: str, cluster: local_cluster.Cluster, *, windowed: bool, limit: int = 0
+    root: Path,
+    bootstrap: str,
+    cluster: local_cluster.Cluster,
+    *,
+    windowed: bool,
+    limit: int = 0,
+    delivery: str = "at_least_once",
 ) -> dict[str, str]:
     uid = uuid.uuid4().hex[:8]
     topics = {n: f"cluster-{n}-{uid}" for n in ("events", "dlq", "copied", "per_window")}
@@ -74,6 +82,7 @@ def _project(
         **topics,
         limit=f"max_offsets_per_trigger = {limit}," if limit else "",
         windowed=WINDOWED.format(**topics) if windowed else "",
+        delivery=delivery,
     )
     oncluster.create(root, bootstrap, cluster.master_url, sql)
     return topics
@@ -124,11 +133,14 @@ def test_a_project_runs_on_the_cluster(
     )[:40]
 
 
+@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
 def test_a_worker_killed_mid_run_loses_nothing(
-    spark_cluster: local_cluster.Cluster, kafka_bootstrap: str, tmp_path: Path
+    spark_cluster: local_cluster.Cluster, kafka_bootstrap: str, tmp_path: Path, delivery: str
 ) -> None:
     # 20 batches of 100: the worker dies after the first, with 19 to go.
-    topics = _project(tmp_path, kafka_bootstrap, spark_cluster, windowed=False, limit=100)
+    topics = _project(
+        tmp_path, kafka_bootstrap, spark_cluster, windowed=False, limit=100, delivery=delivery
+    )
     records, good, bad = _records(1999, bad_every=100)
     kafkaclient.produce(kafka_bootstrap, topics["events"], records)
     killed = spark_cluster.workers[0]
@@ -148,12 +160,18 @@ def test_a_worker_killed_mid_run_loses_nothing(
     batches = [i for i, line in enumerate(lines) if line.startswith("copied  batch ")]
     assert batches[-1] > lost[0], lines  # the run went on after the loss
     assert local_cluster.registered(spark_cluster) == [spark_cluster.workers[1].address]
-    copied = _ids(kafka_bootstrap, topics["copied"])
+    copied = _ids(kafka_bootstrap, topics["copied"])  # read_committed (librdkafka's default)
     assert set(copied) == good, sorted(good - set(copied))[:20]  # at least once: 0 lost
-    assert _keys(kafka_bootstrap, topics["dlq"]) == bad  # the malformed ones...
+    dead = [
+        (r.key or b"").decode() for r in kafkaclient.consume_all(kafka_bootstrap, topics["dlq"])
+    ]
+    assert set(dead) == bad  # the malformed ones...
     assert f"dlq {len(bad)}," in summary(lines)["copied"], lines  # ...counted once each
     print(lines[lost[0]])
-    _duplicates(copied)
+    if delivery == "exactly_once":  # the retried tasks only computed: the driver wrote once
+        assert _duplicates(copied) == 0 and len(dead) == len(bad), (len(copied), len(dead))
+    else:
+        _duplicates(copied)
 
 
 def _duplicates(ids: t.Sequence[int]) -> int:
@@ -162,3 +180,43 @@ def _duplicates(ids: t.Sequence[int]) -> int:
     extra = len(ids) - len(set(ids))
     print(f"duplicates after the worker loss: {extra}")
     return extra
+
+
+SLOW = """
+CREATE STREAM events (id INT, k STRING KEY) FROM KAFKA (topic = '{events}');
+
+INSERT INTO KAFKA TOPIC '{copied}' KEY k WITH (name = 'copied')
+SELECT k, id, reflect('java.lang.Thread', 'sleep', CAST(100 AS BIGINT)) AS slept FROM events;
+"""
+"""100 ms a record (``Thread.sleep`` through ``reflect``): the batch job lasts long enough for a
+worker to be killed in the middle of it."""
+
+
+def test_a_bounded_run_reports_a_lost_executor(
+    spark_cluster: local_cluster.Cluster, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    uid = uuid.uuid4().hex[:8]
+    topics = {n: f"cluster-{n}-{uid}" for n in ("events", "copied")}
+    kafkaclient.create_topic(kafka_bootstrap, topics["events"], partitions=2)
+    oncluster.create(tmp_path, kafka_bootstrap, spark_cluster.master_url, SLOW.format(**topics))
+    ids = range(300)  # 150 a partition: 15 s of sleeping each
+    kafkaclient.produce(
+        kafka_bootstrap, topics["events"], [(f"k{i}", json.dumps({"id": i})) for i in ids]
+    )
+
+    running = RunningCli.start(["run", "queries", "--until", "latest"], tmp_path, query="copied")
+    try:
+        deadline = time.monotonic() + 240
+        while not any(line.startswith("bounded run ") for line in running.lines):
+            assert time.monotonic() < deadline and running.proc.poll() is None, running.lines
+            time.sleep(0.5)
+        time.sleep(5)  # the job's tasks are sleeping on both executors
+        local_cluster.kill_worker(spark_cluster.workers[0])
+        rc = running.proc.wait(timeout=400)
+    finally:
+        running.kill()
+
+    lines = running.lines
+    assert rc == 0, (lines, running.stderr())
+    assert len([line for line in lines if LOST.match(line)]) == 1, lines
+    assert sorted(_ids(kafka_bootstrap, topics["copied"])) == list(ids)  # one job: once each

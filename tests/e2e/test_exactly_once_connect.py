@@ -1,0 +1,52 @@
+"""``delivery = 'exactly_once'`` on a Spark Connect target: refused before anything starts.
+
+The writer is the driver's Python, and on Spark Connect ``foreachBatch`` runs it on the server
+(docs/lowering.md): ``sqlstream run`` says so at the sink's ``delivery``, exit 2, before it
+makes a session (so no server is needed to see it: the port below has none).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cliproc import SQLSTREAM
+from cliproc import env as cli_env
+
+from sqlstream.local import process
+
+pytestmark = pytest.mark.e2e
+
+SQL = """\
+CREATE STREAM events (id BIGINT) FROM KAFKA (topic = 'eos-connect-in');
+
+INSERT INTO KAFKA TOPIC 'eos-connect-out'
+WITH (delivery = 'exactly_once')
+SELECT id FROM events;
+"""
+
+
+def test_run_refuses_exactly_once_on_spark_connect(kafka_bootstrap: str, tmp_path: Path) -> None:
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "q.sql").write_text(SQL)
+    (tmp_path / "sqlstream.yml").write_text("name: c\nprofile: c\n")
+    (tmp_path / "profiles.yml").write_text(
+        f"c:\n  target: dev\n  outputs:\n    dev:\n      bootstrap_servers: '{kafka_bootstrap}'\n"
+        f"      spark:\n        remote: 'sc://127.0.0.1:{process.free_port()}'\n"
+    )
+    proc = subprocess.run(
+        [str(SQLSTREAM), "run"],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert (
+        "q.sql:4:7: error: query q_1: delivery = 'exactly_once' cannot run on Spark Connect" in out
+    )
+    assert "hint: " in out and "Traceback" not in out
