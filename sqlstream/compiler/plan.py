@@ -183,6 +183,8 @@ class SinkPlan:
     """The tables this query joins, directly or through views."""
     changelog: bool = False
     """``CHANGELOG``: Spark's ``update`` output mode, each change of a group a record."""
+    key_format: str | None = None
+    """``key_format`` of a sink that encodes its KEY in a registry format (None: text or JSON)."""
 
 
 @dataclass

@@ -627,6 +627,7 @@ def _plan_sink(
         fields=q.fields,
         write_exprs=write_exprs,
         value_format=value_format,
+        key_format=values.get("key_format"),
         topic=topic,
         write_options=kafka,
         trigger=trigger,

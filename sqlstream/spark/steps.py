@@ -287,7 +287,7 @@ def avro_needed(plan: Plan, query: SinkPlan | str | None = None) -> bool:
     """Whether the run needs spark-avro (an Avro source or sink among those it runs)."""
     sinks = selected_sinks(plan, query)
     names = {n for s in sinks for n in s.sources}
-    used = [s.value_format for s in sinks] + [
+    used = [f for s in sinks for f in (s.value_format, s.key_format) if f] + [
         f for s in plan.sources if s.name in names for f in (s.value_format, s.key_format)
     ]
     return any(

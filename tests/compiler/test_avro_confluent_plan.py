@@ -139,3 +139,25 @@ def test_a_sink_key_in_avro_confluent(tmp_path: Path) -> None:
     (sink,) = compile_project([str(project / "queries")]).plan.sinks
     assert sink.write_exprs[0].startswith("concat(concat(X'000000000E', to_avro(named_struct(")
     assert sink.write_exprs[0].endswith(" AS `key`")
+
+
+def test_a_json_sink_with_an_avro_key_needs_spark_avro(tmp_path: Path) -> None:
+    """spark-avro is on the session when only a sink's KEY is avro-confluent (its to_avro)."""
+    from sqlstream.spark.steps import avro_needed
+
+    key = {
+        "type": "record",
+        "name": "out_key",
+        "fields": [{"name": "id", "type": ["null", "long"], "default": None}],
+    }
+    (tmp_path / "sqlstream.yml").write_text("name: shop\n")
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "q.sql").write_text(
+        "CREATE STREAM orders (id BIGINT) FROM KAFKA (topic = 'orders');\n"
+        "INSERT INTO KAFKA TOPIC 'out' KEY id WITH (key_format = 'avro-confluent')\n"
+        "SELECT id FROM orders;\n"
+    )
+    write_lock(tmp_path / LOCK_FILE, {"out-key": [Version(1, 14, json.dumps(key))]})
+    plan = compile_project([str(tmp_path / "queries")]).plan
+    assert plan.sinks[0].key_format == "avro-confluent"
+    assert avro_needed(plan)
