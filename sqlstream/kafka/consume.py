@@ -108,6 +108,26 @@ DISPLAY: dict[str, tuple[t.Callable[[bytes], str], str | None]] = {
 RAW = (_text_display, None)
 
 
+def _confluent_display(
+    schemas: t.Mapping[int, str], decode: t.Callable[[int, bytes], str]
+) -> t.Callable[[bytes], str]:
+    """A display of values in Confluent's wire format: the magic byte and the schema id checked
+    (the id must be one of the lock's), then ``decode(schema id, the whole value)``."""
+
+    def show(data: bytes) -> str:
+        if len(data) < 5 or data[0] != 0:
+            return f"{data.hex()}  (not in the Confluent wire format; hex)"
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id not in schemas:
+            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+        try:
+            return decode(schema_id, data)
+        except Exception as e:  # fastavro and protobuf raise many kinds for bad bytes
+            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+
+    return show
+
+
 def confluent_avro_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
     """avro-confluent values as JSON, decoded with the writer schema of their id (``schemas``:
     the project's lock file, by id) by fastavro, confluent-kafka's own Avro library."""
@@ -117,36 +137,18 @@ def confluent_avro_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], 
 
     parsed: dict[int, t.Any] = {}
 
-    def show(data: bytes) -> str:
-        if len(data) < 5 or data[0] != 0:
-            return f"{data.hex()}  (not in the Confluent wire format; hex)"
-        schema_id = int.from_bytes(data[1:5], "big")
-        if schema_id not in schemas:
-            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+    def decode(schema_id: int, data: bytes) -> str:
         if schema_id not in parsed:
             parsed[schema_id] = fastavro.parse_schema(json.loads(schemas[schema_id]))
-        try:
-            record = fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed[schema_id])
-        except Exception as e:  # fastavro raises many kinds for bad bytes
-            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+        record = fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed[schema_id])
         return json.dumps(record, indent=2, ensure_ascii=False, default=str)
 
-    return show
+    return _confluent_display(schemas, decode)
 
 
 def confluent_json_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
-    """json-confluent values as JSON: the five bytes of the wire format checked (the id must be
-    one of the lock's), the payload shown as the json format shows a value."""
-
-    def show(data: bytes) -> str:
-        if len(data) < 5 or data[0] != 0:
-            return f"{data.hex()}  (not in the Confluent wire format; hex)"
-        schema_id = int.from_bytes(data[1:5], "big")
-        if schema_id not in schemas:
-            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
-        return _json_display(data[5:])
-
-    return show
+    """json-confluent values as JSON: the payload shown as the json format shows a value."""
+    return _confluent_display(schemas, lambda schema_id, data: _json_display(data[5:]))
 
 
 def confluent_protobuf_display(schemas: t.Mapping[int, str]) -> t.Callable[[bytes], str]:
@@ -167,21 +169,13 @@ def confluent_protobuf_display(schemas: t.Mapping[int, str]) -> t.Callable[[byte
         full = ".".join([model["package"], *path] if model.get("package") else path)
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(full))
 
-    def show(data: bytes) -> str:
-        if len(data) < 6 or data[0] != 0:
-            return f"{data.hex()}  (not in the Confluent wire format; hex)"
-        schema_id = int.from_bytes(data[1:5], "big")
-        if schema_id not in schemas:
-            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
-        try:
-            indexes, pos = _message_indexes(data, 5)
-            message = message_of(schema_id, indexes)()
-            message.ParseFromString(data[pos:])
-        except Exception as e:  # bad indexes, a payload protobuf refuses
-            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+    def decode(schema_id: int, data: bytes) -> str:
+        indexes, pos = _message_indexes(data, 5)  # bad indexes raise: shown as not decoding
+        message = message_of(schema_id, indexes)()
+        message.ParseFromString(data[pos:])
         return json_format.MessageToJson(message, preserving_proto_field_name=True)
 
-    return show
+    return _confluent_display(schemas, decode)
 
 
 def _message_indexes(data: bytes, pos: int) -> tuple[list[int], int]:
