@@ -17,7 +17,9 @@ from sqlstream.project.config import Target
 from sqlstream.project.defaults import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CHECKPOINT_ROOT,
+    DEFAULT_MASTER,
     DEFAULT_SPARK_CONF,
+    LOCAL_SPARK_CONF,
 )
 from sqlstream.project.registry import RegistrySettings
 
@@ -102,8 +104,15 @@ class Connection:
         return self.redact(f"Connection({body})")
 
     def spark_confs(self) -> dict[str, str]:
-        """The Spark confs of a session: sqlstream's defaults, then the target's ``conf``."""
-        return {**DEFAULT_SPARK_CONF, **self.spark_conf}
+        """The Spark confs of a session: sqlstream's defaults (a local master's too), then the
+        target's ``conf``."""
+        return {**DEFAULT_SPARK_CONF, **self.local_confs(), **self.spark_conf}
+
+    def local_confs(self) -> dict[str, str]:
+        """``LOCAL_SPARK_CONF`` for a ``local[...]`` master, whose driver runs the tasks; none
+        for a cluster or Spark Connect (where the driver's heap is the server's to set)."""
+        local = not self.spark_remote and (self.spark_master or DEFAULT_MASTER).startswith("local")
+        return dict(LOCAL_SPARK_CONF) if local else {}
 
 
 def env_name(option: str) -> str:

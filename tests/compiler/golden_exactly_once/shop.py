@@ -24,6 +24,7 @@ builder = SparkSession.builder.appName("sqlstream-shop").master(SPARK_MASTER)
 if os.environ.get("SQLSTREAM_SPARK_JARS"):
     builder = builder.config("spark.jars", os.environ["SQLSTREAM_SPARK_JARS"])
 builder = builder.config("spark.sql.shuffle.partitions", "4")
+builder = builder.config("spark.driver.memory", "3g")
 builder = builder.config("spark.executor.memory", "2g")
 spark = builder.getOrCreate()
 spark.sparkContext.setLogLevel("ERROR")
