@@ -321,7 +321,7 @@ def available(names: list[str], ctx: eng.Context) -> dict[str, eng.Engine]:
             continue
         try:
             out[name] = eng.engine(name, ctx)
-        except (ImportError, ModuleNotFoundError) as exc:
+        except (ImportError, eng.EngineMissing) as exc:
             print(f"==> engine {name} left out: {exc}", flush=True)
     return out
 

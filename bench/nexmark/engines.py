@@ -76,6 +76,10 @@ class Context:
     """Objects engines share (the SparkSession), and close at the end."""
 
 
+class EngineMissing(Exception):
+    """The engine's runtime is not installed here (the bench leaves the engine out, saying why)."""
+
+
 class Engine:
     """One way of running the queries; subclasses set ``name`` and ``queries``."""
 

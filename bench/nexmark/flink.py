@@ -23,7 +23,7 @@ import sys
 import typing as t
 from pathlib import Path
 
-from nexmark.engines import Engine, RunStats, count_records
+from nexmark.engines import Engine, EngineMissing, RunStats, count_records
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -137,6 +137,9 @@ class FlinkEngine(Engine):
     """q12's processing-time windows never fire in a bounded run (queries/flink/q12.sql)."""
 
     def __init__(self, ctx: t.Any):
+        missing = available()
+        if missing is not None:
+            raise EngineMissing(missing)
         super().__init__(ctx)
         self.last: FlinkRun | None = None
 
