@@ -36,7 +36,9 @@ from sqlstream.local import broker as localkafka  # noqa: E402
 
 PARTITIONS = 4
 ALL_QUERIES = sorted(ref.QUERIES, key=lambda q: int(q[1:]))
-QUICK_QUERIES = ["q0", "q1", "q2", "q5", "q7", "q21", "q22"]
+QUICK_QUERIES = ["q0", "q2", "q5", "q7", "q21"]
+"""A pass-through, a filter, a window, a window join, a stateless rewrite: the issue's 5 minutes
+on 2 cores with the three engines (seven queries, q1 and q22 too, took 14 under load)."""
 CHECK_PARAMS = ref.Params(
     watermark_ms=2 * ref.SECOND,
     tumble_ms=10 * ref.SECOND,
@@ -286,7 +288,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--queries", help=f"default all: {','.join(ALL_QUERIES)}")
     ap.add_argument("--engines", default="sqlstream,flink,pyspark")
     ap.add_argument("--runs", type=int, help="counted runs per query and engine (default 3)")
-    ap.add_argument("--quick", action="store_true", help="200,000 events, 7 queries, 2 runs")
+    ap.add_argument("--quick", action="store_true", help="200,000 events, 5 queries, 2 runs")
     ap.add_argument("--check", action="store_true", help="compare outputs with the reference")
     ap.add_argument(
         "--profile",
