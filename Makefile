@@ -19,12 +19,13 @@ FSTAMP  := $(FVENV)/.installed-$(FLINK)
 
 .PHONY: postgresql demo demo-registry test test-compiler test-compiler-sqlglotc test-e2e lint bench bench-compile bench-throughput bench-exactly-once bench-registry bench-nexmark nexmark-gen bench-latency bench-setup setup clean
 
-setup: $(STAMP) $(PROTOBUF_JAR)
-
 ## The JVM functions of protobuf-confluent (jvm/), built by Maven into the package, where
-## sqlstream.spark.jars puts them on spark.jars.
+## sqlstream.spark.jars puts them on spark.jars (defined before `setup`, which needs it).
 MVN          ?= mvn
 PROTOBUF_JAR := sqlstream/spark/jvm/sqlstream-protobuf.jar
+
+setup: $(STAMP) $(PROTOBUF_JAR)
+
 $(PROTOBUF_JAR): jvm/pom.xml $(wildcard jvm/src/main/java/sqlstream/protobuf/*.java)
 	$(MVN) -q -B $(SQLSTREAM_MVN_ARGS) -f jvm/pom.xml package
 	mkdir -p $(dir $@)

@@ -49,7 +49,7 @@ def orders(url: str) -> list[tuple[bytes, bytes]]:
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    client = SchemaRegistryClient({"url": url})
+    client = SchemaRegistryClient({"url": url, "timeout": 10})
     ctx = SerializationContext("orders-avro", MessageField.VALUE)
     out = []
     for i, schema in enumerate([V1] * 5 + [V2] * 5):
@@ -101,7 +101,7 @@ def show(bootstrap: str, url: str) -> None:
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    read = AvroDeserializer(SchemaRegistryClient({"url": url}))
+    read = AvroDeserializer(SchemaRegistryClient({"url": url, "timeout": 10}))
     ctx = SerializationContext("big-orders-avro", MessageField.VALUE)
     big = kafkaclient.consume_all(bootstrap, "big-orders-avro")
     print(f"\n==> 'big-orders-avro': {len(big)} records, read by confluent-kafka's deserializer")
@@ -118,7 +118,9 @@ def show_json(bootstrap: str, url: str) -> None:
     from confluent_kafka.schema_registry.json_schema import JSONDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    read = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": url}))
+    read = JSONDeserializer(
+        None, schema_registry_client=SchemaRegistryClient({"url": url, "timeout": 10})
+    )
     ctx = SerializationContext("big-orders-json", MessageField.VALUE)
     big = kafkaclient.consume_all(bootstrap, "big-orders-json")
     print(f"\n==> 'big-orders-json': {len(big)} records, read by confluent-kafka's deserializer")

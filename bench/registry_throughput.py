@@ -86,7 +86,9 @@ def as_avro(data: list[tuple[bytes, bytes]], url: str, topic: str) -> list[tuple
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    serialize = AvroSerializer(SchemaRegistryClient({"url": url}), json.dumps(SCHEMA))
+    serialize = AvroSerializer(
+        SchemaRegistryClient({"url": url, "timeout": 10}), json.dumps(SCHEMA)
+    )
     ctx = SerializationContext(topic, MessageField.VALUE)
     out = []
     for key, value in data:
@@ -117,7 +119,9 @@ def as_json_confluent(
     from confluent_kafka.schema_registry.json_schema import JSONSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    serialize = JSONSerializer(json.dumps(JSON_SCHEMA), SchemaRegistryClient({"url": url}))
+    serialize = JSONSerializer(
+        json.dumps(JSON_SCHEMA), SchemaRegistryClient({"url": url, "timeout": 10})
+    )
     ctx = SerializationContext(topic, MessageField.VALUE)
     return [(key, bytes(serialize(json.loads(value), ctx))) for key, value in data]
 
@@ -149,7 +153,7 @@ def as_protobuf(data: list[tuple[bytes, bytes]], url: str, topic: str) -> list[t
 
     event = _event_class()
     serialize = ProtobufSerializer(
-        event, SchemaRegistryClient({"url": url}), {"use.deprecated.format": False}
+        event, SchemaRegistryClient({"url": url, "timeout": 10}), {"use.deprecated.format": False}
     )
     ctx = SerializationContext(topic, MessageField.VALUE)
     return [(key, bytes(serialize(event(**json.loads(value)), ctx))) for key, value in data]

@@ -27,7 +27,9 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any
 
 @pytest.fixture(scope="session")
 def registry_url(local_registry: t.Any) -> str:
-    """The Confluent-compatible API of the session's registry."""
+    """The Confluent-compatible API of the session's registry. Every test's client sets a
+    ``timeout``: without one, a pooled connection the registry had closed once kept a
+    ProtobufSerializer waiting for minutes."""
     if local_registry is None:
         return os.environ["SQLSTREAM_TEST_REGISTRY"]
     return str(local_registry.url)

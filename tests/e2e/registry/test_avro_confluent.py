@@ -49,7 +49,7 @@ def _serializers(url: str) -> tuple[t.Any, t.Any]:
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
 
-    client = SchemaRegistryClient({"url": url})
+    client = SchemaRegistryClient({"url": url, "timeout": 10})
     return client, AvroDeserializer(client)
 
 

@@ -72,7 +72,7 @@ def test_nested_records_arrays_and_maps_round_trip(
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     topic, out = (f"an-{n}-{uuid.uuid4().hex[:8]}" for n in ("in", "out"))
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     value = AvroSerializer(client, json.dumps(ORDER))(
         RECORD, SerializationContext(topic, MessageField.VALUE)
     )

@@ -33,7 +33,7 @@ KEY = {"type": "object", "properties": {"uid": {"type": "string"}}}
 def _client(url: str) -> t.Any:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": url})
+    return SchemaRegistryClient({"url": url, "timeout": 10})
 
 
 def _serialize(client: t.Any, schema: dict, obj: dict, topic: str, part: str) -> bytes:

@@ -18,7 +18,7 @@ def test_confluent_serializer_round_trip(registry_url: str) -> None:
     from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
     ctx = SerializationContext("local-registry-check", MessageField.VALUE)
     data = AvroSerializer(client, json.dumps(schema))({"n": 7}, ctx)

@@ -87,7 +87,7 @@ def test_values_of_two_writers_read_and_written_and_the_dlq(
     from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 
     topic, out, dlq = (f"pb-{n}-{uuid.uuid4().hex[:8]}" for n in ("in", "out", "dlq"))
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     v1, v2 = _message_class(1), _message_class(2)
     ctx = _value(topic)
     good = [
@@ -180,7 +180,7 @@ def test_a_key_read_and_written(
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     topic, out = (f"pbk-{n}-{uuid.uuid4().hex[:8]}" for n in ("in", "out"))
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     key_cls, value_cls = _key_class(), _message_class(2)
     key = _serializer(client, key_cls)(
         key_cls(uid="u1"), SerializationContext(topic, MessageField.KEY)
@@ -234,7 +234,7 @@ def test_topics_consume_shows_values_decoded_by_their_writer(registry_url: str) 
 
     from sqlstream.kafka.consume import confluent_protobuf_display
 
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     topic, cls = f"pb-show-{uuid.uuid4().hex[:8]}", _message_class(2)
     data = bytes(_serializer(client, cls)(cls(id=5, note="n", status=1), _value(topic)))
     schema_id = int.from_bytes(data[1:5], "big")
