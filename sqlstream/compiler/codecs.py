@@ -483,24 +483,29 @@ def confluent_prefix(schema_id: int) -> str:
     return f"X'00{schema_id:08X}'"
 
 
-def _confluent_prefix_errors(side: Side, known_ids: t.Sequence[int]) -> list[tuple[str, str]]:
-    """A record is malformed, first match: no magic byte 0 and 4 bytes of id; an id the lock
-    does not know (a schema registered after the start: run again)."""
+def confluent_prefix_errors(
+    side: Side, known_ids: t.Sequence[int], shortest: int = 5
+) -> list[tuple[str, str]]:
+    """A record is malformed, first match: no magic byte 0 and 4 bytes of id (``shortest``: the
+    fewest bytes a record of the format has); an id the lock does not know (a schema registered
+    after the start: run again)."""
     raw, prefix = side.raw, f"substring({side.raw}, 1, 5)"
     known = ", ".join(confluent_prefix(i) for i in known_ids)
     return [
         (
-            f"{raw} IS NOT NULL AND (length({raw}) < 5 OR substring({raw}, 1, 1) <> X'00')",
+            f"{raw} IS NOT NULL AND (length({raw}) < {shortest}"
+            f" OR substring({raw}, 1, 1) <> X'00')",
             sql_string(f"{side.what} is not in the Confluent wire format (no magic byte 0)"),
         ),
         (
             f"{raw} IS NOT NULL AND {prefix} NOT IN ({known})",
-            f"concat({sql_string(f'{side.what} has an unknown schema id ')}, {_schema_id(raw)})",
+            f"concat({sql_string(f'{side.what} has an unknown schema id ')}, {schema_id_sql(raw)})",
         ),
     ]
 
 
-def _schema_id(raw: str) -> str:
+def schema_id_sql(raw: str) -> str:
+    """The schema id of a wire-format record, as text (for a reason)."""
     return f"CAST(conv(hex(substring({raw}, 2, 4)), 16, 10) AS STRING)"
 
 
@@ -536,12 +541,12 @@ def decode_avro_confluent(
         parse_exprs=[f"{case(branches, 'NULL')} AS {struct}"],
         outputs={c.name: f"{struct}.{quote_ident(c.name)}" for c in columns},
     )
-    part.errors += _confluent_prefix_errors(side, [i for i, _ in writers])
+    part.errors += confluent_prefix_errors(side, [i for i, _ in writers])
     part.errors.append(
         (
             f"{raw} IS NOT NULL AND {struct}.{quote_ident(AVRO_OK_FIELD)} IS NULL",
             f"concat({sql_string(f'{side.what} does not decode with schema id ')}, "
-            f"{_schema_id(raw)})",
+            f"{schema_id_sql(raw)})",
         )
     )
     return part
@@ -561,7 +566,7 @@ def decode_json_confluent(
     (``substring(raw, 6)``): JSON Schema is a contract about the text, not a binary encoding, so
     the writer schema is not needed to read it; the declared columns are. The reasons after the
     prefix are json's (``not valid JSON``, ``field amount cannot be converted to DOUBLE``)."""
-    part = Part(errors=_confluent_prefix_errors(side, [i for i, _ in _writers(side, options)]))
+    part = Part(errors=confluent_prefix_errors(side, [i for i, _ in _writers(side, options)]))
     part.add(_json_struct(side.struct, f"substring({side.raw}, 6)", columns, side.what))
     return part
 

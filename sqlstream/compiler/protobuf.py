@@ -786,14 +786,14 @@ def decode_protobuf_confluent(
                 codecs.cannot_convert(f"field {c.name}", f"CAST({got} AS STRING)", c.type),
             )
         )
-    part.errors[:0] = _framing_errors(side, [int(i) for i, _ in writers])
+    part.errors[:0] = codecs.confluent_prefix_errors(side, [int(i) for i, _ in writers], shortest=6)
     part.errors.insert(
         2,
         (
             f"{raw} IS NOT NULL AND {struct}.{codecs.quote_ident(ERROR_FIELD)} IS NOT NULL",
             f"concat({codecs.sql_string(side.what + ' ')}, "
             f"{struct}.{codecs.quote_ident(ERROR_FIELD)}, "
-            f"' (schema id ', {_schema_id(raw)}, ')')",
+            f"' (schema id ', {codecs.schema_id_sql(raw)}, ')')",
         ),
     )
     if lacking:
@@ -801,32 +801,12 @@ def decode_protobuf_confluent(
             2,
             (
                 f"{raw} IS NOT NULL AND substring({raw}, 1, 5) IN ({', '.join(lacking)})",
-                f"concat({codecs.sql_string(side.what + ' has schema id ')}, {_schema_id(raw)}, "
+                f"concat({codecs.sql_string(side.what + ' has schema id ')}, "
+                f"{codecs.schema_id_sql(raw)}, "
                 f"{codecs.sql_string(f', whose schema has no message {full}')})",
             ),
         )
     return part
-
-
-def _schema_id(raw: str) -> str:
-    return f"CAST(conv(hex(substring({raw}, 2, 4)), 16, 10) AS STRING)"
-
-
-def _framing_errors(side: codecs.Side, ids: t.Sequence[int]) -> list[tuple[str, str]]:
-    """Not in the wire format; an id no writer of the lock has (as ``avro-confluent``)."""
-    raw = side.raw
-    known = ", ".join(codecs.confluent_prefix(i) for i in ids)
-    return [
-        (
-            f"{raw} IS NOT NULL AND (length({raw}) < 6 OR substring({raw}, 1, 1) <> X'00')",
-            codecs.sql_string(f"{side.what} is not in the Confluent wire format (no magic byte 0)"),
-        ),
-        (
-            f"{raw} IS NOT NULL AND substring({raw}, 1, 5) NOT IN ({known})",
-            f"concat({codecs.sql_string(f'{side.what} has an unknown schema id ')}, "
-            f"{_schema_id(raw)})",
-        ),
-    ]
 
 
 def encode_protobuf_confluent(
