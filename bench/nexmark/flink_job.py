@@ -10,6 +10,9 @@ and this script imports nothing of sqlstream. It reads one JSON object of argume
 - ``bounded``: true: read from the earliest offsets to the end offsets at start, then stop (a
   throughput run); false: read from the latest offsets until killed (a latency run).
 
+With ``--serve`` instead, it runs one job per JSON line of stdin, one after another in the same
+JVM (the throughput runs: ``serve``).
+
 It prints ``ready`` once the job is submitted, and at the end of a bounded job one JSON line
 of what the bench measures: the job's seconds (from submitting the INSERT to the job's end),
 the CPU seconds of the JVM over the same span, the JVM's peak resident memory, and the job's
@@ -48,10 +51,11 @@ PARAMS = {
     "HOP_SIZE": "hop_size_ms",
     "HOP_SLIDE": "hop_slide_ms",
     "DAY": "day_ms",
+    "AUCTION_LENGTH": "auction_ms",
 }
 """${X} of the SQL files -> the bench's parameter (milliseconds) it is."""
 DEFAULTS = {"watermark_ms": 2000, "tumble_ms": 10_000, "hop_size_ms": 10_000}
-DEFAULTS |= {"hop_slide_ms": 2000, "day_ms": 86_400_000}
+DEFAULTS |= {"hop_slide_ms": 2000, "day_ms": 86_400_000, "auction_ms": 334}
 UNITS = (("DAY", 86_400_000), ("HOUR", 3_600_000), ("MINUTE", 60_000), ("SECOND", 1000))
 
 
@@ -176,15 +180,11 @@ def check(args: dict) -> int:
     return 1 if failed else 0
 
 
-def main() -> int:
-    args = json.loads(sys.argv[1])
-    if args.get("check"):
-        return check(args)
-    from pyflink.java_gateway import get_gateway
-
+def run(args: dict, pid: int) -> dict:
+    """One job; with ``bounded``, wait for its end and return what it measured."""
     env = environment(args)
-    pid = int(get_gateway().jvm.java.lang.ProcessHandle.current().pid())
     inserts = prepare(env, args, Path(args["query"]))
+    reset_peak(pid)
     cpu0, _ = jvm_usage(pid)
     t0 = time.perf_counter()
     batch = env.create_statement_set()
@@ -195,12 +195,49 @@ def main() -> int:
     done = result.get_job_client().get_job_execution_result().result()
     seconds = time.perf_counter() - t0
     cpu1, hwm = jvm_usage(pid)
-    stats = {
+    return {
         "seconds": seconds,
         "job_seconds": done.get_net_runtime() / 1000,
         "cpu_seconds": cpu1 - cpu0,
         "peak_rss_bytes": hwm,
     }
+
+
+def reset_peak(pid: int) -> None:
+    """Start the JVM's peak resident memory (VmHWM) again from its present size, so that a
+    served job's peak is its own, not the largest of the jobs before it (Linux 4.0+)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def serve(pid: int) -> int:
+    """Jobs one after another in this process and its JVM, one JSON line of arguments each on
+    stdin, one JSON line of figures (or ``{"error": ...}``) each on stdout: the JVM stays warm
+    between jobs, as a Flink cluster does, and as the Spark engines' one SparkSession does."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            out = run(json.loads(line), pid)
+        except Exception as exc:  # noqa: BLE001 - a Py4JJavaError carrying Flink's reason
+            out = {"error": cause(str(exc))}
+        print(json.dumps(out), flush=True)
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--serve"]:
+        from pyflink.java_gateway import get_gateway
+
+        return serve(int(get_gateway().jvm.java.lang.ProcessHandle.current().pid()))
+    args = json.loads(sys.argv[1])
+    if args.get("check"):
+        return check(args)
+    from pyflink.java_gateway import get_gateway
+
+    stats = run(args, int(get_gateway().jvm.java.lang.ProcessHandle.current().pid()))
     print(json.dumps(stats), flush=True)
     return 0
 

@@ -74,6 +74,15 @@ class Params:
     hop_size_ms: int = 10 * SECOND
     hop_slide_ms: int = 2 * SECOND
     day_ms: int = 86_400 * SECOND
+    auction_ms: int = 334
+    """The longest an auction stays open at the bench's rate: ``auction_length``."""
+
+
+def auction_length(rate: float) -> int:
+    """The generator's longest auction in ms at ``rate`` events/s: twice the event time of the
+    1,666 events that create 100 more auctions (gen/model.go ``auctionLengthMs``), plus 1. A
+    Flink interval join needs it as a constant bound (queries/flink/q4.sql)."""
+    return int(2 * (100 * 50 // 3) * 1000 / rate) + 1
 
 
 def closed_until(events: Events, params: Params, *kinds: str) -> float:

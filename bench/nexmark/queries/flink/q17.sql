@@ -1,5 +1,6 @@
 -- q17, auction statistics per day. Append-only rewrite as in q15: a 1-day tumbling window.
--- avg_price is AVG of a BIGINT, which Flink computes as a BIGINT (the kit's sink type).
+-- avg_price is a DOUBLE, as in the sqlstream query and the reference (Flink's AVG of a BIGINT
+-- is a BIGINT: the kit's sink type).
 CREATE TABLE q17 (
     auction     BIGINT,
     `day`       STRING,
@@ -9,7 +10,7 @@ CREATE TABLE q17 (
     rank3_bids  BIGINT,
     min_price   BIGINT,
     max_price   BIGINT,
-    avg_price   BIGINT,
+    avg_price   DOUBLE,
     sum_price   BIGINT
 ) WITH (${SINK});
 
@@ -23,7 +24,7 @@ SELECT
     COUNT(*) FILTER (WHERE price >= 1000000) AS rank3_bids,
     MIN(price) AS min_price,
     MAX(price) AS max_price,
-    AVG(price) AS avg_price,
+    AVG(CAST(price AS DOUBLE)) AS avg_price,
     SUM(price) AS sum_price
 FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), ${DAY}))
 GROUP BY auction, window_start, window_end;
