@@ -83,7 +83,10 @@ def test_q0_on_flink_equals_sqlstream(
     topics = {"person": f"{topic_name}-person", "auction": f"{topic_name}-auction", "bid": src}
     engine = flink.FlinkEngine(Context(bootstrap=kafka_bootstrap, work=tmp_path, cores=2))
     create_topic(kafka_bootstrap, f"{topic_name}-flink-q0", partitions=2)
-    stats = engine.run("q0", topics, f"{topic_name}-flink-q0")
+    try:
+        stats = engine.run("q0", topics, f"{topic_name}-flink-q0")
+    finally:
+        engine.close()  # the serving process and its JVM
     assert (stats.events, stats.output) == (30, 30) and stats.seconds > 0
 
     Pipeline.create(
