@@ -223,7 +223,8 @@ def report(runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names
         f" {PARTITIONS} partitions (one per event type) on a local single-node broker (Kafka"
         f" {localkafka.jars.KAFKA_VERSION}, KRaft), filled by the Go generator at"
         f" {filled.events_per_second:,.0f} events/s. Spark {pyspark.__version__}, `local[*]`,"
-        " available-now trigger, one SparkSession for both Spark engines.",
+        " available-now trigger, one SparkSession for both Spark engines."
+        + flink_line(engine_names),
         "",
         "- *events/s*: the records of the topics the query reads (q0 reads the bids only, q3"
         " people and auctions) / seconds from starting the query to its end (median of the runs);",
@@ -268,6 +269,23 @@ def report(runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names
         ),
     ]
     return "\n".join(lines)
+
+
+def fmt_time(started: float) -> str:
+    minutes, seconds = divmod(round(time.perf_counter() - started), 60)
+    return f"{minutes} min {seconds} s"
+
+
+def flink_line(engine_names: list[str]) -> str:
+    if "flink" not in engine_names:
+        return ""
+    from nexmark import flink
+
+    connector = flink.CONNECTOR.rsplit(":", 1)[1]
+    return (
+        f" Flink {flink.FLINK_VERSION} (Kafka SQL connector {connector}), a local mini-cluster"
+        f" of parallelism {os.cpu_count() or 1}, its jobs one after another in one JVM."
+    )
 
 
 def ratios(med: dict[tuple[str, str], tuple[float, float | None]], queries: list[str]) -> list[str]:
@@ -341,6 +359,7 @@ def available(names: list[str], ctx: eng.Context) -> dict[str, eng.Engine]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    started = time.perf_counter()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     work = Path(tempfile.mkdtemp(prefix="sqlstream-nexmark-"))
     print("==> starting a Kafka broker (state in a temporary directory)", flush=True)
@@ -381,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         localkafka.down(work / "kafka")
         shutil.rmtree(work, ignore_errors=True)
     body = report(runs, filled, args, list(engines))
+    body += f"\n\nThe whole command (broker, fill, warm-ups, runs) took {fmt_time(started)}."
     print()
     print(body)
     if not args.no_write:
