@@ -1,7 +1,8 @@
 """Latency: end-to-end, per output record, at fixed input rates, sqlstream's triggers and Flink.
 
 Run: python bench/latency.py [--quick] [--rates 1000,10000,50000] [--engines ...] [--no-write].
-Prints the figures and writes docs/benchmarks.md's section "latency". Needs the Flink venv for
+Prints the figures and writes docs/benchmarks.md's section "latency" ("latency-quick" for
+``--quick``). Needs the Flink venv for
 the Flink engine (``make bench-setup``); without it Flink is left out and the table says so.
 
 Measured as Spark's own real-time-mode benchmark does: the latency of an output record is its
@@ -585,9 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(body)
     if not args.no_write:
+        section = "latency-quick" if args.quick else "latency"
         command = "python bench/latency.py" + (" --quick" if args.quick else "")
-        write_section("latency", command, body)
-        print("\nwritten to docs/benchmarks.md (section latency)")
+        write_section(section, command, body)
+        print(f"\nwritten to docs/benchmarks.md (section {section})")
     return 0
 
 
