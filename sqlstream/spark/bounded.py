@@ -24,7 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass, replace
 
-from sqlstream.compiler import lower
+from sqlstream.compiler import lower, triggers
 from sqlstream.compiler.options import parse_timestamp_ms
 from sqlstream.compiler.plan import Plan, SourcePlan, Trigger
 from sqlstream.errors import RunFailure, UserError
@@ -301,11 +301,14 @@ BatchStep = t.Union[
 
 def _kafka_batch_sink(c: st.Call) -> tuple[st.Call, ...]:
     """An exactly-once sink's ``foreachBatch`` in a bounded run: Spark's Kafka batch write with
-    the writer's options. A bounded run has no checkpoint and nothing to replay: running it
-    again writes again, whatever the delivery (docs/lowering.md)."""
+    the writer's options and the batched producer of any Kafka sink. A bounded run has no
+    checkpoint and nothing to replay: running it again writes again, whatever the delivery
+    (docs/lowering.md)."""
     w = c.args[0]
     assert isinstance(w, st.ExactlyOnce)
     opts = [("kafka.bootstrap.servers", st.FromTarget("bootstrap")), *w.client, *w.producer_only]
+    given = {k for k, _ in opts}
+    opts += [(k, v) for k, v in triggers.BATCHED_PRODUCER if k not in given]
     return (
         st.call("format", "kafka"),
         *(st.call("option", k, v) for k, v in opts),

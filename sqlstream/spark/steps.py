@@ -439,7 +439,8 @@ def _sink_query(
     sink: SinkPlan, connection: Connection, trigger: Trigger | None, namer: _Namer
 ) -> StartQuery:
     write = dict(sink.write_options)
-    opts = [*_connection_opts(connection, write), *write.items()]
+    batched = {**_producer_defaults(trigger, connection, write), **write}
+    opts = [*_connection_opts(connection, batched), *batched.items()]
     if sink.topic is not None:
         opts.append(("topic", sink.topic))
     opts.append(("checkpointLocation", FromTarget("checkpoint", sink.checkpoint)))
@@ -478,8 +479,10 @@ def _dlq_query(
     assert src.dlq_topic is not None and src.dlq_filter is not None
     name = dlq_query_name(src.name)
     checkpoint = f"{plan.project}/{name}"
+    producer = _producer_defaults(trigger, connection, {})
     opts = [
-        *_connection_opts(connection, {}),
+        *_connection_opts(connection, producer),
+        *producer.items(),
         ("topic", src.dlq_topic),
         ("checkpointLocation", FromTarget("checkpoint", checkpoint)),
     ]
@@ -493,6 +496,17 @@ def _dlq_query(
         else _write(opts, name, trigger)
     )
     return StartQuery(name, "dlq", src.file, 0, src.name, frame, write, trigger)
+
+
+def _producer_defaults(
+    trigger: Trigger | None, connection: Connection, given: t.Mapping[str, str]
+) -> dict[str, str]:
+    """The trigger's producer options (``triggers.BATCHED_PRODUCER``) that neither the sink
+    (``given``) nor the target sets, for Spark's Kafka sink (an exactly-once writer's producer
+    is librdkafka's, which batches up to 1 MB by default)."""
+    kind = triggers.kind(trigger.kind if trigger else None)
+    taken = given.keys() | connection.kafka_options.keys()
+    return {k: v for k, v in kind.producer if k not in taken}
 
 
 def dlq_query_name(source: str) -> str:

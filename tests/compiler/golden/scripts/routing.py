@@ -66,6 +66,8 @@ routing_1_query = (
     )
     .writeStream.format("kafka")
     .option("kafka.bootstrap.servers", BOOTSTRAP)
+    .option("kafka.batch.size", "1048576")
+    .option("kafka.linger.ms", "20")
     .option("checkpointLocation", CHECKPOINT_ROOT + "/demo/routing_1")
     .outputMode("append")
     .queryName("routing_1")

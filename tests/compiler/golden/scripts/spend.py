@@ -60,6 +60,8 @@ spend_1_query = (
     )
     .writeStream.format("kafka")
     .option("kafka.bootstrap.servers", BOOTSTRAP)
+    .option("kafka.batch.size", "1048576")
+    .option("kafka.linger.ms", "20")
     .option("topic", "user-spending")
     .option("checkpointLocation", CHECKPOINT_ROOT + "/demo/spend_1")
     .outputMode("append")
