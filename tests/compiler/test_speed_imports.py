@@ -60,3 +60,44 @@ def test_validate_imports_no_other_command(tmp_path: Path) -> None:
     lazy = {f"sqlstream.cli.{module}" for module, _ in LAZY_COMMANDS.values()}
     assert not loaded & lazy
     assert not {m for m in loaded if m.startswith(("pyspark", "sqlstream.spark"))}
+
+
+def _plain_project(root: Path) -> Path:
+    (root / "sqlstream.yml").write_text("name: p\n")
+    (root / "queries").mkdir()
+    (root / "queries" / "a.sql").write_text(
+        "CREATE STREAM s (id STRING) FROM KAFKA (topic = 't');\n"
+        "INSERT INTO KAFKA TOPIC 'o' SELECT id FROM s;\n"
+    )
+    return root
+
+
+def test_a_project_without_jinja_imports_no_jinja2(tmp_path: Path) -> None:
+    loaded = _modules_after(["compile"], _plain_project(tmp_path))
+    assert "sqlstream.compiler.planner" in loaded and (tmp_path / "target").is_dir()
+    assert not {m for m in loaded if m.startswith("jinja2")}
+
+
+def test_a_file_with_jinja_still_renders(tmp_path: Path) -> None:
+    root = _plain_project(tmp_path)
+    (root / "queries" / "b.sql").write_text(
+        "INSERT INTO KAFKA TOPIC '{{ 1 + 1 }}' SELECT id FROM s;\n"
+    )
+    assert "jinja2" in _modules_after(["compile"], root)
+    assert "TOPIC '2'" in (root / "target" / "rendered" / "b.sql").read_text()
+
+
+def test_a_broken_macro_file_is_reported_when_no_query_uses_jinja(tmp_path: Path) -> None:
+    root = _plain_project(tmp_path)
+    (root / "sqlstream.yml").write_text("name: p\nmacro-paths: [macros]\n")
+    (root / "macros").mkdir()
+    (root / "macros" / "m.sql").write_text("{% macro m() %}\nno end\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sqlstream.cli.main", "validate"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "macros/m.sql:" in proc.stderr + proc.stdout
