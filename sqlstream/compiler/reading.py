@@ -9,7 +9,9 @@ refused the same way.
 
 from __future__ import annotations
 
+import os
 import re
+import typing as t
 from pathlib import Path
 
 from sqlstream.compiler.source import SourceFile
@@ -34,7 +36,7 @@ def read_text(path: Path, shown: str) -> str:
     ``\\n``."""
     try:
         with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = _read_limited(f)
     except OSError as e:
         raise UserError(f"cannot read {shown}: {e.strerror or e}") from None
     if len(data) > MAX_FILE_BYTES:
@@ -50,6 +52,20 @@ def read_text(path: Path, shown: str) -> str:
         ) from None
     # Universal newlines, as Jinja sees them: line numbers agree everywhere.
     return NEWLINE.sub("\n", text)
+
+
+def _read_limited(f: t.BinaryIO) -> bytes:
+    """At most ``MAX_FILE_BYTES + 1`` bytes of ``f``, read in a buffer of the file's size:
+    ``read(MAX_FILE_BYTES + 1)`` allocated a buffer of a MiB per file (a third of a
+    millisecond each, 250 files a compile). A file that grows meanwhile, and one whose size
+    the system does not know (a pipe: 0), are read on to the limit."""
+    size = os.fstat(f.fileno()).st_size
+    if not 0 < size <= MAX_FILE_BYTES:
+        return f.read(MAX_FILE_BYTES + 1)
+    data = f.read(size + 1)
+    if len(data) > size:
+        data += f.read(MAX_FILE_BYTES + 1 - len(data))
+    return data
 
 
 def too_big(shown: str, head: bytes, what: str) -> UserError:

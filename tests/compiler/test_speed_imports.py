@@ -101,3 +101,23 @@ def test_a_broken_macro_file_is_reported_when_no_query_uses_jinja(tmp_path: Path
         text=True,
     )
     assert proc.returncode == 2 and "macros/m.sql:" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20])
+def test_a_file_is_read_whole_up_to_the_limit(tmp_path: Path, size: int) -> None:
+    from sqlstream.compiler import reading
+
+    path = tmp_path / "f.sql"
+    path.write_bytes(b"x" * size)
+    with path.open("rb") as f:
+        assert reading._read_limited(f) == b"x" * min(size, reading.MAX_FILE_BYTES + 1)
+
+
+def test_a_pipe_is_read_to_the_limit() -> None:
+    from sqlstream.compiler import reading
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as w:
+        w.write(b"SELECT 1")
+    with os.fdopen(read_end, "rb") as f:
+        assert reading._read_limited(f) == b"SELECT 1"
