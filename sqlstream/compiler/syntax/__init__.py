@@ -35,13 +35,16 @@ from sqlstream.compiler.syntax.parser import Parser
 from sqlstream.compiler.syntax.spark import (
     SyntaxProblem,
     balanced_and,
+    find_all,
     is_window_call,
+    long_filter,
     node_span,
     plain_columns,
     to_spark_sql,
     tokenize,
     type_sql,
     uses_window_function,
+    walk,
 )
 
 __all__ = [
@@ -63,11 +66,13 @@ __all__ = [
     "Text",
     "Watermark",
     "balanced_and",
+    "find_all",
     "generate",
     "is_window_call",
     "node_span",
     "nodes",
     "parse_statement",
+    "long_filter",
     "plain_columns",
     "parse_tokens",
     "split",
@@ -75,6 +80,7 @@ __all__ = [
     "tokenize",
     "type_sql",
     "uses_window_function",
+    "walk",
 ]
 
 
