@@ -503,7 +503,7 @@ def _to_qualify(query: exp.Expr) -> exp.Expr:
     is not changed: the stand-in takes the WHERE's place only while the rest is copied."""
     where = query.args.get("where") if isinstance(query, exp.Select) else None
     condition = syntax.long_filter(query)
-    columns = syntax.plain_columns(condition) if condition is not None else None
+    columns = syntax.long_filter_columns(condition) if condition is not None else None
     if where is None or not columns:
         return query.copy()
     distinct: dict[tuple[tuple[str, bool], ...], exp.Column] = {}

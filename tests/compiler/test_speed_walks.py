@@ -52,3 +52,13 @@ def test_a_long_filter_is_known_by_its_kind_and_size() -> None:
     assert syntax.long_filter(_parse(QUERIES[4])) is None  # a call in it
     pruned = sum(1 for _ in syntax.walk(_parse(QUERIES[1])))
     assert pruned < sum(1 for _ in _parse(QUERIES[1]).walk()) // 10
+
+
+def test_the_columns_of_a_long_filter_are_those_of_plain_columns() -> None:
+    query, other = _parse(QUERIES[1]), _parse(QUERIES[5])
+    condition, other_condition = syntax.long_filter(query), syntax.long_filter(other)
+    assert condition is not None and other_condition is not None
+    for cond in (condition, other_condition, condition):  # the memo follows the condition asked
+        columns = syntax.long_filter_columns(cond)
+        assert columns is not None
+        assert [id(c) for c in columns] == [id(c) for c in syntax.plain_columns(cond) or []]

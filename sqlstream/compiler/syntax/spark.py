@@ -12,6 +12,7 @@ positions are offsets into that text by construction.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import typing as t
 
@@ -480,9 +481,24 @@ def long_filter(query: exp.Expr) -> exp.Expr | None:
     condition = where.this
     known = condition.meta_get(_LONG_FILTER_MARK)
     if known is None:
-        known = plain_columns(condition) is not None
+        known = long_filter_columns(condition) is not None
         condition.meta[_LONG_FILTER_MARK] = known
     return condition if known else None
+
+
+_LAST_COLUMNS: list[tuple[exp.Expr, list[exp.Column] | None]] = []
+"""The last condition :func:`long_filter_columns` read, and its answer: ``long_filter`` reads a
+filter before ``analyse`` needs its columns, and each reading is a walk of 100,000 nodes."""
+
+
+def long_filter_columns(condition: exp.Expr) -> list[exp.Column] | None:
+    """:func:`plain_columns` of a condition, remembered for the last one asked (the trees are
+    not changed after parsing; the condition is held, so its identity is not reused)."""
+    if _LAST_COLUMNS and _LAST_COLUMNS[0][0] is condition:
+        return _LAST_COLUMNS[0][1]
+    columns = plain_columns(condition)
+    _LAST_COLUMNS[:] = [(condition, columns)]
+    return columns
 
 
 def walk(query: exp.Expr) -> t.Iterator[exp.Expr]:
@@ -498,10 +514,17 @@ def walk(query: exp.Expr) -> t.Iterator[exp.Expr]:
 _E = t.TypeVar("_E", bound=exp.Expr)
 
 
+@functools.cache
+def _may_be_plain(kinds: tuple[type[exp.Expr], ...]) -> bool:
+    """Whether a node of a plain filter can be of one of ``kinds`` (a kind of :data:`PLAIN`,
+    one of theirs, or a class above one)."""
+    return any(issubclass(k, p) or issubclass(p, k) for k in kinds for p in PLAIN)
+
+
 def find_all(query: exp.Expr, *kinds: type[_E]) -> t.Iterator[_E]:
     """``query.find_all(*kinds)``, in its order, by :func:`walk` when no node of a plain filter
     can be of ``kinds``."""
-    if any(issubclass(k, p) or issubclass(p, k) for k in kinds for p in PLAIN):
+    if _may_be_plain(kinds):
         return query.find_all(*kinds)
     return (t.cast(_E, node) for node in walk(query) if isinstance(node, kinds))
 
