@@ -317,7 +317,7 @@ def _table_def(name: str, stmt: Statement, node: n.CreateTable, diags: Diagnosti
 def _references(q: QueryDef, known: set[str], diags: Diagnostics) -> list[str]:
     ctes: set[str] = set()
     tables: list[exp.Table] = []
-    for node in q.query.walk():  # one walk for both (a WHERE can be 100,000 nodes)
+    for node in syntax.walk(q.query):  # one walk for both, not into a long plain WHERE
         if isinstance(node, exp.CTE):
             ctes.add(node.alias_or_name.lower())
         elif isinstance(node, exp.Table):
@@ -502,7 +502,8 @@ def _to_qualify(query: exp.Expr) -> exp.Expr:
     name), and the copy and qualify's walks are as long as the columns are few. The original
     is not changed: the stand-in takes the WHERE's place only while the rest is copied."""
     where = query.args.get("where") if isinstance(query, exp.Select) else None
-    columns = syntax.plain_columns(where.this) if isinstance(where, exp.Where) else None
+    condition = syntax.long_filter(query)
+    columns = syntax.long_filter_columns(condition) if condition is not None else None
     if where is None or not columns:
         return query.copy()
     distinct: dict[tuple[tuple[str, bool], ...], exp.Column] = {}

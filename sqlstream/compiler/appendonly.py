@@ -12,7 +12,7 @@ import typing as t
 
 from sqlglot import exp
 
-from sqlstream.compiler import changelog
+from sqlstream.compiler import changelog, syntax
 from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, is_window_call
 from sqlstream.errors import CompileWarning, UserError
 
@@ -63,7 +63,7 @@ def _find_kinds(query: exp.Expr) -> dict[type[exp.Expr], list[exp.Expr]]:
     """The nodes of each of :data:`_KINDS` in ``query``, in ``find_all``'s order, in one walk
     of the tree instead of one per kind (a WHERE of 20,000 terms is 100,000 nodes)."""
     found: dict[type[exp.Expr], list[exp.Expr]] = {kind: [] for kind in _KINDS}
-    for node in query.walk():
+    for node in syntax.walk(query):  # none of the kinds is in a long plain WHERE
         if not isinstance(node, _KINDS):
             continue
         for kind in _KINDS:
@@ -280,7 +280,7 @@ def unbounded_joins(q: QueryDef, analysis: Analysis) -> t.Iterator[CompileWarnin
     sides have a watermark and the ON condition bounds the event times (the Structured
     Streaming guide's "inner joins with optional watermarking")."""
     watermarks = _watermarks(q, analysis)
-    for select in q.query.find_all(exp.Select):
+    for select in syntax.find_all(q.query, exp.Select):
         for join in select.args.get("joins") or []:
             side = (join.args.get("side") or "").upper()
             if side or (join.args.get("kind") or "").upper() in ("CROSS", "SEMI", "ANTI"):

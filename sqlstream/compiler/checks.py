@@ -80,7 +80,7 @@ def _at_name(q: QueryDef, node: exp.Expr, length: int) -> Location:
 def _unknown_functions(q: QueryDef, expr: exp.Expr, diags: Diagnostics) -> None:
     """sqlglot parses a function it does not know as ``Anonymous``: the names Spark may not
     have. (The ones it knows are typed nodes, written back as Spark spells them.)"""
-    for call in expr.find_all(exp.Anonymous):
+    for call in syntax.find_all(expr, exp.Anonymous):
         if spark_names.is_function(str(call.name)):
             continue
         name = _spelled(q, call)

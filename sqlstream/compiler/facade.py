@@ -10,7 +10,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlstream.compiler import render, selection
+from sqlstream.compiler import reading, selection
 from sqlstream.compiler.analyse import Analysis, analyse
 from sqlstream.compiler.parse import Statement, parse_file
 from sqlstream.compiler.plan import Plan
@@ -91,7 +91,7 @@ def compile_project(
         f for mp in project.macro_paths if mp.is_dir() for f in mp.glob("**/*.sql")
     )
     try:
-        env = render.make_environment(project.vars, macro_files, project.macro_paths)
+        env = _environment(project, macro_files)
     except UserError as e:
         raise UserErrors([e]) from None
     texts = [(display_path(p), p, None) for p in files] + [
@@ -131,7 +131,9 @@ def compile_project(
 
 
 def _read(
-    texts: t.Sequence[tuple[str, Path | None, str | None]], env: t.Any, diags: Diagnostics
+    texts: t.Sequence[tuple[str, Path | None, str | None]],
+    env: t.Callable[[], t.Any],
+    diags: Diagnostics,
 ) -> tuple[list[SourceFile], list[Statement], list[selection.Broken]]:
     """Render and parse each (shown name, file or text); a file with errors is also ``Broken``
     (what it defines is partly unknown)."""
@@ -142,17 +144,38 @@ def _read(
         before = len(diags.errors)
         sf = None
         with diags.collecting():
-            sf = (
-                render.render_file(path, shown, env)
-                if path
-                else render.render_text(text or "", shown, env)
-            )
+            source = reading.read_text(path, shown) if path else text or ""
+            sf = reading.without_jinja(source, shown) or _render(source, shown, env())
             sources.append(sf)
             statements.extend(parse_file(sf, diags))
         if len(diags.errors) > before:
             written = sf.text if sf is not None else text if path is None else _on_disk(path)
             broken.append(selection.Broken(shown, written or "", diags.errors[before:]))
     return sources, statements, broken
+
+
+def _environment(project: Project, macro_files: list[Path]) -> t.Callable[[], t.Any]:
+    """The Jinja environment of the run, made when first asked for (a project whose files have
+    no Jinja never imports jinja2: ``reading``), or at once if the project has macro files, so
+    that a mistake in one is reported whether a query uses Jinja or not."""
+    made: list[t.Any] = []
+
+    def env() -> t.Any:
+        if not made:
+            from sqlstream.compiler import render
+
+            made.append(render.make_environment(project.vars, macro_files, project.macro_paths))
+        return made[0]
+
+    if macro_files:
+        env()
+    return env
+
+
+def _render(text: str, shown: str, env: t.Any) -> SourceFile:
+    from sqlstream.compiler import render
+
+    return render.render_text(text, shown, env)
 
 
 def _on_disk(path: Path) -> str:

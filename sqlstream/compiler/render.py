@@ -24,7 +24,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from sqlstream.compiler import jinja_input
+from sqlstream.compiler import jinja_input, reading
 from sqlstream.compiler.jinja_input import MARK_END, MARK_START, MacroLoader, Refused, TokenGuard
 from sqlstream.compiler.source import SourceFile
 from sqlstream.errors import Location, UserError
@@ -37,20 +37,18 @@ __all__ = [
     "render_text",
 ]
 
-MAX_FILE_BYTES = 1 << 20
-"""A query, macro or included file over 1 MiB, or a query that renders to more, is refused
-before anything is parsed: it is generated or pasted, not written, and every later stage is
-at least linear in it."""
-
-# A file can only contain Jinja if it contains one of the three opening delimiters.
-_JINJA_START = re.compile(r"\{[{%#]")
-# Jinja counts lines on these, so the source lines of a file are split the same way.
-_NEWLINE = re.compile(r"\r\n|\r|\n")
+# The limits, the reading and the test for Jinja are ``reading``'s (a compile without Jinja
+# imports no jinja2); these names are this module's since before.
+MAX_FILE_BYTES = reading.MAX_FILE_BYTES
+_SIZE_HINT = reading.SIZE_HINT
+_JINJA_START = reading.JINJA_START
+_NEWLINE = reading.NEWLINE
+_read = reading.read_text
+_too_big = reading.too_big
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 _UNEXPECTED_TOKEN = re.compile(r"unexpected '([^']+)'")
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _BUILTINS = ("var", "env_var")
-_SIZE_HINT = "split the file; a file of sqlstream is at most 1 MiB, before and after Jinja"
 
 
 class MacroEnvironment(SandboxedEnvironment):
@@ -144,38 +142,6 @@ def make_environment(
     return env
 
 
-def _read(path: Path, shown: str) -> str:
-    """The text of a file the user wrote, at most ``MAX_FILE_BYTES`` of UTF-8, newlines as
-    ``\\n``."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise UserError(f"cannot read {shown}: {e.strerror or e}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_big(shown, data[:MAX_FILE_BYTES], "is larger than 1 MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise UserError(
-            f"{shown} is not valid UTF-8 (byte 0x{data[e.start]:02x})",
-            Location(shown, line, 1),
-            hint="save the file as UTF-8",
-        ) from None
-    # Universal newlines, as Jinja sees them: line numbers agree everywhere.
-    return _NEWLINE.sub("\n", text)
-
-
-def _too_big(shown: str, head: bytes, what: str) -> UserError:
-    """The size error, located where the file passes the limit."""
-    start = head.rfind(b"\n") + 1
-    line = head.decode("utf-8", "replace").count("\n") + 1
-    col = len(head[start:].decode("utf-8", "replace")) + 1
-    quoted = head[start:].decode("utf-8", "replace")
-    return UserError(f"{shown} {what}", Location(shown, line, col, quoted), _SIZE_HINT)
-
-
 def _load_macro_file(env: MacroEnvironment, path: Path) -> None:
     shown = display_path(path)
     text = _read(path, shown)
@@ -226,11 +192,9 @@ def render_file(path: Path, display_path: str, env: SandboxedEnvironment) -> Sou
 
 def render_text(text: str, display_path: str, env: SandboxedEnvironment) -> SourceFile:
     """Render ``text`` as the file ``display_path``."""
-    if len(text) > MAX_FILE_BYTES // 4 and len(text.encode("utf-8")) > MAX_FILE_BYTES:
-        raise _too_big(display_path, text.encode("utf-8")[:MAX_FILE_BYTES], "is larger than 1 MiB")
-    if not _JINJA_START.search(text):
-        # No Jinja at all: the file is its own rendering (and compiling 500 of them is free).
-        return SourceFile(path=display_path, text=text, rendered=text)
+    plain = reading.without_jinja(text, display_path)
+    if plain is not None:
+        return plain
     marks = MARK_START not in text and MARK_END not in text
     template = _compile(text, display_path, env, marks)
     try:

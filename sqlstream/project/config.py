@@ -10,14 +10,13 @@ pass through ``Target.redact``; nothing here logs them.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import typing as t
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import jinja2
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
 
 from sqlstream.errors import Diagnostics, Location, UserError
 from sqlstream.project import registry as registry_settings
@@ -296,8 +295,18 @@ def _as_str(doc: YamlDoc, value: t.Any, node: yaml.Node | None, what: str) -> st
 # --------------------------------------------------------------------------------------------
 # Jinja in YAML values
 
-_CONFIG_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-_CONFIG_ENV.globals["env_var"] = env_var
+
+@functools.cache
+def _config_env() -> t.Any:
+    """The environment of Jinja in settings, made (and jinja2 imported) for the first setting
+    that has a ``{``: most projects have none, and importing jinja2 is about a sixth of a cold
+    ``validate``."""
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.globals["env_var"] = env_var
+    return env
 
 
 def _render_values(doc: YamlDoc, value: t.Any, node: yaml.Node | None) -> t.Any:
@@ -305,8 +314,10 @@ def _render_values(doc: YamlDoc, value: t.Any, node: yaml.Node | None) -> t.Any:
     if isinstance(value, str):
         if "{" not in value:
             return value
+        import jinja2
+
         try:
-            return _CONFIG_ENV.from_string(value).render()
+            return _config_env().from_string(value).render()
         except UserError as e:
             raise UserError(e.message, doc.loc(node), e.hint) from None
         except jinja2.TemplateSyntaxError as e:

@@ -291,7 +291,9 @@ def test_the_error_handler_maps_each_kind_of_error_to_a_message_and_an_exit_code
 
 
 def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> t.Iterator[tuple[str, ...]]:
-    for name, command in group.commands.items():
+    ctx = click.Context(group)  # the public listing: the root group loads commands lazily
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             yield from leaf_commands(command, (*prefix, name))
         else:

@@ -35,13 +35,17 @@ from sqlstream.compiler.syntax.parser import Parser
 from sqlstream.compiler.syntax.spark import (
     SyntaxProblem,
     balanced_and,
+    find_all,
     is_window_call,
+    long_filter,
+    long_filter_columns,
     node_span,
     plain_columns,
     to_spark_sql,
     tokenize,
     type_sql,
     uses_window_function,
+    walk,
 )
 
 __all__ = [
@@ -63,11 +67,14 @@ __all__ = [
     "Text",
     "Watermark",
     "balanced_and",
+    "find_all",
     "generate",
     "is_window_call",
     "node_span",
     "nodes",
     "parse_statement",
+    "long_filter",
+    "long_filter_columns",
     "plain_columns",
     "parse_tokens",
     "split",
@@ -75,6 +82,7 @@ __all__ = [
     "tokenize",
     "type_sql",
     "uses_window_function",
+    "walk",
 ]
 
 

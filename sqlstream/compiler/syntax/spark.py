@@ -12,6 +12,7 @@ positions are offsets into that text by construction.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import typing as t
 
@@ -426,7 +427,7 @@ def is_window_call(node: exp.Expr) -> bool:
 
 
 def uses_window_function(query: exp.Expr) -> bool:
-    return any(is_window_call(node) for node in query.find_all(exp.Anonymous))
+    return any(is_window_call(node) for node in find_all(query, exp.Anonymous))
 
 
 #: A condition of more nodes than this, of :data:`PLAIN` nodes only, is a long plain filter.
@@ -466,6 +467,68 @@ def plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
     return columns if size > LONG_FILTER else None
 
 
+_LONG_FILTER_MARK = "sqlstream_long_filter"
+"""The key in a WHERE condition's ``meta`` of whether it is a long plain filter."""
+
+
+def long_filter(query: exp.Expr) -> exp.Expr | None:
+    """The condition of ``query``'s WHERE if it is a long plain filter (:func:`plain_columns`),
+    else None. The answer is kept in the condition's ``meta``: a query's tree is not changed
+    after parsing (rewrites are of copies, or undone), and a dozen stages ask."""
+    where = query.args.get("where") if isinstance(query, exp.Select) else None
+    if not isinstance(where, exp.Where):
+        return None
+    condition = where.this
+    known = condition.meta_get(_LONG_FILTER_MARK)
+    if known is None:
+        known = long_filter_columns(condition) is not None
+        condition.meta[_LONG_FILTER_MARK] = known
+    return condition if known else None
+
+
+_LAST_COLUMNS: list[tuple[exp.Expr, list[exp.Column] | None]] = []
+"""The last condition :func:`long_filter_columns` read, and its answer: ``long_filter`` reads a
+filter before ``analyse`` needs its columns, and each reading is a walk of 100,000 nodes."""
+
+
+def long_filter_columns(condition: exp.Expr) -> list[exp.Column] | None:
+    """:func:`plain_columns` of a condition, remembered for the last one asked (the trees are
+    not changed after parsing; the condition is held, so its identity is not reused)."""
+    if _LAST_COLUMNS and _LAST_COLUMNS[0][0] is condition:
+        return _LAST_COLUMNS[0][1]
+    columns = plain_columns(condition)
+    _LAST_COLUMNS[:] = [(condition, columns)]
+    return columns
+
+
+def walk(query: exp.Expr) -> t.Iterator[exp.Expr]:
+    """``query.walk()``, breadth first, but not into a long plain filter: a filter of 20,000
+    terms is 100,000 nodes, and what the walks of a query look for (tables, CTEs, SELECTs,
+    calls, windows) is never in one (:data:`PLAIN`). The filter's root is still yielded."""
+    condition = long_filter(query)
+    if condition is None:
+        return query.walk()
+    return query.walk(prune=lambda node: node is condition)
+
+
+_E = t.TypeVar("_E", bound=exp.Expr)
+
+
+@functools.cache
+def _may_be_plain(kinds: tuple[type[exp.Expr], ...]) -> bool:
+    """Whether a node of a plain filter can be of one of ``kinds`` (a kind of :data:`PLAIN`,
+    one of theirs, or a class above one)."""
+    return any(issubclass(k, p) or issubclass(p, k) for k in kinds for p in PLAIN)
+
+
+def find_all(query: exp.Expr, *kinds: type[_E]) -> t.Iterator[_E]:
+    """``query.find_all(*kinds)``, in its order, by :func:`walk` when no node of a plain filter
+    can be of ``kinds``."""
+    if _may_be_plain(kinds):
+        return query.find_all(*kinds)
+    return (t.cast(_E, node) for node in walk(query) if isinstance(node, kinds))
+
+
 def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     """Text Spark accepts for an embedded query or expression. Anonymous function names were
     normalised at parse time (``window`` lower case, as Spark's docs write it; others upper
@@ -476,7 +539,7 @@ def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     as the generator writes plain operators without rewriting them, into the text of the rest
     of the query, written with a stand-in column where the filter goes."""
     where = node.args.get("where") if isinstance(node, exp.Select) and not pretty else None
-    if not isinstance(where, exp.Where) or where.comments or plain_columns(where.this) is None:
+    if not isinstance(where, exp.Where) or where.comments or long_filter(node) is None:
         return node.sql(DIALECT, pretty=pretty, normalize_functions=False)
     node.set("where", exp.Where(this=exp.column(_STAND_IN)))  # same key: arguments' order kept
     try:
