@@ -182,3 +182,12 @@ def test_unknown_statements_do_not_reach_sqlglot(tmp_path: Path) -> None:
     """sqlglot logs 'Falling back to parsing as a Command' for statements it does not know; our
     dispatch table refuses them first, with our message."""
     _compile(tmp_path, "SHOW TABLES;\nDROP TABLE x;\nUSE db;\nEXPLAIN SELECT 1;\nSET a;\n")
+
+
+@pytest.mark.parametrize("prefix", ["WITH ", "WITH x AS (SELECT 1) ", "WITH;"])
+def test_a_with_before_a_statement_of_ours_is_a_located_error(tmp_path: Path, prefix: str) -> None:
+    """Found by the property above: sqlglot took ``WITH <CREATE STREAM ...>`` for a statement it
+    does not know and logged its fallback to a Command before our error."""
+    _compile(tmp_path, prefix + VALID)
+    with pytest.raises(UserErrors):
+        compile_project([str(tmp_path / "q.sql")])

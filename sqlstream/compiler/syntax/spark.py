@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import re
 import typing as t
 
@@ -270,10 +271,56 @@ def _one_name_column(token: Token) -> exp.Column:
     return exp.Column(this=name)
 
 
+class _Fallback(logging.Filter):
+    """Keeps sqlglot's warnings of one parse off the log (and off the user's terminal), and
+    says whether there was one: "contains unsupported syntax. Falling back to parsing as a
+    'Command'" is sqlglot giving up on a statement, which for us is a syntax error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        self.seen = True
+        return False
+
+
+_SQLGLOT_LOG = logging.getLogger("sqlglot")
+
+
+def _unsupported(tokens: t.Sequence[Token]) -> SyntaxProblem:
+    return SyntaxProblem(
+        "cannot read this as Spark SQL: sqlglot's Spark parser does not know this syntax",
+        tokens[0].start,
+        tokens[0].end,
+        "a query is SELECT ... or WITH name AS (...) SELECT ...; sqlstream's own statements"
+        " (CREATE STREAM, CREATE TABLE, INSERT INTO KAFKA TOPIC, SET) do not follow a WITH",
+    )
+
+
 def _run(parse: t.Callable[[list[Token]], list], tokens: t.Sequence[Token], sql: str) -> list:
     prepared = _prepare(tokens)
+    fallback = _Fallback()
+    _SQLGLOT_LOG.addFilter(fallback)
     try:
-        trees = parse(prepared)
+        trees = _parse_quietly(parse, prepared, tokens, sql)
+    finally:
+        _SQLGLOT_LOG.removeFilter(fallback)
+    if fallback.seen or any(isinstance(tree, exp.Command) for tree in trees):
+        raise _unsupported(tokens)
+    return [_finish(tree, prepared) if tree is not None else None for tree in trees]
+
+
+def _parse_quietly(
+    parse: t.Callable[[list[Token]], list],
+    prepared: list[Token],
+    tokens: t.Sequence[Token],
+    sql: str,
+) -> list:
+    try:
+        return parse(prepared)
     except ParseError as e:
         raise from_parse_error(e, sql, tokens) from None
     except RecursionError:  # a safety net: check_depth refuses what gets here first
@@ -287,7 +334,6 @@ def _run(parse: t.Callable[[list[Token]], list], tokens: t.Sequence[Token], sql:
             tokens[-1].end,
             "check the number and kind of the arguments of each function call",
         ) from None
-    return [_finish(tree, prepared) if tree is not None else None for tree in trees]
 
 
 def from_parse_error(e: ParseError, sql: str, tokens: t.Sequence[Token]) -> SyntaxProblem:
