@@ -13,8 +13,9 @@ CREATE TABLE q4 (
 
 CREATE TEMPORARY VIEW auction_bids AS
 SELECT A.id, A.category, B.price, A.`dateTime` AS auction_time
-FROM auction AS A, bid AS B
-WHERE A.id = B.auction
+FROM auction AS A
+JOIN bid AS B
+  ON A.id = B.auction
   AND B.`dateTime` BETWEEN A.`dateTime` AND A.`dateTime` + ${AUCTION_LENGTH}
   AND B.`dateTime` <= A.expires;
 
