@@ -261,12 +261,9 @@ def report(runs: list[Run], filled: Fill, args: argparse.Namespace, engine_names
     lines += [
         "",
         f"Load: the 1-minute load average at the runs' starts was {min(loads):.1f} to"
-        f" {max(loads):.1f} on {cores} cores"
-        + (
-            " (the machine was shared with other work: compare the per-CPU-second figures)."
-            if max(loads) > cores
-            else "."
-        ),
+        f" {max(loads):.1f} on {cores} cores (the bench's own broker and engines count in it:"
+        " where it is well above the core count, other work shared the machine, and the"
+        " per-CPU-second figures are the ones to compare).",
     ]
     return "\n".join(lines)
 
