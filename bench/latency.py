@@ -522,10 +522,10 @@ def report(results: list[Result], skipped: dict[str, str], args: argparse.Namesp
             " growing; *duplicates*: output records of an input already seen (at-least-once"
             " sinks may write a record twice after a retry).",
             "",
-            f"Noise: the machine was shared with other work while this ran (1-minute load average"
-            f" {load} on 2 cores at the rates' starts), and the producer, the broker and the engine"
-            " share the same 2 cores: tails (p99, p99.9) are the first to grow when the machine"
-            " is busy. Compare engines within one run.",
+            f"Noise: the 1-minute load average was {load} on 2 cores at the rates' starts (the"
+            " bench's own producer, broker and engine count in it), and they share the same 2"
+            " cores: tails (p99, p99.9) are the first to grow when the machine is busy. Compare"
+            " engines within one run.",
         ]
     )
 
