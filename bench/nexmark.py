@@ -40,10 +40,9 @@ QUICK_QUERIES = ["q0", "q2", "q5", "q7", "q21"]
 """A pass-through, a filter, a window, a window join, a stateless rewrite: the issue's 5 minutes
 on 2 cores with the three engines (seven queries, q1 and q22 too, took 14 under load)."""
 FULL_EVENTS = 1_000_000
-"""A full run's events: 14 queries, 34 query-engine pairs, 3 runs each, in about 30 minutes on 2
-cores (2,000,000 would take about an hour, over the issue's 45 minutes). A million events is
-100 s of event time at 10,000 events/s: ten 10 s windows, and Flink's job start (about 7 s)
-is a small part of its runs of 15 to 20 s."""
+"""A full run's events: 14 queries, 34 query-engine pairs, 3 runs each: 17 minutes on 2 quiet
+cores (docs/benchmarks.md), where 2,000,000 events took about an hour with a JVM per Flink run.
+A million events is 100 s of event time at 10,000 events/s: ten 10 s windows."""
 CHECK_RATE = 50.0
 CHECK_PARAMS = ref.Params(
     watermark_ms=2 * ref.SECOND,
