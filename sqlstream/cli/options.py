@@ -72,11 +72,12 @@ class ProjectArgs:
     select: tuple[str, ...]
     profiles_dir: str | None
 
-    def compile(self, live_schemas: bool = False) -> Compiled:
+    def compile(self, live_schemas: bool = False, spark_sql: bool = True) -> Compiled:
         """The checked plan of the selected files (every user error at once); its warnings, and
         errors outside the selection, are printed here, so that every command that compiles
         shows them. ``live_schemas``: the ``*-confluent`` formats' schemas come from the
-        target's registry (and are written to the lock file), not from the lock file alone."""
+        target's registry (and are written to the lock file), not from the lock file alone.
+        ``spark_sql``: False when the plan's Spark SQL text is not shown (``validate``)."""
         from sqlstream.cli.console import console
         from sqlstream.compiler.facade import compile_project  # here: `--help` stays fast
 
@@ -87,6 +88,7 @@ class ProjectArgs:
             select=self.select,
             profiles_dir=self.profiles_dir,
             registry=_live_schemas if live_schemas else None,
+            spark_sql=spark_sql,
         )
         console.not_checked(compiled.not_checked)
         console.warnings(compiled.warnings)

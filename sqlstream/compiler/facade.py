@@ -61,6 +61,7 @@ def compile_project(
     project_dir: str | Path | None = None,
     extra: t.Mapping[str, str] | None = None,
     registry: t.Callable[[Project], Schemas] | None = None,
+    spark_sql: bool = True,
 ) -> Compiled:
     """Render, parse, analyse and plan; raise ``UserErrors`` with every mistake found.
 
@@ -72,6 +73,9 @@ def compile_project(
 
     ``registry``: the schemas of the ``*-confluent`` formats for the loaded project (``run``
     asks the registry); by default the project's lock file (``compiler.schemas``).
+
+    ``spark_sql``: False for a check alone (``validate``): the plan's queries have no Spark SQL
+    text (``planner.build_plan``).
 
     Given PATHS, ``--select`` or ``extra``, only the errors of what the selection reads refuse
     it; the others are in ``Compiled.not_checked`` (``selection``).
@@ -100,7 +104,7 @@ def compile_project(
     sources, statements, broken = _read(texts, env, diags)
     schemas = registry(project) if registry else LockedSchemas(project.root / LOCK_FILE)
     analysis = analyse(statements, diags, columns_from(schemas))
-    plan = build_plan(analysis, project.name, diags, project.defaults, schemas)
+    plan = build_plan(analysis, project.name, diags, project.defaults, schemas, spark_sql)
     # A text that is not a file (peek's --sql) is the selection: the project is what it reads.
     chosen = {display_path(p) for p in (selected or ([] if extra else files))} | set(extra or {})
     names = selection.sink_names(analysis, plan)

@@ -44,8 +44,13 @@ def build_plan(
     diags: Diagnostics,
     defaults: t.Mapping[str, t.Mapping[str, DefaultOption]] | None = None,
     registry: schemas.Schemas | None = None,
+    spark_sql: bool = True,
 ) -> Plan:
-    """``registry``: where the ``*-confluent`` formats' schemas are (``compiler.schemas``)."""
+    """``registry``: where the ``*-confluent`` formats' schemas are (``compiler.schemas``).
+
+    ``spark_sql``: write each query's Spark SQL text into the plan; ``validate``, which shows
+    none of it, says False (the generator was a tenth of a long query's validate) and gets
+    plans whose ``sql`` is empty."""
     registry = registry or schemas.LockedSchemas(Path(schemas.LOCK_FILE))
     plan = Plan(project=project_name, settings=dict(analysis.settings))
     checked_defaults = optiondefaults.check(defaults, diags)
@@ -61,17 +66,7 @@ def build_plan(
             plan.tables.append(table_plan)
     for q in [*analysis.views, *analysis.sinks]:
         tables.check_reads_a_stream(q, analysis, diags)
-    for v in analysis.views:
-        assert v.name
-        plan.views.append(
-            ViewPlan(
-                v.name,
-                v.stmt.file.path,
-                syntax.to_spark_sql(v.query),
-                v.fields,
-                v.stmt.locate().line,
-            )
-        )
+    plan.views = [_plan_view(v, spark_sql) for v in analysis.views]
 
     checked_views: set[str] = set()
     reported: set[int] = set()
@@ -87,6 +82,7 @@ def build_plan(
         )
         if sink is None:
             continue
+        sink.sql = syntax.to_spark_sql(q.query) if spark_sql else ""
         if (
             sink.trigger is not None
             and triggers.kind(sink.trigger.kind).stateless_mode
@@ -106,6 +102,12 @@ def build_plan(
         plan.sinks.append(sink)
     checks.check(analysis, plan, diags)
     return plan
+
+
+def _plan_view(v: QueryDef, spark_sql: bool) -> ViewPlan:
+    assert v.name
+    sql = syntax.to_spark_sql(v.query) if spark_sql else ""
+    return ViewPlan(v.name, v.stmt.file.path, sql, v.fields, v.stmt.locate().line)
 
 
 # --- options --------------------------------------------------------------------------------
@@ -623,7 +625,7 @@ def _plan_sink(
         name=name,
         file=stmt.file.path,
         line=stmt.locate().line,
-        sql=syntax.to_spark_sql(q.query),
+        sql="",  # written by build_plan when asked for
         fields=q.fields,
         write_exprs=write_exprs,
         value_format=value_format,

@@ -102,6 +102,10 @@ class Parser:
         if not self.at_end():
             self.fail(f"unexpected {self.describe()} after {what}")
 
+    def written(self, start: int, stop: int) -> str:
+        """The text of tokens ``start`` to ``stop`` (not included), as the user wrote it."""
+        return self.sql[self.tokens[start].start : self.tokens[stop - 1].end + 1]
+
     def span(self, first: Token, last: Token | None = None) -> n.Span:
         return n.Span(first.start, (last or self.prev).end)
 
@@ -463,14 +467,15 @@ class Parser:
         if column is None:
             self.i = start
             self.fail(f"expected the event-time column after WATERMARK FOR in {where}")
+        name = self.written(start, self.i)  # as written: no generator run on the way
         if not self.match(TokenType.ALIAS):
             self.fail(
-                f"expected AS <delay expression> after WATERMARK FOR {column.sql()} in "
-                f"{where}, e.g. AS {column.sql()} - INTERVAL '10' SECONDS"
+                f"expected AS <delay expression> after WATERMARK FOR {name} in "
+                f"{where}, e.g. AS {name} - INTERVAL '10' SECONDS"
             )
         delay = self.expression(
             lambda j: self.tokens[j].token_type == TokenType.COMMA,
-            f"expected an expression after WATERMARK FOR {column.sql()} AS",
+            f"expected an expression after WATERMARK FOR {name} AS",
         )
         return n.Watermark(column, delay, self.span(first))
 
