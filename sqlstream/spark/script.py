@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import re
 import typing as t
 
 import sqlstream
@@ -38,9 +39,15 @@ _SQL_ARGS = frozenset({"sql"})
 """Calls whose text argument is a query: a triple-quoted block when it spans lines."""
 
 
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+"""Printable ASCII but for ``"`` and ``\\``: in double quotes, the text is its own literal."""
+
+
 @functools.lru_cache(maxsize=4096)  # the same option names and values, in every file's script
 def py_str(text: str) -> str:
     """A Python literal for ``text``: readable when it can be, always exact."""
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'  # what json.dumps writes, without the check below (most strings)
     lit = json.dumps(text, ensure_ascii=not text.isprintable())
     if ast.literal_eval(lit) == text:
         return lit

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import typing as t
 from pathlib import Path, PurePath
+
+import orjson
 
 from sqlstream.compiler.facade import Compiled, subset
 from sqlstream.compiler.plan import Plan, TablePlan
@@ -40,8 +41,14 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
         if sinks:
             text = script.script(subset(plan, sinks), connection=connection)
             out.write(f"scripts/{stem}.py", connection.redact(text))
-    out.write("plan.json", connection.redact(json.dumps(plan.to_dict(), indent=2)) + "\n")
+    out.write("plan.json", connection.redact(plan_json(plan)) + "\n")
     return [_rel(p) for p in out.written]
+
+
+def plan_json(plan: Plan) -> str:
+    """``json.dumps(plan.to_dict(), indent=2)``, but for characters outside ASCII, which are
+    written as they are (the file is UTF-8), not as ``\\u`` escapes."""
+    return orjson.dumps(plan, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
 class _Writer:

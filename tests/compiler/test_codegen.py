@@ -10,6 +10,8 @@ import typing as t
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from sqlstream.compiler.plan import (
     Decoding,
@@ -500,6 +502,13 @@ def test_py_str_is_exact_for_any_text() -> None:
     for text in ["a \"b\" 'c'", "x\\ny", "tab\tand\nnew line", '"""', "\x00\x7f\u2028é", "\r\n"]:
         assert ast.literal_eval(codegen.py_str(text)) == text
         assert ast.literal_eval(codegen.py_sql(text)) == text
+
+
+@given(hs.text(alphabet=hs.characters(max_codepoint=0x7F)))
+def test_py_str_writes_ascii_as_json_wrote_it(text: str) -> None:
+    """Its fast path for plain text changes no script: json.dumps is what it wrote before."""
+    assert codegen.py_str(text) == json.dumps(text, ensure_ascii=not text.isprintable())
+    assert ast.literal_eval(codegen.py_str(text)) == text
 
 
 def test_progress_line() -> None:
