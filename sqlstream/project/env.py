@@ -28,8 +28,20 @@ class _Missing:
 MISSING: t.Any = _Missing()
 
 
+def below(path: str, folder: str) -> str | None:
+    """``path`` relative to ``folder`` (both absolute and normalised, as ``os.path.abspath``
+    gives them) when it is inside it, else None: what ``os.path.relpath`` gives then, without
+    normalising both again (a compile asks it of every file, several times)."""
+    prefix = folder if folder.endswith(os.sep) else folder + os.sep
+    inside = path.startswith(prefix) and len(path) > len(prefix)
+    return path[len(prefix) :] if inside else None
+
+
 def display_path(path: Path | str) -> str:
     """The path as shown in messages: relative to the current directory when it is below it."""
+    inside = below(os.path.abspath(path), os.getcwd())
+    if inside is not None:
+        return inside
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive (Windows)

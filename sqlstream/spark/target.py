@@ -12,6 +12,7 @@ import orjson
 from sqlstream.compiler.facade import Compiled, subset
 from sqlstream.compiler.plan import Plan, TablePlan
 from sqlstream.project.connection import Connection
+from sqlstream.project.env import below
 from sqlstream.spark import script
 
 
@@ -42,7 +43,8 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
             text = script.script(subset(plan, sinks), connection=connection)
             out.write(f"scripts/{stem}.py", connection.redact(text))
     out.write("plan.json", connection.redact(plan_json(plan)) + "\n")
-    return [_rel(p) for p in out.written]
+    cwd = os.getcwd()
+    return [_rel(p, cwd) for p in out.written]
 
 
 def plan_json(plan: Plan) -> str:
@@ -55,23 +57,24 @@ class _Writer:
     """Writes files under ``base``, each folder made once, a file only when its text changed."""
 
     def __init__(self, base: Path) -> None:
-        self.base = base
+        self.base = os.fspath(base)
         self.made: set[str] = set()
-        self.written: list[Path] = []
+        self.written: list[str] = []
 
     def write(self, name: str, text: str) -> None:
-        path = self.base / name
+        path = os.path.join(self.base, name)
         folder = os.path.dirname(path)
         if folder not in self.made:
             os.makedirs(folder, exist_ok=True)
             self.made.add(folder)
         data = text.encode("utf-8")
         if _content(path, len(data)) != data:
-            path.write_bytes(data)
+            with open(path, "wb") as f:
+                f.write(data)
         self.written.append(path)
 
 
-def _content(path: Path, size: int) -> bytes | None:
+def _content(path: str, size: int) -> bytes | None:
     """The bytes of ``path`` when it has ``size`` of them, else None (it must be written)."""
     try:
         with open(path, "rb") as f:
@@ -102,6 +105,9 @@ def _project_path(path: str, root: Path) -> str:
 
 def _relative(path: str, root: str) -> str:
     """``path`` relative to ``root`` (both absolute), in POSIX form."""
+    inside = below(path, root)
+    if inside is not None:
+        return inside.replace(os.sep, "/")
     return PurePath(os.path.relpath(path, root)).as_posix()
 
 
@@ -115,11 +121,15 @@ def _target_name(path: str, compiled: Compiled) -> str:
     return PurePath(path).stem
 
 
-def _rel(p: Path) -> Path:
+def _rel(p: str, cwd: str) -> Path:
+    """A written file as ``compile`` lists it: relative to the current directory if below it."""
+    inside = below(os.path.abspath(p), cwd)
+    if inside is not None:
+        return Path(inside)
     try:
         return Path(os.path.abspath(p)).relative_to(Path.cwd())
     except ValueError:
-        return p
+        return Path(p)
 
 
 def listing(compiled: Compiled) -> dict[str, t.Any]:
