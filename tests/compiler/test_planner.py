@@ -118,3 +118,38 @@ INSERT INTO KAFKA TOPIC 'a' WITH (trigger = {trigger}) SELECT UserId FROM events
     )
     t = plan.sinks[0].trigger
     assert t is not None and (t.kind, t.interval) == (kind, interval)
+
+
+OTHER = """
+CREATE STREAM users (UserId STRING KEY, name STRING, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE) FROM KAFKA (topic = 'users');
+"""
+
+JOINED = "AND users.ts BETWEEN events.event_time AND events.event_time + INTERVAL 1 MINUTE"
+
+
+@pytest.mark.parametrize(
+    ("select", "fields"),
+    [
+        # A subquery needs no alias in Spark: sqlglot's qualify names it (qualify_tables).
+        ("SELECT UserId, Amount FROM (SELECT UserId, Amount FROM events)", ["UserId", "Amount"]),
+        ("SELECT UserId FROM (SELECT UserId FROM events) WHERE UserId > 'a'", ["UserId"]),
+        ("SELECT x.UserId FROM (SELECT UserId FROM events) x", ["UserId"]),
+        ("SELECT e.UserId FROM events AS e", ["UserId"]),
+        (
+            f"SELECT events.UserId, users.name FROM events JOIN users "
+            f"ON events.UserId = users.UserId {JOINED}",
+            ["UserId", "name"],
+        ),
+        (
+            "WITH c AS (SELECT UserId, Amount FROM events) SELECT UserId, Amount FROM c",
+            ["UserId", "Amount"],
+        ),
+        ("SELECT UserId FROM events WHERE UserId IN (SELECT UserId FROM users)", ["UserId"]),
+    ],
+)
+def test_the_shapes_of_from(tmp_path: Path, select: str, fields: list[str]) -> None:
+    plan = plan_of(
+        tmp_path, EVENTS + OTHER + f"INSERT INTO KAFKA TOPIC 'out' KEY UserId {select};\n"
+    )
+    assert [f.name for f in plan.sinks[0].fields] == fields
