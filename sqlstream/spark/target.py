@@ -7,8 +7,6 @@ import os
 import typing as t
 from pathlib import Path, PurePath
 
-import orjson
-
 from sqlstream.compiler.facade import Compiled, subset
 from sqlstream.compiler.plan import Plan, TablePlan
 from sqlstream.project.connection import Connection
@@ -42,15 +40,9 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
         if sinks:
             text = script.script(subset(plan, sinks), connection=connection)
             out.write(f"scripts/{stem}.py", connection.redact(text))
-    out.write("plan.json", connection.redact(plan_json(plan)) + "\n")
+    out.write("plan.json", connection.redact(plan.to_json()) + "\n")
     cwd = os.getcwd()
     return [_rel(p, cwd) for p in out.written]
-
-
-def plan_json(plan: Plan) -> str:
-    """``json.dumps(plan.to_dict(), indent=2)``, but for characters outside ASCII, which are
-    written as they are (the file is UTF-8), not as ``\\u`` escapes."""
-    return orjson.dumps(plan, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
 class _Writer:
@@ -115,21 +107,16 @@ def _target_name(path: str, compiled: Compiled) -> str:
     """``queries/daily/spend.sql`` -> ``daily__spend``: the file's path in its query folder."""
     full = os.path.abspath(path)
     for qp in compiled.project.query_paths:
-        folder = os.path.abspath(qp)
-        if full.startswith(folder + os.sep):
-            return os.path.splitext(full[len(folder) + 1 :])[0].replace(os.sep, "__")
+        inside = below(full, os.path.abspath(qp))
+        if inside is not None:
+            return os.path.splitext(inside)[0].replace(os.sep, "__")
     return PurePath(path).stem
 
 
 def _rel(p: str, cwd: str) -> Path:
     """A written file as ``compile`` lists it: relative to the current directory if below it."""
     inside = below(os.path.abspath(p), cwd)
-    if inside is not None:
-        return Path(inside)
-    try:
-        return Path(os.path.abspath(p)).relative_to(Path.cwd())
-    except ValueError:
-        return Path(p)
+    return Path(inside) if inside is not None else Path(p)
 
 
 def listing(compiled: Compiled) -> dict[str, t.Any]:

@@ -1,4 +1,4 @@
-"""plan.json is written by orjson (``target.plan_json``): the bytes ``json.dumps(indent=2)`` wrote,
+"""plan.json is written by orjson (``Plan.to_json``): the bytes ``json.dumps(indent=2)`` wrote,
 but for text outside ASCII, written as it is rather than as ``\\u`` escapes."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from sqlstream.compiler.facade import compile_project
-from sqlstream.spark.target import plan_json
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +23,7 @@ INSERT INTO KAFKA TOPIC 'sortie_€' KEY id SELECT id, montant AS `total_ß` FRO
 def test_the_example_plan_is_what_the_json_module_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     plan = compile_project().plan
-    assert plan_json(plan) == json.dumps(plan.to_dict(), indent=2)
+    assert plan.to_json() == json.dumps(plan.to_dict(), indent=2)
 
 
 def test_text_outside_ascii_is_written_as_it_is(
@@ -33,7 +32,7 @@ def test_text_outside_ascii_is_written_as_it_is(
     (tmp_path / "q.sql").write_text(NON_ASCII, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     plan = compile_project(["q.sql"]).plan
-    text = plan_json(plan)
+    text = plan.to_json()
     assert json.loads(text) == plan.to_dict()
     assert "sortie_€" in text and "entrée" in text and "total_ß" in text
     assert text == json.dumps(plan.to_dict(), indent=2, ensure_ascii=False)
