@@ -45,13 +45,21 @@ _PLAIN = re.compile(r"[ !#-\[\]-~]*")
 
 @functools.lru_cache(maxsize=4096)  # the same option names and values, in every file's script
 def py_str(text: str) -> str:
-    """A Python literal for ``text``: readable when it can be, always exact."""
+    """A Python literal for ``text``: readable when it can be, always exact.
+
+    ``json.dumps`` writes what a double-quoted Python literal reads back, escape for escape,
+    but one: with ``ensure_ascii`` it writes a character beyond U+FFFF as two ``\\u``
+    escapes (a surrogate pair), which Python reads as two characters; ``repr`` is exact."""
     if _PLAIN.fullmatch(text):
-        return f'"{text}"'  # what json.dumps writes, without the check below (most strings)
-    lit = json.dumps(text, ensure_ascii=not text.isprintable())
-    if ast.literal_eval(lit) == text:
-        return lit
-    return repr(text)  # pragma: no cover - json.dumps is a valid Python literal in practice
+        return f'"{text}"'  # what json.dumps writes (most strings)
+    ascii_only = not text.isprintable()
+    if ascii_only and _ASTRAL.search(text):
+        return repr(text)
+    return json.dumps(text, ensure_ascii=ascii_only)
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+"""A character beyond the Basic Multilingual Plane."""
 
 
 def py_sql(text: str) -> str:

@@ -511,6 +511,17 @@ def test_py_str_writes_ascii_as_json_wrote_it(text: str) -> None:
     assert ast.literal_eval(codegen.py_str(text)) == text
 
 
+@given(hs.text())
+def test_py_str_is_exact_for_any_unicode(text: str) -> None:
+    """Astral characters, lone surrogates, controls: what the script reads is the text."""
+    assert ast.literal_eval(codegen.py_str(text)) == text
+
+
+def test_py_str_writes_an_astral_character_exactly() -> None:
+    for text in ["\U0001f600\n", "\x00\U0010ffff", "\ud83d\ude00\t"]:
+        assert ast.literal_eval(codegen.py_str(text)) == text
+
+
 def test_progress_line() -> None:
     event = {
         "id": "x",
