@@ -570,9 +570,11 @@ def _may_be_plain(kinds: tuple[type[exp.Expr], ...]) -> bool:
 def find_all(query: exp.Expr, *kinds: type[_E]) -> t.Iterator[_E]:
     """``query.find_all(*kinds)``, in its order, by :func:`walk` when no node of a plain filter
     can be of ``kinds``."""
-    if _may_be_plain(kinds):
+    condition = None if _may_be_plain(kinds) else long_filter(query)
+    if condition is None:
         return query.find_all(*kinds)
-    return (t.cast(_E, node) for node in walk(query) if isinstance(node, kinds))
+    pruned = query.walk(prune=lambda node: node is condition)
+    return (t.cast(_E, node) for node in pruned if isinstance(node, kinds))
 
 
 def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
