@@ -9,6 +9,8 @@ pyspark is fine. Prints a table and writes it to docs/benchmarks.md (section "co
 Workloads: a cold ``validate`` of one file; ``compile`` of 250 streams and 250 windowed sinks,
 as 250 files of one of each and as 10 files of 50 of each (the difference is per-file cost);
 ``validate`` of a WHERE of 20,000 AND/OR terms; ``validate`` of a 5 MB file (refused by size).
+Beside three of them, a reference row: the same work done by sqlglot alone (or the imports
+alone), the floor under sqlstream's figure on the same interpreter.
 """
 
 from __future__ import annotations
@@ -102,6 +104,68 @@ def big_project(root: Path, size: int = BIG_BYTES) -> Path:
     return _project(root, {"big.sql": "".join(terms) + ";\n"})
 
 
+# The references: what sqlglot alone costs for the same work, in a new process as the commands
+# run (interpreter start, imports, work), so that a row of sqlstream's reads against its floor.
+
+FLOOR_IMPORTS = (
+    "import click, yaml, jinja2, sqlglot\n"
+    "import sqlglot.optimizer.qualify, sqlglot.optimizer.annotate_types\n"
+    "sqlglot.Dialect.get_or_raise('spark')\n"
+)
+"""The third-party imports of a ``validate`` of the example (which has a macro file: jinja2)."""
+
+FLOOR_QUERIES = """\
+import sys
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+
+spark = sqlglot.Dialect.get_or_raise("spark")
+types = {n: exp.DataType.build(k, dialect=spark) for n, k in
+         (("id", "STRING"), ("amount", "DOUBLE"), ("ts", "TIMESTAMP"))}
+queries = open(sys.argv[1]).read().split(";\\n")[:-1]
+schema = MappingSchema({f"s{i}": types for i in range(len(queries))}, dialect=spark)
+for query in queries:
+    tree = sqlglot.parse_one(query, dialect=spark)
+    sqlglot.parse_one("ts - INTERVAL '1' MINUTE", dialect=spark)
+    tree.sql(spark)
+    annotate_types(qualify(tree, schema=schema, dialect=spark, validate_qualify_columns=True,
+                           quote_identifiers=False, identify=False), schema=schema, dialect=spark)
+"""
+"""Per windowed sink: parse its query and its stream's watermark, write the query's Spark SQL,
+qualify and type it; once each, no copy (sqlstream copies the query for qualify, and the
+generator copies what it writes). The types and the schema are built once."""
+
+FLOOR_PARSE = """\
+import sys
+import sqlglot
+
+sqlglot.parse_one(open(sys.argv[1]).read(), dialect="spark")
+"""
+"""Tokenize and parse one query (``validate`` of the chain writes no Spark SQL)."""
+
+
+def floor_queries(path: Path, pairs: int = 250) -> Path:
+    """The 250-file project's queries as stock sqlglot reads them: ``window(...)`` as a plain
+    call and ``window.end`` as a plain column (the stock Spark parser refuses both)."""
+    text = "".join(
+        f"SELECT ts AS window_end, id, sum(amount) AS total FROM s{i}"
+        f" GROUP BY window_fn(ts, '5 minutes'), id;\n"
+        for i in range(pairs)
+    )
+    path.write_text(text)
+    return path
+
+
+def floor_chain(path: Path, project: Path) -> Path:
+    """The chain project's query, as it stands after ``INSERT INTO KAFKA TOPIC 'o' KEY id``."""
+    text = (project / "queries" / "chain.sql").read_text()
+    path.write_text(text[text.index("SELECT") :].rstrip().rstrip(";"))
+    return path
+
+
 @dataclass
 class Case:
     what: str
@@ -111,6 +175,8 @@ class Case:
     targets: dict[str, float]
     """Build ("pure", "sqlglotc") -> target seconds."""
     exit_code: int = 0
+    script: str | None = None
+    """A reference: this Python script (``python -c``, ``args`` its arguments), not sqlstream."""
 
 
 def _children_cpu() -> float:
@@ -132,7 +198,8 @@ def child_env(pycache: Path) -> dict[str, str]:
 def timed(python: str, case: Case, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """Wall seconds and CPU seconds (user + system) of each run, a new process each, after one
     run that is not counted (it writes the bytecode and ``target/``, as a first run does)."""
-    cmd = [python, "-m", "sqlstream.cli.main", *case.args]
+    program = ["-c", case.script] if case.script else ["-m", "sqlstream.cli.main"]
+    cmd = [python, *program, *case.args]
     subprocess.run(cmd, cwd=case.cwd, env=env, capture_output=True, check=False)
     wall, cpu = [], []
     for _ in range(case.runs):
@@ -171,6 +238,8 @@ def cases(tmp: Path) -> list[Case]:
     p10 = generated_project(tmp / "files10", files=10)
     chain = chain_project(tmp / "chain")
     big = big_project(tmp / "big")
+    queries = floor_queries(tmp / "queries.sql")
+    where = floor_chain(tmp / "chain.sql", chain)
     return [
         Case(
             "cold `validate queries/spend.sql`",
@@ -179,6 +248,7 @@ def cases(tmp: Path) -> list[Case]:
             7,
             {"pure": 0.3, "sqlglotc": 0.3},
         ),
+        Case("reference: its third-party imports alone", [], ROOT, 7, {}, script=FLOOR_IMPORTS),
         Case(
             "`compile`, 250 files of 1 stream + 1 windowed sink",
             ["compile"],
@@ -188,11 +258,27 @@ def cases(tmp: Path) -> list[Case]:
         ),
         Case("`compile`, the same 500 statements in 10 files", ["compile"], p10, 5, {}),
         Case(
+            "reference: sqlglot alone, those 250 queries (parse, qualify, type, write)",
+            [str(queries)],
+            tmp,
+            5,
+            {},
+            script=FLOOR_QUERIES,
+        ),
+        Case(
             f"`validate`, a WHERE of {CHAIN_TERMS:,} AND/OR terms",
             ["validate"],
             chain,
             3,
             {"pure": 2.0, "sqlglotc": 2.0},
+        ),
+        Case(
+            "reference: sqlglot alone, that query (tokenize, parse)",
+            [str(where)],
+            tmp,
+            3,
+            {},
+            script=FLOOR_PARSE,
         ),
         Case(
             f"`validate`, a {BIG_BYTES // 1_000_000} MB file (refused: over 1 MiB)",
