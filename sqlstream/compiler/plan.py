@@ -11,6 +11,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
+import orjson
+
 from sqlstream.compiler.triggers import TriggerName
 
 ColumnRole = t.Literal["value", "key", "header", "headers", "metadata"]
@@ -203,15 +205,10 @@ class Plan:
         """What ``compile`` writes to target/plan.json: the bytes ``json.dumps(indent=2)``
         gives, but for text outside ASCII, written as it is (UTF-8), not as ``\\u`` escapes.
         orjson, as the json module indents only in its pure-Python encoder (27 ms against 3 ms
-        for a 250-file project), imported here: loading it is a twentieth of a cold ``validate``,
-        which writes no plan."""
-        import orjson
-
+        for a 250-file project)."""
         return orjson.dumps(self, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
     def to_dict(self) -> dict[str, t.Any]:
-        import orjson
-
         return t.cast(dict[str, t.Any], orjson.loads(self.to_json()))
 
     def source(self, name: str) -> SourcePlan:
