@@ -374,6 +374,7 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
     starts = [token.start for token in tokens]
     chains: list[exp.Expr] = []
     cursor = 0
+    seen: int | None = None
     for node in tree.dfs():
         cls = type(node)
         role = _ROLES.get(cls)
@@ -389,8 +390,10 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
             continue  # reading .meta creates it, and every copy of the tree copies it then
         meta = node.meta
         if "start" in meta:
-            cursor = bisect.bisect_left(starts, meta["start"])
+            seen = meta["start"]  # the cursor follows it when a leaf needs one
         elif role & _LEAF:
+            if seen is not None:
+                cursor, seen = bisect.bisect_left(starts, seen), None
             cursor = _position_leaf(node, tokens, cursor)
     for chain in chains:
         balanced = rebalance(chain)
