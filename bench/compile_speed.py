@@ -35,6 +35,8 @@ VENVS = (".venv", ".venv-sqlglotc")
 
 CHAIN_TERMS = 20_000
 BIG_BYTES = 5 * 1000 * 1000
+WATERMARK = "ts - INTERVAL '1' MINUTE"
+"""Every generated stream's watermark delay (the 250-file reference parses it too)."""
 
 _BUILD = (
     "import importlib.metadata as m, platform, sqlglot, sqlglot.expressions.core as core\n"
@@ -47,7 +49,7 @@ _BUILD = (
 def stream(i: int) -> str:
     return (
         f"CREATE STREAM s{i} (\n    id STRING KEY,\n    amount DOUBLE,\n    ts TIMESTAMP,\n"
-        f"    WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE\n) FROM KAFKA (topic = 't{i}');\n"
+        f"    WATERMARK FOR ts AS {WATERMARK}\n) FROM KAFKA (topic = 't{i}');\n"
     )
 
 
@@ -126,10 +128,11 @@ spark = sqlglot.Dialect.get_or_raise("spark")
 types = {n: exp.DataType.build(k, dialect=spark) for n, k in
          (("id", "STRING"), ("amount", "DOUBLE"), ("ts", "TIMESTAMP"))}
 queries = open(sys.argv[1]).read().split(";\\n")[:-1]
+watermark = sys.argv[2]
 schema = MappingSchema({f"s{i}": types for i in range(len(queries))}, dialect=spark)
 for query in queries:
     tree = sqlglot.parse_one(query, dialect=spark)
-    sqlglot.parse_one("ts - INTERVAL '1' MINUTE", dialect=spark)
+    sqlglot.parse_one(watermark, dialect=spark)
     tree.sql(spark)
     annotate_types(qualify(tree, schema=schema, dialect=spark, validate_qualify_columns=True,
                            quote_identifiers=False, identify=False), schema=schema, dialect=spark)
@@ -148,12 +151,13 @@ sqlglot.parse_one(open(sys.argv[1]).read(), dialect="spark")
 
 
 def floor_queries(path: Path, pairs: int = 250) -> Path:
-    """The 250-file project's queries as stock sqlglot reads them: ``window(...)`` as a plain
-    call and ``window.end`` as a plain column (the stock Spark parser refuses both)."""
+    """The 250-file project's queries (``windowed_sink``'s, from SELECT on) as stock sqlglot
+    reads them: ``window(...)`` as a plain call and ``window.end`` as a plain column (the
+    stock Spark parser refuses both)."""
+    sinks = (windowed_sink(i) for i in range(pairs))
+    queries = (sink[sink.index("SELECT") :].replace("\n", " ").strip() for sink in sinks)
     text = "".join(
-        f"SELECT ts AS window_end, id, sum(amount) AS total FROM s{i}"
-        f" GROUP BY window_fn(ts, '5 minutes'), id;\n"
-        for i in range(pairs)
+        q.replace("window.end", "ts").replace("window(", "window_fn(") + "\n" for q in queries
     )
     path.write_text(text)
     return path
@@ -281,7 +285,7 @@ def cases(tmp: Path) -> list[Case]:
         Case("`compile`, the same 500 statements in 10 files", ["compile"], p10, 5, {}),
         Case(
             "reference: sqlglot alone, those 250 queries (parse, qualify, type, write)",
-            [str(queries)],
+            [str(queries), WATERMARK],
             tmp,
             5,
             {},
