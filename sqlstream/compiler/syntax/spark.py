@@ -459,8 +459,11 @@ def _position_leaf(node: exp.Expr, tokens: list[Token], cursor: int, lookahead: 
 def rebalance(chain: exp.Expr) -> exp.Expr:
     """Turn a long ``a AND b AND c ...`` (a left-deep tree as deep as it is long) into a
     balanced tree of the same operator, which prints as the same text. sqlglot's scope code
-    walks up from every column to its select, so on a deep chain qualify was quadratic."""
-    operands = list(chain.flatten())
+    walks up from every column to its select, so on a deep chain qualify was quadratic.
+
+    An operand in parentheses stays in them (``flatten``'s default unwraps it): ``... AND (b OR
+    c)`` rebuilt as ``... AND b OR c`` would keep every row where ``c`` holds."""
+    operands = list(chain.flatten(unnest=False))
     if len(operands) <= LONG_CHAIN:
         return chain
     cls = type(chain)
