@@ -70,3 +70,64 @@ def test_a_long_plain_filter_with_a_parenthesised_or_keeps_it() -> None:
     terms = " AND ".join(f"a <> {i}" for i in range(LONG_FILTER))
     sql = f"SELECT a FROM t WHERE (b = 'x' OR b = 'y') AND {terms} AND (c = 1 OR a = 2)"
     assert ours(sql) == stock(sql)
+
+
+# Whole queries: expressions of every kind, subqueries, joins, CTEs, set operations. A call
+# sqlglot does not know is written in upper case by sqlstream (``my_udf`` -> ``MY_UDF``), as
+# the oracle writes it with ``normalize_functions="upper"``.
+
+NAMES = ["a", "b", "t.a", "`odd name`"]
+LITERALS = ["1", "2.5", "'x'", "'it''s'", "NULL", "TRUE", "-3"]
+
+
+def expression(depth: int) -> st.SearchStrategy[str]:
+    leaf = st.sampled_from(NAMES + LITERALS)
+    if depth == 0:
+        return leaf
+    e = expression(depth - 1)
+    pair = st.tuples(e, e)
+    return st.one_of(
+        leaf,
+        st.tuples(e, st.sampled_from([" + ", " - ", " * ", " / ", " || ", " % "]), e).map("".join),
+        e.map(lambda x: f"({x})"),
+        e.map(lambda x: f"-({x})"),
+        st.tuples(condition(1), e, e).map(
+            lambda p: f"CASE WHEN {p[0]} THEN {p[1]} ELSE {p[2]} END"
+        ),
+        e.map(lambda x: f"CAST({x} AS STRING)"),
+        pair.map(lambda p: f"coalesce({p[0]}, {p[1]})"),
+        e.map(lambda x: f"my_udf({x})"),
+        e.map(lambda x: f"upper({x})"),
+        st.tuples(e, condition(1)).map(lambda p: f"if({p[1]}, {p[0]}, NULL)"),
+    )
+
+
+def query(depth: int) -> st.SearchStrategy[str]:
+    items = st.lists(
+        st.tuples(expression(2), st.sampled_from(["", " AS x", " y"])).map("".join),
+        min_size=1,
+        max_size=4,
+    ).map(", ".join)
+    sources = [st.just("t"), st.just("t JOIN u ON t.a = u.a"), st.just("t LEFT JOIN u USING (a)")]
+    if depth:
+        sources.append(query(depth - 1).map(lambda q: f"({q}) AS q"))
+    where = st.one_of(st.just(""), condition(2).map(lambda c: f" WHERE {c}"))
+    group = st.sampled_from(["", " GROUP BY a", " GROUP BY a, b HAVING count(*) > 1"])
+    select = st.tuples(items, st.one_of(*sources), where, group).map(
+        lambda p: f"SELECT {p[0]} FROM {p[1]}{p[2]}{p[3]}"
+    )
+    if not depth:
+        return select
+    inner = query(depth - 1)
+    return st.one_of(
+        select,
+        st.tuples(inner, select).map(lambda p: f"WITH w AS ({p[0]}) {p[1]}"),
+        st.tuples(select, inner).map(lambda p: f"{p[0]} UNION ALL {p[1]}"),
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(sql=query(1))
+def test_any_query_is_written_as_stock_sqlglot_writes_it(sql: str) -> None:
+    expected = sqlglot.parse_one(sql, dialect="spark").sql("spark", normalize_functions="upper")
+    assert ours(sql) == expected
