@@ -375,7 +375,10 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
     chains: list[exp.Expr] = []
     cursor = 0
     seen: int | None = None
-    for node in tree.dfs():
+    stack = [tree]
+    while stack:  # tree.dfs(), without a generator: the same nodes in the same order
+        node = stack.pop()
+        _push_children(stack, node)
         cls = type(node)
         role = _ROLES.get(cls)
         if role is None:
@@ -399,6 +402,15 @@ def _finish(tree: exp.Expr, tokens: list[Token]) -> exp.Expr:
         balanced = rebalance(chain)
         tree = balanced if chain is tree else tree
     return tree
+
+
+def _push_children(stack: list[exp.Expr], node: exp.Expr) -> None:
+    """``node``'s children onto ``stack``, the first on top (``iter_expressions(reverse=True)``)."""
+    for value in reversed(node.args.values()):
+        if type(value) is list:
+            stack += [v for v in reversed(value) if isinstance(v, exp.Expr)]
+        elif isinstance(value, exp.Expr):
+            stack.append(value)
 
 
 _CALL, _CHAIN, _POSITION, _LEAF = 1, 2, 4, 8
@@ -463,7 +475,7 @@ def rebalance(chain: exp.Expr) -> exp.Expr:
 
     An operand in parentheses stays in them (``flatten``'s default unwraps it): ``... AND (b OR
     c)`` rebuilt as ``... AND b OR c`` would keep every row where ``c`` holds."""
-    operands = list(chain.flatten(unnest=False))
+    operands = _operands(chain)
     if len(operands) <= LONG_CHAIN:
         return chain
     cls = type(chain)
@@ -476,6 +488,21 @@ def rebalance(chain: exp.Expr) -> exp.Expr:
             paired.append(operands[-1])
         operands = paired
     return chain.replace(operands[0])
+
+
+def _operands(chain: exp.Expr) -> list[exp.Expr]:
+    """The operands of a chain of one operator, left to right, each as written (in its
+    parentheses): ``flatten(unnest=False)``, without a generator and a prune call a node."""
+    cls = type(chain)
+    operands: list[exp.Expr] = []
+    stack = [chain]
+    while stack:
+        node = stack.pop()
+        if type(node) is cls:
+            stack += (node.expression, node.this)
+        else:
+            operands.append(node)
+    return operands
 
 
 def balanced_and(conditions: t.Sequence[exp.Expr]) -> exp.Expr:
