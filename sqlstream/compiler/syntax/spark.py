@@ -569,11 +569,7 @@ def plain_columns(condition: exp.Expr) -> list[exp.Column] | None:
             continue  # a name or a constant: no node below it
         if kind == _COLUMN:
             columns.append(t.cast(exp.Column, node))
-        for value in reversed(node.args.values()):
-            if isinstance(value, exp.Expr):
-                stack.append(value)
-            elif type(value) is list:
-                stack.extend(v for v in reversed(value) if isinstance(v, exp.Expr))
+        _push_children(stack, node)
     return columns if size > LONG_FILTER else None
 
 
