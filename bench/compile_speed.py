@@ -26,8 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_section
+
+from sqlstream.cli.main import GC_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = (".venv", ".venv-sqlglotc")
@@ -108,6 +111,11 @@ def big_project(root: Path, size: int = BIG_BYTES) -> Path:
 
 # The references: what sqlglot alone costs for the same work, in a new process as the commands
 # run (interpreter start, imports, work), so that a row of sqlstream's reads against its floor.
+
+COLLECTOR = (f"import gc\ngc.set_threshold(*{GC_THRESHOLDS!r})\n", "gc.freeze()\n")
+"""Before and after a reference's script: the collector as sqlstream's commands run it
+(``sqlstream.cli.main``: its thresholds, and frozen before the exit, which then does not
+collect the trees), so that the reference stays the floor under the row above it."""
 
 FLOOR_IMPORTS = (
     "import click, yaml, jinja2, sqlglot\n"
@@ -200,7 +208,8 @@ def child_env(pycache: Path) -> dict[str, str]:
 
 
 def _command(python: str, case: Case) -> list[str]:
-    program = ["-c", case.script] if case.script else ["-m", "sqlstream.cli.main"]
+    before, after = COLLECTOR
+    program = ["-c", before + case.script + after] if case.script else ["-m", "sqlstream.cli.main"]
     return [python, *program, *case.args]
 
 
@@ -376,7 +385,9 @@ def _table(
         " run of every row a round), so that a change in the machine's speed meets every row"
         " alike. A *reference* row is the same work done by sqlglot alone (`python -c`, the"
         " script in bench/compile_speed.py; for a cold `validate`, its third-party imports),"
-        " measured the same way: the floor under the row above it on that build; what is over"
+        " measured the same way, with the collector set as sqlstream's commands set it (its"
+        " thresholds, and frozen before the exit, so that the exit does not collect the trees):"
+        " the floor under the row above it on that build; what is over"
         " it is what sqlstream adds (reading its statements, positions, checks, the plan, the"
         " scripts, the files)."
         f" The 1-minute load average was {load_before:.1f} before and"

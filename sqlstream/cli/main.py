@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 import typing as t
 
 import click
@@ -74,9 +75,29 @@ for command in project.COMMANDS:
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
+FROZEN_AT_EXIT = frozenset(command.name for command in project.COMMANDS)
+"""The commands after which ``main`` freezes the collector (``gc.freeze``) before the exit.
+
+A compiled tree is one cycle (each node points at its parent), so only the collector frees it,
+and the interpreter's exit ran collections over every tree only for the process to end: 0.14 s
+of a 250-file compile's 0.8 s, 1 s of a validate of a 20,000-term WHERE on pure sqlglot
+(bench/compile_speed.py). Frozen objects are left to the end of the process; atexit handlers
+and the flush of the output run as before. These commands hold only trees, plans and closed
+files, nothing whose finalizer matters; the commands that run Spark or Kafka exit as usual."""
+
+
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
-    cli(prog_name="sqlstream")
+    try:
+        cli(prog_name="sqlstream")
+    finally:
+        if _command_name() in FROZEN_AT_EXIT:
+            gc.freeze()
+
+
+def _command_name() -> str | None:
+    """The command ``main`` ran: the first argument that is not an option."""
+    return next((a for a in sys.argv[1:] if not a.startswith("-")), None)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import click
@@ -31,11 +32,11 @@ def test_the_help_lists_every_command() -> None:
     assert set(LAZY_COMMANDS) <= set(listed) and {"compile", "validate"} <= set(listed)
 
 
-def _modules_after(args: list[str], cwd: Path) -> set[str]:
-    """The modules loaded by the end of ``sqlstream ARGS``, run as a new process."""
+def _at_exit(args: list[str], cwd: Path, expression: str) -> t.Any:
+    """The value of ``expression`` (JSON) when ``sqlstream ARGS``, run as a new process, exits."""
     code = (
-        "import atexit, json, sys\n"
-        "atexit.register(lambda: print('MODULES=' + json.dumps(sorted(sys.modules))))\n"
+        "import atexit, gc, json, sys\n"
+        f"atexit.register(lambda: print('AT_EXIT=' + json.dumps({expression})))\n"
         "from sqlstream.cli.main import main\n"
         f"sys.argv = ['sqlstream', *{args!r}]\n"
         "main()\n"
@@ -44,8 +45,13 @@ def _modules_after(args: list[str], cwd: Path) -> set[str]:
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True
     )
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES="))
-    return set(json.loads(line.removeprefix("MODULES=")))
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("AT_EXIT="))
+    return json.loads(line.removeprefix("AT_EXIT="))
+
+
+def _modules_after(args: list[str], cwd: Path) -> set[str]:
+    """The modules loaded by the end of ``sqlstream ARGS``, run as a new process."""
+    return set(_at_exit(args, cwd, "sorted(sys.modules)"))
 
 
 def test_validate_imports_no_other_command(tmp_path: Path) -> None:
@@ -121,3 +127,20 @@ def test_a_pipe_is_read_to_the_limit() -> None:
         w.write(b"SELECT 1")
     with os.fdopen(read_end, "rb") as f:
         assert reading._read_limited(f) == b"SELECT 1"
+
+
+@pytest.mark.parametrize(
+    ("args", "frozen"),
+    [
+        (["validate"], True),
+        (["--debug", "compile", "--target-dir", "out"], True),
+        (["validate", "queries/missing.sql"], True),  # refused (exit 2): frozen all the same
+        (["kafka", "--help"], False),  # a command that may hold a broker's or Spark's objects
+    ],
+)
+def test_the_collector_is_frozen_at_exit_after_a_project_command(
+    tmp_path: Path, args: list[str], frozen: bool
+) -> None:
+    """A project command skips the exit's collection over its trees (``FROZEN_AT_EXIT``)."""
+    count = _at_exit(args, _plain_project(tmp_path), "gc.get_freeze_count()")
+    assert (count > 0) is frozen
