@@ -80,7 +80,7 @@ FROZEN_AT_EXIT = frozenset(command.name for command in project.COMMANDS)
 
 A compiled tree is one cycle (each node points at its parent), so only the collector frees it,
 and the interpreter's exit ran collections over every tree only for the process to end: 0.14 s
-of a 250-file compile's 0.8 s, 1 s of a validate of a 20,000-term WHERE on pure sqlglot
+of a 250-file compile's 0.8 s, 1.4 s of a validate of a 20,000-term WHERE on pure sqlglot
 (bench/compile_speed.py). Frozen objects are left to the end of the process; atexit handlers
 and the flush of the output run as before. These commands hold only trees, plans and closed
 files, nothing whose finalizer matters; the commands that run Spark or Kafka exit as usual."""
