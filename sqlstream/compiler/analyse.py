@@ -39,6 +39,8 @@ UNKNOWN = "UNKNOWN"
 
 @dataclass
 class SourceDef:
+    """One stream read from Kafka, as the analysis knows it."""
+
     name: str
     stmt: Statement
     node: n.CreateKafkaStream
@@ -88,6 +90,8 @@ class QueryDef:
 
 @dataclass
 class Analysis:
+    """Names and schemas of every statement of the project."""
+
     sources: dict[str, SourceDef] = field(default_factory=dict)
     views: list[QueryDef] = field(default_factory=list)
     """In dependency order."""

@@ -25,6 +25,8 @@ from sqlstream.project.env import display_path
 
 @dataclass
 class Compiled:
+    """What compiling a project gives the commands: its files, statements, analysis and plan."""
+
     project: Project
     files: list[SourceFile]
     statements: list[Statement]

@@ -14,6 +14,8 @@ from sqlstream.compiler import codecs, protobuf
 
 @dataclass(frozen=True)
 class Format:
+    """One value or key format: where it may be used, and how it is decoded and encoded."""
+
     name: str
     value: bool
     """Usable for a value (``format = ...``, ``FORMAT ...``)."""

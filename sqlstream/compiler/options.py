@@ -33,6 +33,8 @@ micro-batch (``spark/exactly_once.py``; docs/lowering.md, "Exactly once into Kaf
 
 @dataclass(frozen=True)
 class OptionSpec:
+    """One option of a WITH (...) list: its type, its documentation and its Spark name."""
+
     name: str
     kind: t.Literal["string", "int", "bool", "enum"]
     doc: str

@@ -19,6 +19,8 @@ from sqlstream.errors import Diagnostics, Location, UserError
 
 @dataclass
 class Statement:
+    """One parsed statement, with the file and the offsets it came from."""
+
     node: syntax.Statement
     file: SourceFile
     start: int

@@ -68,6 +68,8 @@ class TopicSpec:
 
 @dataclass
 class SourcePlan:
+    """One CREATE STREAM ... FROM KAFKA: how its topic is read and decoded."""
+
     name: str
     file: str
     columns: list[StreamColumn]
@@ -141,6 +143,8 @@ class TablePlan:
 
 @dataclass
 class Trigger:
+    """A sink's trigger: its kind and, for the timed ones, the interval."""
+
     kind: TriggerName
     interval: str | None = None
     """``10 seconds`` for processing_time and continuous (and real_time's batch duration)."""
@@ -191,6 +195,8 @@ class SinkPlan:
 
 @dataclass
 class Plan:
+    """The checked project: every source, view, table and sink, in dependency order."""
+
     project: str
     sources: list[SourcePlan] = field(default_factory=list)
     views: list[ViewPlan] = field(default_factory=list)

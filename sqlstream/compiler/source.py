@@ -19,6 +19,8 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 @dataclass
 class SourceFile:
+    """One file of the project as read: what the user wrote, and what Jinja rendered of it."""
+
     path: str
     """The path as shown in messages (relative to the current directory when possible)."""
     text: str

@@ -24,6 +24,8 @@ mode, whose tasks never end: there a lingering batch is latency."""
 
 @dataclass(frozen=True)
 class TriggerKind:
+    """One kind of trigger: how it is written, its interval, and what Spark is given."""
+
     name: TriggerName
     word: str | None
     """How the user writes it (``once``); None: a bare duration (``'10 seconds'``)."""

@@ -225,12 +225,24 @@ def read_yaml(path: Path) -> YamlDoc:
     return YamlDoc(path, shown, lines, node, data)
 
 
+QUOTE_HINT = (
+    "quote a value that starts with '{{' or contains ': ', e.g. key: \"{{ env_var('X') }}\""
+)
+YAML_HINTS: tuple[tuple[str, str], ...] = (
+    ("'\\t'", "YAML indents with spaces, not tabs: replace the tab with spaces"),
+    ("{", QUOTE_HINT),
+    ("unhashable key", QUOTE_HINT),  # an unquoted {{ ... }}: YAML reads a mapping as a key
+    ("found character", QUOTE_HINT),
+    ("expected <block end>", QUOTE_HINT),
+)
+"""A part of PyYAML's problem -> the hint shown with it, the first that matches."""
+
+
 def _yaml_hint(problem: str) -> str:
-    if "{" in problem or "found character" in problem or "expected <block end>" in problem:
-        return (
-            "quote a value that starts with '{{' or contains ': ', e.g. key: \"{{ env_var('X') }}\""
-        )
-    return "check the indentation and the quoting on this line"
+    return next(
+        (hint for part, hint in YAML_HINTS if part in problem),
+        "check the indentation and the quoting on this line",
+    )
 
 
 def yaml_entry(node: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:

@@ -26,6 +26,8 @@ KEYS = (
 
 @dataclass(frozen=True, repr=False)
 class RegistrySettings:
+    """Where the Schema Registry is and how to reach it (the secrets are not shown)."""
+
     url: str
     """The registry's REST API (Confluent's, or a compatible one such as Apicurio's
     ``.../apis/ccompat/v7``)."""

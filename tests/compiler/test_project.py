@@ -207,6 +207,24 @@ def test_yaml_syntax_error_is_located(project: Path) -> None:
     assert err.location.line == 4
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "hint"),
+    [
+        ("name: shop\n\tvars: {}\n", 2, "not tabs"),
+        ("name: shop\nvars:\n  a: {{ env_var('A') }}\n", 3, "quote a value"),
+        ("name: shop\nvars: [1,\n", 3, "check the indentation"),
+    ],
+)
+def test_yaml_syntax_error_hint_fits_the_problem(
+    project: Path, text: str, line: int, hint: str
+) -> None:
+    write(project / "sqlstream.yml", text)
+    err = error(paths=[project])
+    assert err.message.startswith("invalid YAML")
+    assert err.location is not None and err.location.line == line
+    assert err.hint is not None and hint in err.hint
+
+
 def test_duplicate_key(project: Path) -> None:
     write(project / "sqlstream.yml", "name: shop\nvars: {}\nname: other\n")
     err = error(paths=[project])

@@ -16,6 +16,8 @@ from sqlglot import exp
 
 @dataclass(frozen=True)
 class Span:
+    """Offsets of a node in the rendered text of its file."""
+
     start: int
     end: int
     """Inclusive, like sqlglot's token ``end``."""
@@ -180,6 +182,8 @@ class SetItem:
 
 @dataclass
 class SetStatement:
+    """``SET key = value, ...``: Spark confs for the run."""
+
     items: list[SetItem]
     span: Span = _span()
 
