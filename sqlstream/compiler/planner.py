@@ -354,8 +354,13 @@ def _topic_read_option(
     stmt = src.stmt
     selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     given = {p.name.lower() for p in src.node.options}
+    misspelt = [  # `topc = 't'` was reported as an unknown option, with 'did you mean topic?'
+        k
+        for k in given - options.SOURCE_OPTIONS.keys() - options.BOUNDED_RUN_ONLY.keys()
+        if not k.startswith("kafka.") and did_you_mean(k, list(options.TOPIC_SELECTORS))
+    ]
     if not selectors:
-        if not given & set(options.TOPIC_SELECTORS):  # else its value was reported already
+        if not given & set(options.TOPIC_SELECTORS) and not misspelt:  # else reported already
             diags.error(
                 f"stream '{src.name}' names no topic",
                 name_loc,

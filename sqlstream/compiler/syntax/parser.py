@@ -379,6 +379,12 @@ class Parser:
         first = self.curr
         name = self.name()
         if first is None or name is None:
+            if first is not None and first.token_type == TokenType.R_PAREN:
+                self.fail(
+                    f"a ',' with no column after it, in the column list of {where}",
+                    self.prev,
+                    "remove the ',' before the ')'",
+                )
             self.fail(f"expected a column name in the column list of {where}")
         kind = self.column_type(name.text, where)
         role: n.Role = "value"
