@@ -652,6 +652,21 @@ def test_parse_errors(sql: str, fragment: str, line: int, col: int) -> None:
     assert 0 <= error.start <= error.end
 
 
+PARSE_HINTS = [
+    ("INSERT INTO KAFKA TOPIC user-spending SELECT 1", "quote it: TOPIC 'user-spending'"),
+    ("INSERT INTO KAFKA TOPIC out.v2 KEY a SELECT 1", "quote it: TOPIC 'out.v2'"),
+    ("INSERT INTO KAFKA TOPIC 'x' KEY a KEY b SELECT 1", "keep one KEY clause"),
+    ("CREATE STREAM s (a INT, b INT,) FROM KAFKA (topic = 't')", "remove the ',' before the ')'"),
+]
+
+
+@pytest.mark.parametrize(("sql", "hint"), PARSE_HINTS, ids=lambda v: str(v)[:60])
+def test_parse_error_hints(sql: str, hint: str) -> None:
+    with pytest.raises(SyntaxProblem) as info:
+        parse_statement(sql)
+    assert info.value.hint == hint
+
+
 def test_depth_limit_is_a_limit() -> None:
     ok = "SELECT " + "(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH + " FROM t"
     assert isinstance(parse_statement(ok), QueryStatement)

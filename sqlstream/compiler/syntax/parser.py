@@ -12,6 +12,7 @@ tokens goes to the stock Spark parser (:mod:`.spark`).
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from sqlglot import exp
@@ -37,6 +38,8 @@ OPERATOR_WORDS = {
     "ESCAPE", "WHEN", "THEN", "ELSE", "CASE", "DISTINCT", "INTERVAL", "AS",
 }  # fmt: skip
 
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}(?![^\s;])")
+"""A Kafka topic name written bare, up to a space or the statement's end."""
 UNSUPPORTED_HINT = "a file holds CREATE STREAM, INSERT INTO KAFKA TOPIC, SET and SELECT statements"
 
 
@@ -610,7 +613,7 @@ class Parser:
         while not self.at_end() and self.starts_clause(self.i):
             clause = t.cast(str, self.word())
             if clause in seen:
-                self.fail(f"the {clause} clause is given twice")
+                self.fail(f"the {clause} clause is given twice", hint=f"keep one {clause} clause")
             seen.add(clause)
             self.i += 1
             args.update(INSERT_CLAUSE_PARSERS[clause](self))
@@ -622,6 +625,14 @@ class Parser:
         )
         return n.InsertKafka(span=self.span(insert), **args)
 
+    def quote_hint(self) -> str | None:
+        """``quote it: TOPIC 'user-spending'`` when what follows TOPIC is a bare topic name."""
+        token = self.curr
+        if token is None:
+            return None
+        bare = TOPIC_NAME.match(self.sql, token.start)
+        return f"quote it: TOPIC '{bare.group()}'" if bare else None
+
     def topic(self) -> n.Text | exp.Expr:
         text = self.string()
         if text is not None:
@@ -630,7 +641,8 @@ class Parser:
         if opening is None:
             self.fail(
                 "expected a topic after INSERT INTO KAFKA TOPIC: a quoted name such as 'orders' "
-                "or a parenthesised expression for per-row routing"
+                "or a parenthesised expression for per-row routing",
+                hint=self.quote_hint(),
             )
         if self.kind() == TokenType.R_PAREN:
             self.fail("expected an expression inside TOPIC (...)")
