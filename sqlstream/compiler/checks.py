@@ -27,6 +27,7 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
     for q in [*analysis.views, *analysis.sinks, *analysis.selects]:
         for expr in _expressions(q):
             _unknown_functions(q, expr, diags)
+        _misplaced_calls(q, diags)
         if not q.broken:  # what it reads is unknown: a warning would follow from that error
             diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
@@ -89,6 +90,48 @@ def _unknown_functions(q: QueryDef, expr: exp.Expr, diags: Diagnostics) -> None:
             _at_name(q, call, len(name)),
             spark_names.function_hint(name),
         )
+
+
+MISPLACED: dict[str, tuple[tuple[type[exp.Expr], str, str], ...]] = {
+    "where": (
+        (exp.Window, "a window function", "filter its result in an outer query"),
+        (exp.AggFunc, "an aggregate function", "a condition on an aggregate goes in HAVING"),
+        (exp.Explode, "a generator function", "filter the exploded rows in an outer query"),
+    ),
+    "group": ((exp.AggFunc, "an aggregate function", "group by columns; aggregate in the SELECT"),),
+}
+"""Clause -> (kind of call, what it is, hint): the calls Spark's analyser refuses in a clause
+(INVALID_WHERE_CONDITION, WINDOW_FUNCTION_NOT_ALLOWED_IN_CLAUSE,
+UNSUPPORTED_GENERATOR.OUTSIDE_SELECT, GROUP_BY_AGGREGATE), which sqlglot parses and Spark
+refuses only when the query starts. The first call of a clause is reported (a window's own
+aggregate is the window's); a subquery in the clause is its own query, not looked into."""
+
+
+def _misplaced_calls(q: QueryDef, diags: Diagnostics) -> None:
+    for select in syntax.find_all(q.query, exp.Select):
+        for clause, rules in MISPLACED.items():
+            part = select.args.get(clause)
+            if part is None or (clause == "where" and syntax.long_filter(select) is not None):
+                continue  # a long plain filter has no calls
+            found = _first_call(part, rules)
+            if found is not None:
+                node, what, hint = found
+                call = node.this if isinstance(node, exp.Window) else node
+                name = _spelled(q, call).split("(")[0].strip()
+                where = "GROUP BY" if clause == "group" else clause.upper()
+                diags.error(
+                    f"{what} ({name}) is not allowed in {where}", _at_name(q, call, len(name)), hint
+                )
+
+
+def _first_call(
+    part: exp.Expr, rules: t.Sequence[tuple[type[exp.Expr], str, str]]
+) -> tuple[exp.Expr, str, str] | None:
+    for node in part.walk(prune=lambda e: isinstance(e, (exp.Select, exp.Subquery))):
+        for kind, what, hint in rules:
+            if isinstance(node, kind):
+                return node, what, hint
+    return None
 
 
 # --- a TOPIC that can be NULL ---------------------------------------------------------------

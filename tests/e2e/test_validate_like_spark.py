@@ -1,0 +1,76 @@
+"""`validate` refuses a call in a clause where Spark's analyser refuses it, and no other.
+
+Each query goes to both: to the compiler (no JVM), as a bare SELECT over a stream, and to the
+session's Spark, over an empty view of the same columns. The refusals are those of
+``checks.MISPLACED``; the queries that pass are their near misses (a subquery's aggregate, HAVING,
+array functions, a lambda). The caret positions are the compiler's tests (tests/compiler/invalid).
+"""
+
+from __future__ import annotations
+
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sqlstream.compiler.facade import compile_project
+from sqlstream.errors import UserErrors
+
+pytestmark = pytest.mark.e2e
+
+COLUMNS = "user_id STRING, n INT, tags ARRAY<STRING>, ts TIMESTAMP"
+
+CASES = [
+    ("SELECT user_id FROM {v} WHERE count(*) > 1", "INVALID_WHERE_CONDITION"),
+    (
+        "SELECT user_id FROM {v} WHERE sum(n) OVER (PARTITION BY user_id) > 1",
+        "WINDOW_FUNCTION_NOT_ALLOWED_IN_CLAUSE",
+    ),
+    ("SELECT user_id FROM {v} WHERE explode(tags) = 'a'", "UNSUPPORTED_GENERATOR.OUTSIDE_SELECT"),
+    ("SELECT user_id, count(*) FROM {v} GROUP BY user_id, max(n)", "GROUP_BY_AGGREGATE"),
+    ("SELECT user_id FROM {v} WHERE n > (SELECT max(n) FROM {v})", None),
+    ("SELECT user_id, count(*) FROM {v} GROUP BY user_id HAVING count(*) > 1", None),
+    ("SELECT user_id FROM {v} WHERE array_max(tags) = 'a'", None),
+    ("SELECT user_id FROM {v} WHERE exists(tags, t -> t = 'a')", None),
+]
+
+
+@pytest.fixture(scope="module")
+def view(spark: t.Any) -> str:
+    name = f"clicks_{uuid.uuid4().hex[:8]}"
+    spark.createDataFrame([], COLUMNS).createOrReplaceTempView(name)
+    return name
+
+
+def _validate(tmp_path: Path, view: str, query: str) -> list[str]:
+    path = tmp_path / "q.sql"
+    path.write_text(f"CREATE STREAM {view} ({COLUMNS}) FROM KAFKA (topic = 'clicks');\n{query};\n")
+    try:
+        compile_project([str(path)])
+    except UserErrors as e:
+        return [error.message for error in e.errors]
+    return []
+
+
+def _spark_condition(spark: t.Any, query: str) -> str | None:
+    from pyspark.errors import AnalysisException
+
+    try:
+        spark.sql(query)  # analysed (and refused) here, not run
+    except AnalysisException as e:
+        return str(e.getCondition())
+    return None
+
+
+@pytest.mark.parametrize(("query", "condition"), CASES, ids=[c[0][:50] for c in CASES])
+def test_validate_refuses_what_spark_refuses(
+    spark: t.Any, view: str, tmp_path: Path, query: str, condition: str | None
+) -> None:
+    sql = query.format(v=view)
+    assert _spark_condition(spark, sql) == condition
+    errors = _validate(tmp_path, view, sql)
+    if condition is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and "is not allowed in" in errors[0], errors
