@@ -28,6 +28,7 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
         for expr in _expressions(q):
             _unknown_functions(q, expr, diags)
         _misplaced_calls(q, diags)
+        _aggregation(q, diags)
         if not q.broken:  # what it reads is unknown: a warning would follow from that error
             diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
@@ -60,6 +61,11 @@ def _spelled(q: QueryDef, call: exp.Expr) -> str:
     if start is None or end is None:
         return str(call.name)
     return q.stmt.file.rendered[start : end + 1]
+
+
+def _call_name(q: QueryDef, call: exp.Expr) -> str:
+    """A call's name as the user wrote it, without its arguments."""
+    return _spelled(q, call).split("(")[0].strip()
 
 
 def _written(q: QueryDef, node: exp.Expr) -> str:
@@ -117,7 +123,7 @@ def _misplaced_calls(q: QueryDef, diags: Diagnostics) -> None:
             if found is not None:
                 node, what, hint = found
                 call = node.this if isinstance(node, exp.Window) else node
-                name = _spelled(q, call).split("(")[0].strip()
+                name = _call_name(q, call)
                 where = "GROUP BY" if clause == "group" else clause.upper()
                 diags.error(
                     f"{what} ({name}) is not allowed in {where}", _at_name(q, call, len(name)), hint
@@ -132,6 +138,119 @@ def _first_call(
             if isinstance(node, kind):
                 return node, what, hint
     return None
+
+
+# --- grouping: what a SELECT of an aggregation may name --------------------------------------
+
+_OPAQUE = (exp.Select, exp.Subquery, exp.Lambda, exp.Window)
+"""What the grouping checks do not look into: another query, a lambda's own variables, a window
+function (computed per row, over a window of its own)."""
+
+
+_AGGREGATE = (exp.AggFunc, exp.Filter, exp.WithinGroup)
+"""An aggregate call, with what it aggregates over: ``count(*) FILTER (WHERE price < 10)``,
+``percentile_cont(0.5) WITHIN GROUP (ORDER BY price)``."""
+
+
+_NOT_GROUPED = (*_OPAQUE, *_AGGREGATE)
+_NOT_AGGREGATED = (*_OPAQUE, exp.AggFunc)
+
+
+@dataclasses.dataclass
+class _Grouping:
+    names: set[str]
+    """Grouped columns, window calls (``window`` of ``window.start``) and the SELECT's aliases
+    (a later expression may name an earlier one: ``count(*) AS c, c + 1``)."""
+    texts: dict[type[exp.Expr], set[str]]
+    """The Spark SQL of each grouped expression that is not a column, by its class."""
+
+    def covers(self, node: exp.Expr) -> bool:
+        texts = self.texts.get(type(node))
+        return bool(texts) and node.sql(SPARK) in t.cast(set, texts)
+
+
+def _grouping(select: exp.Select) -> _Grouping | None:
+    """What the GROUP BY of ``select`` groups by; None when it cannot be told without Spark's
+    resolution (an ordinal, ALL, GROUPING SETS, ROLLUP, CUBE)."""
+    group = select.args.get("group")
+    if group is not None and any(
+        group.args.get(k) for k in ("all", "grouping_sets", "cube", "rollup")
+    ):
+        return None
+    found = _Grouping({s.alias.lower() for s in select.expressions if isinstance(s, exp.Alias)}, {})
+    for key in group.expressions if group is not None else []:
+        if isinstance(key, exp.Literal):
+            return None
+        if isinstance(key, exp.Column):
+            found.names.add(key.name.lower())
+        elif syntax.is_window_call(key):
+            found.names.add(str(key.this).lower())
+        else:
+            found.texts.setdefault(type(key), set()).add(key.sql(SPARK))
+    return found
+
+
+def _aggregates(node: exp.Expr) -> t.Iterator[exp.AggFunc]:
+    """The outermost aggregate calls of an expression (not those of a window or a subquery)."""
+    walk = node.walk(prune=lambda e: isinstance(e, _NOT_AGGREGATED))
+    return (e for e in walk if isinstance(e, exp.AggFunc))
+
+
+def _ungrouped(node: exp.Expr, grouping: _Grouping) -> exp.Column | None:
+    """The first column of a SELECT expression that is neither grouped nor aggregated."""
+    for e in node.walk(prune=lambda e: isinstance(e, _NOT_GROUPED) or grouping.covers(e)):
+        if isinstance(e, exp.Column) and not e.is_star:
+            parts = {p.name.lower() for p in e.parts}
+            if not parts & grouping.names:
+                return e
+    return None
+
+
+def _aggregation(q: QueryDef, diags: Diagnostics) -> None:
+    """A column of an aggregation's SELECT that is not grouped (MISSING_AGGREGATION, or
+    MISSING_GROUP_BY without a GROUP BY), and an aggregate inside an aggregate
+    (NESTED_AGGREGATE_FUNCTION): Spark's analyser refuses them when the query starts."""
+    for select in syntax.find_all(q.query, exp.Select):
+        aggregates = [a for e in select.expressions for a in _aggregates(e)]
+        nested = next(((i, a) for a in aggregates for i in _inner_aggregates(a)), None)
+        if nested is not None:
+            inner, outer = nested
+            name = _call_name(q, inner)
+            diags.error(
+                f"an aggregate inside an aggregate ({name} in {_call_name(q, outer)})",
+                _at_name(q, inner, len(name)),
+                "aggregate in a derived stream (CREATE STREAM ... AS SELECT), then again",
+            )
+        elif aggregates or select.args.get("group") is not None:
+            _ungrouped_column(q, select, diags)
+
+
+def _inner_aggregates(call: exp.AggFunc) -> t.Iterator[exp.AggFunc]:
+    return (a for child in call.iter_expressions() for a in _aggregates(child))
+
+
+def _ungrouped_column(q: QueryDef, select: exp.Select, diags: Diagnostics) -> None:
+    grouping = _grouping(select)
+    if grouping is None:
+        return
+    group = select.args.get("group")
+    keys = (
+        {k.name.lower() for k in group.expressions if isinstance(k, exp.Column)} if group else set()
+    )
+    for e in select.expressions:
+        if isinstance(e, exp.Alias) and e.alias.lower() in keys:
+            continue  # GROUP BY u of `user_id AS u`: the expression is grouped
+        column = _ungrouped(e, grouping)
+        if column is not None:
+            name = _written(q, column)
+            diags.error(
+                f"'{name}' is not in GROUP BY and not inside an aggregate function",
+                q.stmt.locate(column),
+                f"add it to GROUP BY, or aggregate it: any_value({name}), max({name}), ..."
+                if group
+                else f"add GROUP BY {name}, or aggregate it: any_value({name}), ...",
+            )
+            return
 
 
 # --- a TOPIC that can be NULL ---------------------------------------------------------------

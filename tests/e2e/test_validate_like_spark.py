@@ -1,9 +1,11 @@
-"""`validate` refuses a call in a clause where Spark's analyser refuses it, and no other.
+"""`validate` refuses a call in a clause, or a column in an aggregation, where Spark's analyser
+refuses it, and no other.
 
 Each query goes to both: to the compiler (no JVM), as a bare SELECT over a stream, and to the
 session's Spark, over an empty view of the same columns. The refusals are those of
-``checks.MISPLACED``; the queries that pass are their near misses (a subquery's aggregate, HAVING,
-array functions, a lambda). The caret positions are the compiler's tests (tests/compiler/invalid).
+``checks.MISPLACED`` and ``checks._aggregation``; the queries that pass are their near misses (a
+subquery's aggregate, HAVING, array functions, a lambda, grouping by an expression or an alias,
+FILTER, GROUP BY ALL). The caret positions are the compiler's tests (tests/compiler/invalid).
 """
 
 from __future__ import annotations
@@ -29,11 +31,24 @@ CASES = [
     ),
     ("SELECT user_id FROM {v} WHERE explode(tags) = 'a'", "UNSUPPORTED_GENERATOR.OUTSIDE_SELECT"),
     ("SELECT user_id, count(*) FROM {v} GROUP BY user_id, max(n)", "GROUP_BY_AGGREGATE"),
+    ("SELECT user_id, n FROM {v} GROUP BY user_id", "MISSING_AGGREGATION"),
+    ("SELECT user_id, count(*) FROM {v}", "MISSING_GROUP_BY"),
+    ("SELECT max(count(*)) FROM {v} GROUP BY user_id", "NESTED_AGGREGATE_FUNCTION"),
     ("SELECT user_id FROM {v} WHERE n > (SELECT max(n) FROM {v})", None),
+    ("SELECT upper(user_id), count(*) FROM {v} GROUP BY upper(user_id)", None),
+    ("SELECT user_id AS u, count(*) AS c, c + 1 FROM {v} GROUP BY u", None),
+    ("SELECT c.user_id, n + 1, count(*) FROM {v} c GROUP BY user_id, n", None),
+    ("SELECT user_id, n FROM {v} GROUP BY ALL", None),
+    ("SELECT user_id, count(*) FILTER (WHERE n > 1) FROM {v} GROUP BY user_id", None),
+    ("SELECT user_id, transform(collect_list(n), x -> x + 1) FROM {v} GROUP BY user_id", None),
+    ("SELECT user_id, max(n) OVER (PARTITION BY user_id) FROM {v}", None),
     ("SELECT user_id, count(*) FROM {v} GROUP BY user_id HAVING count(*) > 1", None),
     ("SELECT user_id FROM {v} WHERE array_max(tags) = 'a'", None),
     ("SELECT user_id FROM {v} WHERE exists(tags, t -> t = 'a')", None),
 ]
+
+
+WORDS = ("is not allowed in", "not in GROUP BY", "an aggregate inside an aggregate")
 
 
 @pytest.fixture(scope="module")
@@ -73,4 +88,4 @@ def test_validate_refuses_what_spark_refuses(
     if condition is None:
         assert errors == []
     else:
-        assert len(errors) == 1 and "is not allowed in" in errors[0], errors
+        assert len(errors) == 1 and any(w in errors[0] for w in WORDS), errors
