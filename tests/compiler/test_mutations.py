@@ -45,7 +45,8 @@ TOKENS = [
     "window(", "INTERVAL", "x", "1", "'a'", "--", "/*", "*/", "=", "AS", "ORDER BY", "LIMIT 1",
     "DISTINCT", "JOIN", "\n", " ", "CREATE", "INSERT INTO", "HEADER(", "METADATA FROM",
     ", ,", ",,", ", )", "(,", "$", "$$", "?", ":", "[", "]", "CASE WHEN", "END", "SET", "DROP",
-    "USE", "SHOW", "EXPLAIN", "->", "||", "::", "\\", "@", "#",
+    "USE", "SHOW", "EXPLAIN", "->", "||", "::", "\\", "@", "#", "count(*)", "max(", "OVER (",
+    "FILTER (WHERE ", "GROUP BY ALL", "explode(", "HAVING",
 ]  # fmt: skip
 
 #: Wrappers nested around a piece of text: (opening, closing).
