@@ -27,8 +27,9 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
     for q in [*analysis.views, *analysis.sinks, *analysis.selects]:
         for expr in _expressions(q):
             _unknown_functions(q, expr, diags)
-        _misplaced_calls(q, diags)
-        _aggregation(q, diags)
+        for select in syntax.find_all(q.query, exp.Select):
+            _misplaced_calls(q, select, diags)
+            _aggregation(q, select, diags)
         if not q.broken:  # what it reads is unknown: a warning would follow from that error
             diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
@@ -113,21 +114,20 @@ refuses only when the query starts. The first call of a clause is reported (a wi
 aggregate is the window's); a subquery in the clause is its own query, not looked into."""
 
 
-def _misplaced_calls(q: QueryDef, diags: Diagnostics) -> None:
-    for select in syntax.find_all(q.query, exp.Select):
-        for clause, rules in MISPLACED.items():
-            part = select.args.get(clause)
-            if part is None or (clause == "where" and syntax.long_filter(select) is not None):
-                continue  # a long plain filter has no calls
-            found = _first_call(part, rules)
-            if found is not None:
-                node, what, hint = found
-                call = node.this if isinstance(node, exp.Window) else node
-                name = _call_name(q, call)
-                where = "GROUP BY" if clause == "group" else clause.upper()
-                diags.error(
-                    f"{what} ({name}) is not allowed in {where}", _at_name(q, call, len(name)), hint
-                )
+def _misplaced_calls(q: QueryDef, select: exp.Select, diags: Diagnostics) -> None:
+    for clause, rules in MISPLACED.items():
+        part = select.args.get(clause)
+        if part is None or (clause == "where" and syntax.long_filter(select) is not None):
+            continue  # a long plain filter has no calls
+        found = _first_call(part, rules)
+        if found is not None:
+            node, what, hint = found
+            call = node.this if isinstance(node, exp.Window) else node
+            name = _call_name(q, call)
+            where = "GROUP BY" if clause == "group" else clause.upper()
+            diags.error(
+                f"{what} ({name}) is not allowed in {where}", _at_name(q, call, len(name)), hint
+            )
 
 
 def _first_call(
@@ -206,23 +206,22 @@ def _ungrouped(node: exp.Expr, grouping: _Grouping) -> exp.Column | None:
     return None
 
 
-def _aggregation(q: QueryDef, diags: Diagnostics) -> None:
+def _aggregation(q: QueryDef, select: exp.Select, diags: Diagnostics) -> None:
     """A column of an aggregation's SELECT that is not grouped (MISSING_AGGREGATION, or
     MISSING_GROUP_BY without a GROUP BY), and an aggregate inside an aggregate
     (NESTED_AGGREGATE_FUNCTION): Spark's analyser refuses them when the query starts."""
-    for select in syntax.find_all(q.query, exp.Select):
-        aggregates = [a for e in select.expressions for a in _aggregates(e)]
-        nested = next(((i, a) for a in aggregates for i in _inner_aggregates(a)), None)
-        if nested is not None:
-            inner, outer = nested
-            name = _call_name(q, inner)
-            diags.error(
-                f"an aggregate inside an aggregate ({name} in {_call_name(q, outer)})",
-                _at_name(q, inner, len(name)),
-                "aggregate in a derived stream (CREATE STREAM ... AS SELECT), then again",
-            )
-        elif aggregates or select.args.get("group") is not None:
-            _ungrouped_column(q, select, diags)
+    aggregates = [a for e in select.expressions for a in _aggregates(e)]
+    nested = next(((i, a) for a in aggregates for i in _inner_aggregates(a)), None)
+    if nested is not None:
+        inner, outer = nested
+        name = _call_name(q, inner)
+        diags.error(
+            f"an aggregate inside an aggregate ({name} in {_call_name(q, outer)})",
+            _at_name(q, inner, len(name)),
+            "aggregate in a derived stream (CREATE STREAM ... AS SELECT), then again",
+        )
+    elif aggregates or select.args.get("group") is not None:
+        _ungrouped_column(q, select, diags)
 
 
 def _inner_aggregates(call: exp.AggFunc) -> t.Iterator[exp.AggFunc]:

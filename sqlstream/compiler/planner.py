@@ -342,6 +342,14 @@ def _source_options(
     return _options_with_defaults(src.stmt, src.node.options, "source", source_defaults, diags)
 
 
+def _misspelt_selector(given: set[str]) -> bool:
+    unknown = given - options.SOURCE_OPTIONS.keys() - options.BOUNDED_RUN_ONLY.keys()
+    return any(
+        not k.startswith("kafka.") and did_you_mean(k, list(options.TOPIC_SELECTORS))
+        for k in unknown
+    )
+
+
 def _topic_read_option(
     src: SourceDef,
     values: dict[str, str],
@@ -354,13 +362,10 @@ def _topic_read_option(
     stmt = src.stmt
     selectors = [k for k in options.TOPIC_SELECTORS if k in values]
     given = {p.name.lower() for p in src.node.options}
-    misspelt = [  # `topc = 't'` was reported as an unknown option, with 'did you mean topic?'
-        k
-        for k in given - options.SOURCE_OPTIONS.keys() - options.BOUNDED_RUN_ONLY.keys()
-        if not k.startswith("kafka.") and did_you_mean(k, list(options.TOPIC_SELECTORS))
-    ]
     if not selectors:
-        if not given & set(options.TOPIC_SELECTORS) and not misspelt:  # else reported already
+        # A selector given with a bad value, or misspelt (`topc`: an unknown option, with
+        # "did you mean 'topic'?"), was reported already.
+        if not given & set(options.TOPIC_SELECTORS) and not _misspelt_selector(given):
             diags.error(
                 f"stream '{src.name}' names no topic",
                 name_loc,
