@@ -561,6 +561,17 @@ def _report_optimize_error(
         available = sorted(
             {c for cols in schema.values() for c in t.cast(dict, cols) if c not in WINDOW_FUNCTIONS}
         )
+        sides = _sides_with(node, col_name, schema) if node is not None and not table else []
+        if len(sides) > 1:  # qualify says "could not be resolved" of an ambiguous column too
+            diags.error(
+                f"column '{col_name}' is ambiguous: {', '.join(f'{s}.{col_name}' for s in sides)}",
+                q.stmt.locate(t.cast(exp.Column, node)),
+                f"qualify it with the stream's name or alias, e.g. {sides[-1]}.{col_name}"
+                if len(set(sides)) == len(sides)
+                else f"give each stream an alias (FROM {sides[0]} a JOIN {sides[0]} b ...) and "
+                f"qualify it: a.{col_name}",
+            )
+            return
         where = f" in {', '.join(sorted(schema))}" if schema else ""
         if table:
             message = f"unknown column '{table}.{col_name}'"
@@ -586,6 +597,21 @@ def _report_optimize_error(
         )
         return
     diags.error(f"cannot resolve this query: {msg}", q.stmt.locate(q.query), None)
+
+
+def _sides_with(node: exp.Expr, name: str, schema: dict[str, dict[str, str]]) -> list[str]:
+    """The streams (by alias) of ``node``'s FROM and JOINs that have a column ``name``."""
+    select = node.find_ancestor(exp.Select)
+    from_ = select.args.get("from_") if select is not None else None
+    if select is None or from_ is None:
+        return []
+    relations = [from_.this, *(j.this for j in select.args.get("joins") or [])]
+    return [
+        r.alias_or_name
+        for r in relations
+        if isinstance(r, exp.Table)
+        and name.lower() in {c.lower() for c in schema.get(r.name.lower(), schema.get(r.name, {}))}
+    ]
 
 
 def _did_you_mean(name: str, candidates: t.Sequence[str]) -> str | None:

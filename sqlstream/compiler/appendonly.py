@@ -55,7 +55,7 @@ def _error(
     )
 
 
-_KINDS = (exp.Select, exp.Order, exp.SetOperation, exp.Limit, exp.Window)
+_KINDS = (exp.Select, exp.Order, exp.SetOperation, exp.Limit, exp.Window, exp.TableSample)
 """The nodes the append-only rules look at."""
 
 
@@ -77,8 +77,15 @@ def _check_query(
 ) -> t.Iterator[UserError]:
     watermarks = _watermarks(q, analysis)
     found = _find_kinds(q.query)
+    refused = {id(s) for s in found[exp.Select] if _is_stream_subquery(s, q, analysis)}
+    samples = [
+        s for s in found[exp.TableSample] if _reads_stream(s.parent or s, q, analysis, set())
+    ]
+    for node in [*(s for s in found[exp.Select] if id(s) in refused), *samples]:
+        yield _unsupported(q, node)
     for select in found[exp.Select]:
-        yield from _check_select(q, t.cast(exp.Select, select), watermarks, analysis, via)
+        if id(select) not in refused and not any(id(a) in refused for a in _ancestors(select)):
+            yield from _check_select(q, t.cast(exp.Select, select), watermarks, analysis, via)
     for node in found[exp.Order]:
         if isinstance(node.parent, exp.Window):
             continue
@@ -98,7 +105,7 @@ def _check_query(
             q,
             setop.expression,
             f"{op} removes duplicates, so its result changes as records arrive",
-            "use UNION ALL, or filter with WHERE ... IN / NOT IN on a windowed aggregate",
+            SET_OPERATION_HINTS.get(op, SET_OPERATION_HINTS["UNION"]),
             via,
         )
     for limit in found[exp.Limit]:
@@ -117,6 +124,64 @@ def _check_query(
             "use GROUP BY window(event_time, '5 minutes') for time-windowed aggregates",
             via,
         )
+
+
+UNSUPPORTED: dict[type[exp.Expr], tuple[str, str, str]] = {
+    exp.Select: (
+        "SELECT",
+        "a subquery over a stream, in an expression (IN, EXISTS, a scalar subquery): Spark "
+        "runs it once, as a batch, and a stream never ends",
+        "join the stream instead, bounded in time (FROM a JOIN b ON a.id = b.id AND b.ts "
+        "BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR), or read a reference table in the subquery",
+    ),
+    exp.TableSample: (
+        "TABLESAMPLE",
+        "TABLESAMPLE of a stream (Spark: sampling is not supported on streaming DataFrames)",
+        "keep a share of the records with WHERE rand() < 0.1",
+    ),
+}
+"""What Spark's analyser refuses on a stream itself, whether the query appends or not: the
+keyword the caret stands under, what it is, the fix."""
+
+
+def _unsupported(q: QueryDef, node: exp.Expr) -> UserError:
+    keyword, what, hint = UNSUPPORTED[type(node)]
+    return UserError(
+        f"not supported on streams: {what}", q.stmt.locate_keyword(keyword, node), hint
+    )
+
+
+_RELATION_PLACES = (exp.From, exp.Join, exp.CTE, exp.Lateral)
+"""Where a query is a relation to read, not an expression's value."""
+
+
+def _is_stream_subquery(select: exp.Expr, q: QueryDef, analysis: Analysis) -> bool:
+    """Whether ``select`` is a subquery expression (``IN (SELECT ...)``, ``EXISTS``, a scalar
+    subquery) that reads a stream: a relation (FROM, JOIN, a CTE, a UNION's side) is not."""
+    place = select.parent
+    while isinstance(place, (exp.Subquery, exp.SetOperation)):
+        place = place.parent
+    if place is None or isinstance(place, _RELATION_PLACES):
+        return False
+    return _reads_stream(select, q, analysis, set())
+
+
+def _ancestors(node: exp.Expr) -> t.Iterator[exp.Expr]:
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+SET_OPERATION_HINTS = {
+    "UNION": "use UNION ALL, which keeps duplicates; to drop them, group by an event-time window",
+    "INTERSECT": "join the streams on those columns, bounded in time: FROM a JOIN b ON a.id = "
+    "b.id AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' HOUR",
+    "EXCEPT": "keep the records with no match in the other stream: a LEFT JOIN bounded in time, "
+    "WHERE b.id IS NULL",
+}
+"""The fix for each set operation that removes duplicates (a stream never ends, so its result
+would change as records arrive)."""
 
 
 def _time_column(call: exp.Expr) -> exp.Column | None:

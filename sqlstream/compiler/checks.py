@@ -162,7 +162,8 @@ class _Grouping:
     """Grouped columns, window calls (``window`` of ``window.start``) and the SELECT's aliases
     (a later expression may name an earlier one: ``count(*) AS c, c + 1``)."""
     texts: dict[type[exp.Expr], set[str]]
-    """The Spark SQL of each grouped expression that is not a column, by its class."""
+    """The Spark SQL of each grouped expression that is not a column (a window call too: the
+    SELECT may name it whole), by its class."""
 
     def covers(self, node: exp.Expr) -> bool:
         texts = self.texts.get(type(node))
@@ -183,9 +184,9 @@ def _grouping(select: exp.Select) -> _Grouping | None:
             return None
         if isinstance(key, exp.Column):
             found.names.add(key.name.lower())
-        elif syntax.is_window_call(key):
-            found.names.add(str(key.this).lower())
         else:
+            if syntax.is_window_call(key):  # window.start, and the call itself
+                found.names.add(str(key.this).lower())
             found.texts.setdefault(type(key), set()).add(key.sql(SPARK))
     return found
 
@@ -377,14 +378,8 @@ def _nullable_topic(q: QueryDef, topic: exp.Expr, analysis: Analysis, diags: Dia
 
 
 def _case_keyword(q: QueryDef, node: exp.Expr) -> Location:
-    """The ``CASE`` (or ``IF``) keyword of ``node``: sqlglot keeps no position for it, so it is
-    the last such word before the node's first position."""
-    span = syntax.node_span(node)
-    if span is None:
-        return q.stmt.locate(node)
-    word = "CASE" if isinstance(node, exp.Case) else "IF"
-    found = q.stmt.file.rendered.upper().rfind(word, q.stmt.start, span[0])
-    return q.stmt.file.locate(found, len(word)) if found >= 0 else q.stmt.locate(node)
+    """The ``CASE`` (or ``IF``) keyword of ``node``, which has no position of its own."""
+    return q.stmt.locate_keyword("CASE" if isinstance(node, exp.Case) else "IF", node)
 
 
 # --- PARTITION x % n --------------------------------------------------------------------------

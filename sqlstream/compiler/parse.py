@@ -44,6 +44,13 @@ class Statement:
         start, end = span
         return self.file.locate(start, end - start + 1)
 
+    def locate_keyword(self, word: str, node: exp.Expr) -> Location:
+        """The last ``word`` (a keyword sqlglot keeps no position for: CASE, TABLESAMPLE)
+        before ``node``'s first position; ``node`` itself when there is none."""
+        span = syntax.node_span(node)
+        found = -1 if span is None else self.file.rendered.upper().rfind(word, self.start, span[0])
+        return self.file.locate(found, len(word)) if found >= 0 else self.locate(node)
+
 
 def _span(node: t.Any) -> tuple[int, int] | None:
     if isinstance(node, exp.Expr):

@@ -95,6 +95,11 @@ def test_no_function_of_the_table_reaches_the_check_as_unknown() -> None:
         "GROUP BY window(event_time, '1 minute')",
         "SELECT session_window.start AS s, count(*) AS n FROM orders "
         "GROUP BY session_window(event_time, '5 minutes')",
+        # The grouped call itself, selected whole (Spark accepts it; the check once did not).
+        "SELECT window(event_time, '1 minute') AS w, count(*) AS n FROM orders "
+        "GROUP BY window(event_time, '1 minute')",
+        "SELECT session_window(event_time, '5 minutes') AS w, count(*) AS n FROM orders "
+        "GROUP BY session_window(event_time, '5 minutes')",
         "SELECT from_json(payload, 'a INT, b STRING') AS parsed FROM orders",
         "SELECT to_json(named_struct('id', order_id, 'amount', amount)) AS j FROM orders",
         "SELECT pmod(user_id, 6) AS p, hash(order_id) AS h, xxhash64(order_id) AS x FROM orders",

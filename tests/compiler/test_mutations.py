@@ -46,7 +46,8 @@ TOKENS = [
     "DISTINCT", "JOIN", "\n", " ", "CREATE", "INSERT INTO", "HEADER(", "METADATA FROM",
     ", ,", ",,", ", )", "(,", "$", "$$", "?", ":", "[", "]", "CASE WHEN", "END", "SET", "DROP",
     "USE", "SHOW", "EXPLAIN", "->", "||", "::", "\\", "@", "#", "count(*)", "max(", "OVER (",
-    "FILTER (WHERE ", "GROUP BY ALL", "explode(", "HAVING",
+    "FILTER (WHERE ", "GROUP BY ALL", "explode(", "HAVING", "TABLESAMPLE (1 PERCENT)",
+    "IN (SELECT ", "EXISTS (SELECT ",
 ]  # fmt: skip
 
 #: Wrappers nested around a piece of text: (opening, closing).

@@ -89,3 +89,82 @@ def test_validate_refuses_what_spark_refuses(
         assert errors == []
     else:
         assert len(errors) == 1 and any(w in errors[0] for w in WORDS), errors
+
+
+# --- on a stream: what Spark refuses when the query starts, in append mode ---------------------
+
+STREAM_COLUMNS = "user_id STRING, n INT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE"
+
+STREAM_CASES = [
+    ("SELECT user_id FROM {s} WHERE n IN (SELECT n FROM {s})", "STREAMING_QUERY"),
+    ("SELECT user_id, (SELECT max(n) FROM {s}) AS m FROM {s}", "STREAMING_QUERY"),
+    ("SELECT user_id FROM {s} WHERE EXISTS (SELECT 1 FROM {s} x WHERE x.n > 1)", "STREAMING_QUERY"),
+    ("SELECT user_id FROM {s} TABLESAMPLE (10 PERCENT)", "Sampling is not supported"),
+    ("SELECT user_id FROM {s} CROSS JOIN {s} AS t", "AMBIGUOUS_REFERENCE"),
+    ("SELECT user_id FROM {s} WHERE user_id IN (SELECT id FROM {t})", None),
+    (
+        "SELECT window(ts, '1 minute') AS w, count(*) AS c FROM {s} "
+        "GROUP BY window(ts, '1 minute')",
+        None,
+    ),
+    (
+        "SELECT user_id, session_window(ts, '5 minutes') AS w, count(*) AS c FROM {s} "
+        "GROUP BY session_window(ts, '5 minutes'), user_id",
+        None,
+    ),
+]
+STREAM_WORDS = ("not supported on streams", "is ambiguous")
+
+
+@pytest.fixture(scope="module")
+def stream_views(spark: t.Any) -> tuple[str, str]:
+    """A stream (Spark's rate source, with a watermark) and a static table of ids."""
+    suffix = uuid.uuid4().hex[:8]
+    stream, table = f"events_{suffix}", f"vips_{suffix}"
+    spark.readStream.format("rate").load().selectExpr(
+        "cast(value AS STRING) AS user_id", "cast(value AS INT) AS n", "timestamp AS ts"
+    ).withWatermark("ts", "1 minute").createOrReplaceTempView(stream)
+    spark.createDataFrame([("1",)], "id STRING").createOrReplaceTempView(table)
+    return stream, table
+
+
+def _spark_at_start(spark: t.Any, query: str, checkpoint: Path) -> str | None:
+    """What Spark says when the query starts in append mode (None: it started)."""
+    try:
+        started = (
+            spark.sql(query)
+            .writeStream.format("noop")
+            .outputMode("append")
+            .option("checkpointLocation", str(checkpoint))
+            .start()
+        )
+    except Exception as e:  # AnalysisException, or the checker's own
+        return str(e)
+    started.stop()
+    return None
+
+
+@pytest.mark.parametrize(("query", "says"), STREAM_CASES, ids=[c[0][:50] for c in STREAM_CASES])
+def test_validate_refuses_on_a_stream_what_spark_refuses(
+    spark: t.Any, stream_views: tuple[str, str], tmp_path: Path, query: str, says: str | None
+) -> None:
+    stream, table = stream_views
+    sql = query.format(s=stream, t=table)
+    refused = _spark_at_start(spark, sql, tmp_path / "checkpoint")
+    assert (refused is None) if says is None else (refused is not None and says in refused)
+    path = tmp_path / "q.sql"
+    path.write_text(
+        f"CREATE STREAM {stream} ({STREAM_COLUMNS}) FROM KAFKA (topic = 'events');\n"
+        f"CREATE TABLE {table} (id STRING, PRIMARY KEY (id)) FROM FILES "
+        "(path = 'vips.csv', format = 'csv');\n"
+        f"INSERT INTO KAFKA TOPIC 'out' {sql};\n"
+    )
+    try:
+        compile_project([str(path)])
+        errors: list[str] = []
+    except UserErrors as e:
+        errors = [error.message for error in e.errors]
+    if says is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and any(w in errors[0] for w in STREAM_WORDS), errors
