@@ -16,7 +16,7 @@ import typing as t
 from sqlglot import exp
 
 from sqlstream.compiler import appendonly, spark_names, syntax
-from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef
+from sqlstream.compiler.analyse import SPARK, Analysis, QueryDef, SourceDef
 from sqlstream.compiler.plan import Plan
 from sqlstream.compiler.syntax import nodes as n
 from sqlstream.errors import Diagnostics, Location
@@ -33,14 +33,22 @@ def check(analysis: Analysis, plan: Plan, diags: Diagnostics) -> None:
         if not q.broken:  # what it reads is unknown: a warning would follow from that error
             diags.warnings.extend(appendonly.unbounded_joins(q, analysis))
     for q in analysis.sinks:
-        if q.broken:
-            continue
-        node = t.cast(n.InsertKafka, q.node)
-        if node.topic is not None and not isinstance(node.topic, n.Text):
-            _nullable_topic(q, node.topic, analysis, diags)
-        if node.partition is not None:
-            _negative_partition(q, node.partition, diags)
+        if not q.broken:
+            _check_sink(q, analysis, diags)
     _reads_own_output(analysis, plan, diags)
+    for source in plan.sources:
+        if source.dlq_topic:
+            _dead_letters_to_itself(analysis.sources[source.name], source.dlq_topic, diags)
+
+
+def _check_sink(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
+    """What only an INSERT INTO KAFKA has: a TOPIC, a PARTITION, a topic it may also read."""
+    node = t.cast(n.InsertKafka, q.node)
+    if node.topic is not None and not isinstance(node.topic, n.Text):
+        _nullable_topic(q, node.topic, analysis, diags)
+    if node.partition is not None:
+        _negative_partition(q, node.partition, diags)
+    _writes_what_it_reads(q, analysis, diags)
 
 
 def _expressions(q: QueryDef) -> t.Iterator[exp.Expr]:
@@ -422,6 +430,8 @@ _SUBSCRIPTIONS: dict[str, t.Callable[[str, str], bool]] = {
     "topic_pattern": lambda value, topic: _full_match(value, topic),
     "topics": lambda value, topic: topic in {x.strip() for x in value.split(",")},
 }
+_READS = {**_SUBSCRIPTIONS, "topic": lambda value, topic: value == topic}
+"""Every option that names what a stream reads: whether its value reads ``topic``."""
 
 
 def _full_match(pattern: str, topic: str) -> bool:
@@ -449,3 +459,39 @@ def _reads_own_output(analysis: Analysis, plan: Plan, diags: Diagnostics) -> Non
                     "to read a query's output on purpose, declare a stream of its own with "
                     f"topic = '{topic}'",
                 )
+
+
+def _writes_what_it_reads(q: QueryDef, analysis: Analysis, diags: Diagnostics) -> None:
+    """A sink whose topic is one its own query reads: each record it writes comes back to it."""
+    topic = t.cast(n.InsertKafka, q.node).topic
+    if not isinstance(topic, n.Text):
+        return
+    sources, _ = analysis.upstream(q.reads)
+    for name in sources:
+        for option in analysis.sources[name].node.options:
+            reads = _READS.get(option.name.lower())
+            if reads is not None and reads(option.value.text, topic.value):
+                diags.warn(
+                    f"this query writes topic '{topic.value}', which it reads (stream '{name}'): "
+                    "each record it writes is read again, and written again",
+                    q.stmt.locate(topic),
+                    "write to another topic; if the loop is meant (a retry topic), let the WHERE "
+                    "of the query stop every record after some rounds",
+                )
+                return
+
+
+def _dead_letters_to_itself(source: SourceDef, dlq_topic: str, diags: Diagnostics) -> None:
+    """A dead-letter topic that is the stream's topic: each malformed record would come back,
+    fail again and be written again, for ever. (A pattern or list that takes it in is
+    ``_reads_own_output``'s.)"""
+    options = {o.name.lower(): o for o in source.node.options}
+    topic = options.get("topic")
+    if topic is not None and topic.value.text == dlq_topic:
+        at = options.get("dlq_topic", topic)
+        diags.error(
+            f"stream '{source.name}' sends its malformed records to topic '{dlq_topic}', "
+            "which it reads: each one would come back, fail again and be sent again",
+            source.stmt.locate(at.value),
+            f"give it a topic of its own: dlq_topic = '{dlq_topic}-dlq'",
+        )

@@ -211,6 +211,13 @@ WARNS = [
         "does not bound the event times",
         id="join-without-time-bound",
     ),
+    pytest.param(
+        "INSERT INTO KAFKA TOPIC 'orders' SELECT order_id, amount FROM orders;\n",
+        1,
+        25,
+        "this query writes topic 'orders', which it reads (stream 'orders')",
+        id="writes-what-it-reads",
+    ),
 ]
 
 
