@@ -46,6 +46,14 @@ class SqlStreamGroup(click.Group):
         with handled(console, debug=bool(ctx.params.get("debug"))):
             return super().invoke(ctx)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``--debug`` is the group's, and is taken after the command too (``sqlstream validate
+        --debug``, as dbt takes it): moved in front of the command name."""
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[1:end]:
+            args = ["--debug", *(a for i, a in enumerate(args) if a != "--debug" or i >= end)]
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *LAZY_COMMANDS})
 

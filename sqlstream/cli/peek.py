@@ -184,8 +184,13 @@ def peek(
         else compiling.peek_named(options, t.cast(str, query))
     )
     console.not_checked(compiled.not_checked)
+    from sqlstream.kafka import preflight
     from sqlstream.project.env import display_path
     from sqlstream.spark import runlog
+
+    plan, connection = compiling.needed_plan(compiled, what), compiled.connection(bootstrap_servers)
+    for note in preflight.check_reads(plan, connection):  # a broker down: one line, in seconds
+        console.err(f"note: {note}")
 
     log = runlog.new_path(compiled.project.root)
     console.err(f"Spark's log: {display_path(log)}")
@@ -206,9 +211,9 @@ def peek(
         sys.stdout.flush()
 
     ended: Ended = peeking.peek(
-        compiling.needed_plan(compiled, what),
+        plan,
         what,
-        compiled.connection(bootstrap_servers),
+        connection,
         on_batch=show,
         on_waiting=waiting,
         start=start,

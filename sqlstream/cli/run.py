@@ -122,12 +122,20 @@ def _checked_and_logged(compiled: Compiled, connection: Connection) -> t.Iterato
     """Before a run starts Spark: the broker and the output topics checked (in seconds, one line
     when something is wrong); in the block, Spark's own log lines go to a file, not the terminal."""
     from sqlstream.kafka import preflight
-    from sqlstream.project.env import display_path
-    from sqlstream.spark import runlog
     from sqlstream.spark.session import cluster_notes
 
     for note in [*preflight.check(compiled.plan, connection), *cluster_notes(connection)]:
         console.err(f"note: {note}")  # stdout is the progress lines
+    with _spark_logged(compiled):
+        yield
+
+
+@contextlib.contextmanager
+def _spark_logged(compiled: Compiled) -> t.Iterator[None]:
+    """Spark's own log lines (the JVM's banner too) to a file named on stderr, in the block."""
+    from sqlstream.project.env import display_path
+    from sqlstream.spark import runlog
+
     log = runlog.new_path(compiled.project.root)
     console.err(f"Spark's log: {display_path(log)}")
     with runlog.captured(log):
@@ -161,7 +169,9 @@ def explain(project: ProjectArgs, bootstrap_servers: str | None) -> None:
     from sqlstream.spark import runtime
 
     compiled = project.compile()
-    console.out(runtime.explain(compiled.plan, compiled.connection(bootstrap_servers)))
+    with _spark_logged(compiled):
+        explained = runtime.explain(compiled.plan, compiled.connection(bootstrap_servers))
+    console.out(explained)
 
 
 def _compile_for_tests(project: ProjectArgs) -> Compiled:
@@ -210,12 +220,13 @@ def test_(project: ProjectArgs) -> None:
     if not tests:
         console.no_tests()
         return
-    results = suite.run_tests(
-        tests,
-        suite.session(compiled),
-        compiled.plan.settings,
-        on_result=lambda r: console.out(suite.format_result(r)),
-    )
+    with _spark_logged(compiled):
+        results = suite.run_tests(
+            tests,
+            suite.session(compiled),
+            compiled.plan.settings,
+            on_result=lambda r: console.out(suite.format_result(r)),
+        )
     console.out(suite.summary(results))
     errors = sorted((e for r in results for e in r.errors), key=_by_location)
     if errors:

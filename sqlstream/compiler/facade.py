@@ -104,7 +104,7 @@ def compile_project(
         (k, None, v) for k, v in (extra or {}).items()
     ]
     sources, statements, broken = _read(texts, env, diags)
-    schemas = registry(project) if registry else LockedSchemas(project.root / LOCK_FILE)
+    schemas = registry(project) if registry else _locked(project)
     analysis = analyse(statements, diags, columns_from(schemas))
     plan = build_plan(analysis, project.name, diags, project.defaults, schemas, spark_sql)
     # A text that is not a file (peek's --sql) is the selection: the project is what it reads.
@@ -134,6 +134,12 @@ def compile_project(
         _by_place(not_checked),
         diags.warnings,
     )
+
+
+def _locked(project: Project) -> LockedSchemas:
+    """The lock file's schemas, with the target's registry default for ``auto_register``."""
+    settings = project.target.schema_registry
+    return LockedSchemas(project.root / LOCK_FILE, bool(settings and settings.auto_register))
 
 
 def _read(

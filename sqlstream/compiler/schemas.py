@@ -124,8 +124,10 @@ def write_lock(path: Path, subjects: t.Mapping[str, list[Version]]) -> None:
 class LockedSchemas:
     """The schemas of the lock file only: what ``compile`` and ``validate`` use."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, auto_register: bool = False) -> None:
         self.path = path
+        self.auto_register = auto_register
+        """The target's ``schema_registry`` ``auto_register``: a sink's own option wins."""
         self._subjects: dict[str, list[Version]] | None = None
 
     def _all(self) -> dict[str, list[Version]]:
@@ -154,7 +156,7 @@ class LockedSchemas:
         found = matching_id(versions, schema, schema_type)
         if found is not None:
             return found
-        if auto_register:
+        if auto_register or (auto_register is None and self.auto_register):
             raise SchemaProblem(
                 f"the sink's schema is not yet registered under subject '{subject}'",
                 "`sqlstream run` (or `sqlstream registry lock`) registers it, "
@@ -193,8 +195,8 @@ def not_registered(
     if not versions:
         return SchemaProblem(
             f"subject '{subject}' has no schema, and auto_register is not set",
-            "register the schema, or set auto_register = true on the sink "
-            "(or in the target's schema_registry)",
+            "register the schema, or set auto_register = true on the sink (or in the target's "
+            "schema_registry); `sqlstream registry lock` then registers it and records it",
         )
     latest = versions[-1]
     if latest.schema_type != schema_type:

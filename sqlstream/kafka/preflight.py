@@ -42,6 +42,8 @@ class Output:
     needed: int | None = None
     """Partitions the PARTITION clause needs, when the SQL tells."""
     partition_sql: str | None = None
+    declare: str = "declare WITH (partitions = N) on the sink"
+    """How the user declares the topic's partitions (a DLQ's are its stream's option)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ _FINDINGS: dict[str, tuple[str, str]] = {
     "missing": (
         "{writer} writes to topic '{topic}', which does not exist on {address}, and the broker "
         "does not create topics on its own",
-        "declare it on the sink, WITH (partitions = N), and `run` creates it; or create it: "
+        "{declare}, and `run` creates it; or create it: "
         "`sqlstream topics create {topic} --partitions N`",
     ),
     "too few": (
@@ -90,7 +92,7 @@ _FINDINGS: dict[str, tuple[str, str]] = {
     "auto create": (
         "{writer} writes to topic '{topic}', which does not exist on {address}: the broker will "
         "create it with {partitions} partition(s) on the first write",
-        "declare WITH (partitions = N) on the sink, and `run` creates it with N",
+        "{declare}, and `run` creates it with N",
     ),
     "unbounded partition": (
         "{writer}: each value of PARTITION {partition} must be below {partitions}, the "
@@ -126,6 +128,9 @@ _FINDINGS: dict[str, tuple[str, str]] = {
 }
 
 
+_DLQ_DECLARE = "declare dlq_partitions = N in the stream's FROM KAFKA (...)"
+
+
 def _say(finding: str, **values: t.Any) -> str:
     message, hint = _FINDINGS[finding]
     text = message.format(**values)
@@ -144,21 +149,10 @@ def check(
     Raises ``RunFailure`` (one line of cause, one of hint, per topic) when the broker cannot be
     reached or a topic cannot take the writes; nothing has started then.
     """
-    try:
-        cfg = config.client_config(
-            bootstrap_override or connection.bootstrap_servers,
-            connection.kafka_options,
-            target_name=connection.target_name,
-        )
-    except UserError as e:  # e.g. a JKS truststore: librdkafka cannot read it, Spark can
-        return [_say("not checked", why=e.message)]
-    try:
-        cluster = Cluster(cfg)
-        names = set(cluster.topic_names(internal=True))
-    except BrokerError as e:
-        if connection.spark_remote:  # the Spark Connect server may reach what we cannot
-            return [_say("not checked", why=e.message)]
-        raise RunFailure(connection.redact(str(e))) from None
+    reached = _reach(connection, bootstrap_override)
+    if isinstance(reached, str):
+        return [reached]
+    cluster, names, address = reached
     notes: list[str] = []
     errors: list[str] = []
     defaults = _broker_defaults(cluster)
@@ -171,8 +165,44 @@ def check(
     notes.extend(_create(cluster, out) for out in to_create.values())
     known = names | {o.topic for o in written}  # a topic the run writes is no missing input
     for src in inputs(plan, query):
-        notes.extend(_check_input(src, known, cfg.bootstrap_servers))
+        notes.extend(_check_input(src, known, address))
     return [connection.redact(n) for n in notes]
+
+
+def check_reads(
+    plan: Plan, connection: Connection, *, bootstrap_override: str | None = None
+) -> list[str]:
+    """``check`` for a command that only reads (peek): the broker reached (or ``RunFailure``,
+    in seconds, where Spark's client would wait for ever) and a note per missing input."""
+    reached = _reach(connection, bootstrap_override)
+    if isinstance(reached, str):
+        return [reached]
+    _, names, address = reached
+    notes = [n for src in inputs(plan) for n in _check_input(src, names, address)]
+    return [connection.redact(n) for n in notes]
+
+
+def _reach(
+    connection: Connection, bootstrap_override: str | None
+) -> tuple[Cluster, set[str], str] | str:
+    """(the cluster, its topic names, its address), or the note of why it was not checked;
+    ``RunFailure`` when the broker does not answer."""
+    try:
+        cfg = config.client_config(
+            bootstrap_override or connection.bootstrap_servers,
+            connection.kafka_options,
+            target_name=connection.target_name,
+        )
+    except UserError as e:  # e.g. a JKS truststore: librdkafka cannot read it, Spark can
+        return _say("not checked", why=e.message)
+    try:
+        cluster = Cluster(cfg)
+        names = set(cluster.topic_names(internal=True))
+    except BrokerError as e:
+        if connection.spark_remote:  # the Spark Connect server may reach what we cannot
+            return _say("not checked", why=e.message)
+        raise RunFailure(connection.redact(str(e))) from None
+    return cluster, names, cfg.bootstrap_servers
 
 
 def outputs(plan: Plan, query: str | None = None) -> list[Output]:
@@ -193,7 +223,8 @@ def outputs(plan: Plan, query: str | None = None) -> list[Output]:
     for src in plan.sources:
         if src.name in read and src.on_error == "dlq" and src.dlq_topic:
             spec = TopicSpec(src.dlq_partitions) if src.dlq_partitions else None
-            found.append(Output(src.dlq_topic, f"{src.file}: the DLQ of stream {src.name}", spec))
+            writer = f"{src.file}: the DLQ of stream {src.name}"
+            found.append(Output(src.dlq_topic, writer, spec, declare=_DLQ_DECLARE))
     return found
 
 
@@ -230,6 +261,7 @@ def _check_output(
         "writer": out.writer,
         "address": address,
         "partition": out.partition_sql,
+        "declare": out.declare,
     }
     create = False
     if out.topic in names:

@@ -457,6 +457,13 @@ def _profiles_file(profiles_dir: Path | None, root: Path) -> Path | None:
 # Loading
 
 
+def _missing_hint(path: Path) -> str:
+    """A bare word is likely a query's or a stream's name (``sqlstream run spend_1``)."""
+    if path.suffix or len(path.parts) > 1:
+        return "a path is read from the current folder; `sqlstream ls` lists the project's files"
+    return f"to pick a query or a stream by its name: --select {path}"
+
+
 def load_project(
     paths: t.Sequence[str | Path] = (),
     target: str | None = None,
@@ -466,7 +473,7 @@ def load_project(
     """Find and read the project of ``paths`` (or of the cwd) and the target to run against."""
     given = [Path(p) for p in paths]
     if given and not given[0].exists():
-        raise UserError(f"no such file or directory: {paths[0]}")
+        raise UserError(f"no such file or directory: {paths[0]}", None, _missing_hint(given[0]))
     root = find_project_root(given)
     overrides = _parse_vars_override(vars_override)
 

@@ -72,11 +72,16 @@ class Range:
 EARLIEST = Bound("earliest", "earliest")
 LATEST = Bound("latest", "latest")
 
-_REFUSED: dict[tuple[Side, str], str] = {
-    ("from", "latest"): "--from latest reads nothing: a bounded run starts at earliest, a "
-    "timestamp or offsets",
-    ("until", "earliest"): "--until earliest reads nothing: a bounded run ends at latest, a "
-    "timestamp or offsets",
+_REFUSED: dict[tuple[Side, str], tuple[str, str]] = {
+    ("from", "latest"): (
+        "--from latest reads nothing: a bounded run starts at earliest, a timestamp or offsets",
+        "give --from earliest, an ISO timestamp or per-partition offsets; to read only what "
+        "arrives from now on, run without --from and --until (a streaming run)",
+    ),
+    ("until", "earliest"): (
+        "--until earliest reads nothing: a bounded run ends at latest, a timestamp or offsets",
+        "give --until latest, an ISO timestamp or per-partition offsets",
+    ),
 }
 _SPECIAL_OFFSETS: dict[Side, dict[int, str]] = {
     "from": {-2: "earliest"},
@@ -94,7 +99,7 @@ def parse_bound(text: str, side: Side) -> Bound:
     value = text.strip()
     word = value.lower()
     if (side, word) in _REFUSED:
-        raise _mistake(_REFUSED[(side, word)])
+        raise _mistake(*_REFUSED[(side, word)])
     if word in ("earliest", "latest"):
         return EARLIEST if word == "earliest" else LATEST
     if value.startswith("{"):

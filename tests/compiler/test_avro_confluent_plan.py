@@ -83,6 +83,22 @@ def test_auto_register_offline_says_run_registers_it(tmp_path: Path) -> None:
     assert "not yet registered under subject 'out-value'" in info.value.errors[0].message
 
 
+def test_auto_register_of_the_target_offline_says_run_registers_it(tmp_path: Path) -> None:
+    """The target's schema_registry default holds offline too: the sink is not refused as if
+    auto_register were unset."""
+    project = _project(tmp_path, select="id, note")
+    (project / "sqlstream.yml").write_text("name: shop\nprofile: shop\n")
+    (project / "profiles.yml").write_text(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      schema_registry:\n"
+        "        url: http://127.0.0.1:1\n        auto_register: true\n"
+    )
+    with pytest.raises(UserErrors) as info:
+        compile_project([str(project / "queries")])
+    (error,) = info.value.errors
+    assert "not yet registered under subject 'out-value'" in error.message
+    assert "sqlstream registry lock" in (error.hint or "")
+
+
 def test_field_differences() -> None:
     old = {"fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]}
     new = {"fields": [{"name": "a", "type": "long"}, {"name": "c", "type": ["null", "int"]}]}

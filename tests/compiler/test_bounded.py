@@ -68,6 +68,8 @@ def test_bad_bounds_are_one_line(start: str | None, end: str | None, message: st
     assert message in info.value.message
     assert info.value.location is None and info.value.hint
     assert "\n" not in info.value.message
+    refused = message.split()[1]  # the word refused is not offered back (--from latest)
+    assert f" {refused}," not in info.value.hint
 
 
 def test_offsets_of_a_topic_the_run_does_not_read() -> None:

@@ -233,12 +233,19 @@ def test_a_user_mistake_is_a_diagnostic_with_line_caret_and_hint(tmp_path: Path)
     assert lines[3].startswith("hint: ") and "order_id" in lines[3]
 
 
-def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [("--debug", "validate"), ("validate", "--debug"), ("validate", "queries", "--debug")],
+    ids=["before", "after", "last"],
+)
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
     make_project(
         tmp_path,
         {"queries/bad.sql": SOURCE + "INSERT INTO KAFKA TOPIC 'out' SELECT nope FROM orders;\n"},
     )
-    result = invoke("--debug", "validate")
+    result = invoke(*args)
     assert result.exit_code == 2
     assert "Traceback" in result.stderr
     assert "queries/bad.sql:7:" in result.stderr

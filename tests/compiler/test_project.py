@@ -130,7 +130,15 @@ def test_no_project_and_no_paths() -> None:
 
 
 def test_missing_path() -> None:
-    assert "no such file" in error(paths=["nope.sql"]).message
+    err = error(paths=["nope.sql"])
+    assert "no such file" in err.message
+    assert "sqlstream ls" in (err.hint or "")
+
+
+def test_a_name_given_as_a_path_is_pointed_at_select() -> None:
+    err = error(paths=["spend_1"])  # `sqlstream run spend_1`: a query's name
+    assert err.message == "no such file or directory: spend_1"
+    assert err.hint == "to pick a query or a stream by its name: --select spend_1"
 
 
 # --- sqlstream.yml -----------------------------------------------------------------------------

@@ -61,3 +61,13 @@ def apps(cluster: local_cluster.Cluster, name: str) -> list[dict[str, t.Any]]:
 def executor_dirs(cluster: local_cluster.Cluster, app_id: str) -> list[Path]:
     """The folders of the application's executors in the workers' work dirs."""
     return sorted(cluster.state_dir.glob(f"work-*/{app_id}/*"))
+
+
+def running_a_task(cluster: local_cluster.Cluster, name: str, worker: local_cluster.Worker) -> bool:
+    """Whether the executor that ``worker`` runs for the active application ``name`` has
+    started a task (its log says ``Running task``): the driver knows that executor, so its loss
+    is a loss the driver sees."""
+    state = local_cluster.master_state(cluster) or {}
+    ids = [a.get("id") for a in state.get("activeapps") or [] if a.get("name") == name]
+    logs = [p for i in ids for p in worker.work_dir.glob(f"{i}/*/stderr")]
+    return any("Running task" in p.read_text(errors="replace") for p in logs)

@@ -210,8 +210,13 @@ def test_a_bounded_run_reports_a_lost_executor(
         while not any(line.startswith("bounded run ") for line in running.lines):
             assert time.monotonic() < deadline and running.proc.poll() is None, running.lines
             time.sleep(0.5)
-        time.sleep(5)  # the job's tasks are sleeping on both executors
-        local_cluster.kill_worker(spark_cluster.workers[0])
+        # The job's tasks are sleeping on both executors: the first worker's executor has one
+        # (an executor still starting when its worker dies is never known to the driver).
+        killed = spark_cluster.workers[0]
+        while not oncluster.running_a_task(spark_cluster, "sqlstream-oncluster", killed):
+            assert time.monotonic() < deadline and running.proc.poll() is None, running.lines
+            time.sleep(0.5)
+        local_cluster.kill_worker(killed)
         rc = running.proc.wait(timeout=400)
     finally:
         running.kill()

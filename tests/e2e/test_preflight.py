@@ -79,8 +79,24 @@ def test_a_missing_undeclared_topic_stops_the_run_on_a_broker_without_auto_creat
     text = str(info.value)
     assert f"topic '{out}', which does not exist on {strict_broker}" in text
     assert "does not create topics on its own" in text
-    assert "partitions = N" in text and f"sqlstream topics create {out}" in text
+    assert "WITH (partitions = N) on the sink" in text and f"topics create {out}" in text
     assert out not in _cluster(strict_broker).topic_names()
+
+
+def test_a_missing_dlq_topic_is_declared_on_its_stream(strict_broker: str, tmp_path: Path) -> None:
+    source, out, dlq = f"in-{_uid()}", f"out-{_uid()}", f"dlq-{_uid()}"
+    for topic in (source, out):
+        kafkaclient.create_topic(strict_broker, topic, partitions=1)
+    sql = (
+        "CREATE STREAM events (id BIGINT, action STRING) FROM KAFKA "
+        f"(topic = '{source}', on_error = 'dlq', dlq_topic = '{dlq}');\n"
+        f"INSERT INTO KAFKA TOPIC '{out}' SELECT id, action FROM events;\n"
+    )
+    with pytest.raises(RunFailure) as info:
+        _check(tmp_path, strict_broker, sql)
+    text = str(info.value)
+    assert f"the DLQ of stream events writes to topic '{dlq}', which does not exist" in text
+    assert "declare dlq_partitions = N in the stream's FROM KAFKA (...)" in text  # not the sink
 
 
 def test_a_declared_topic_is_created_with_its_partitions_and_config(
@@ -173,8 +189,12 @@ def test_missing_inputs_and_unbounded_partitions_are_notes(
 
 
 def _run(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return _sqlstream(root, "run", "queries", *args, timeout=timeout)
+
+
+def _sqlstream(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SQLSTREAM), "run", "queries", *args],
+        [str(SQLSTREAM), *args],
         cwd=root,
         env=cli_env(),
         capture_output=True,
@@ -190,14 +210,19 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # closed again when the block ends: nothing listens
 
 
-def test_an_unreachable_broker_is_one_line_naming_the_address(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [["run", "queries"], ["peek", "--sql", "SELECT id FROM events"]], ids=["run", "peek"]
+)
+def test_an_unreachable_broker_is_one_line_naming_the_address(
+    tmp_path: Path, command: list[str]
+) -> None:
     address = f"127.0.0.1:{_closed_port()}"
     Pipeline.create(
         tmp_path,
         address,
         _source("events") + "INSERT INTO KAFKA TOPIC 'o' SELECT id FROM events;\n",
     )
-    proc = _run(tmp_path)
+    proc = _sqlstream(tmp_path, *command, timeout=60)  # peek waited on Spark's client for ever
     assert proc.returncode == 1, proc
     assert "started" not in proc.stdout
     lines = proc.stderr.strip().splitlines()
