@@ -75,8 +75,9 @@ LATEST = Bound("latest", "latest")
 _REFUSED: dict[tuple[Side, str], tuple[str, str]] = {
     ("from", "latest"): (
         "--from latest reads nothing: a bounded run starts at earliest, a timestamp or offsets",
-        "give --from earliest, an ISO timestamp or per-partition offsets; to read only what "
-        "arrives from now on, run without --from and --until (a streaming run)",
+        "give --from earliest, an ISO timestamp or per-partition offsets; for what arrives "
+        "from now on, a streaming run (no --from or --until) of a new query starts at its "
+        "starting_offsets, latest by default",
     ),
     ("until", "earliest"): (
         "--until earliest reads nothing: a bounded run ends at latest, a timestamp or offsets",
