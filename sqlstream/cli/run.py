@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
     from sqlstream.compiler.facade import Compiled
     from sqlstream.compiler.plan import Trigger
     from sqlstream.project.connection import Connection
+    from sqlstream.spark.bounded import Range
 
 TRIGGER_HINT = "use available-now, once, '10 seconds', 'continuous 1 second' or real-time"
 
@@ -118,14 +119,18 @@ def run(
 
 
 @contextlib.contextmanager
-def _checked_and_logged(compiled: Compiled, connection: Connection) -> t.Iterator[None]:
+def _checked_and_logged(
+    compiled: Compiled, connection: Connection, then: t.Callable[[], None] = lambda: None
+) -> t.Iterator[None]:
     """Before a run starts Spark: the broker and the output topics checked (in seconds, one line
-    when something is wrong); in the block, Spark's own log lines go to a file, not the terminal."""
+    when something is wrong), and ``then`` the run's own checks; in the block, Spark's own log
+    lines go to a file, not the terminal."""
     from sqlstream.kafka import preflight
     from sqlstream.spark.session import cluster_notes
 
     for note in [*preflight.check(compiled.plan, connection), *cluster_notes(connection)]:
         console.err(f"note: {note}")  # stdout is the progress lines
+    then()
     with _spark_logged(compiled):
         yield
 
@@ -157,8 +162,20 @@ def _bounded(
     except UserError as e:
         raise UserErrors([e]) from None
     connection = compiled.connection(servers)
-    with _checked_and_logged(compiled, connection):
+    with _checked_and_logged(compiled, connection, lambda: _check_partitions(rng, connection)):
         return bounded.run(compiled.plan, connection, rng, out=console.out)
+
+
+def _check_partitions(rng: Range, connection: Connection) -> None:
+    """The range's offsets against the topics' partitions, before Spark reads them."""
+    from sqlstream.kafka import preflight
+    from sqlstream.spark import bounded
+
+    topics = bounded.offset_topics(rng)
+    try:
+        bounded.check_partitions(rng, preflight.partitions(connection, topics) if topics else {})
+    except UserError as e:
+        raise UserErrors([e]) from None
 
 
 @click.command()

@@ -182,6 +182,19 @@ def check_reads(
     return [connection.redact(n) for n in notes]
 
 
+def partitions(
+    connection: Connection, topics: t.Iterable[str], *, bootstrap_override: str | None = None
+) -> dict[str, list[int] | None]:
+    """Each of ``topics``' partition ids on the cluster, None for a topic it does not have;
+    empty when the cluster was not checked (``_reach``'s note: Spark's client will tell)."""
+    reached = _reach(connection, bootstrap_override)
+    if isinstance(reached, str):
+        return {}
+    cluster, names, _ = reached
+    found = cluster.metadata().topics
+    return {n: sorted(found[n].partitions) if n in names else None for n in topics}
+
+
 def _reach(
     connection: Connection, bootstrap_override: str | None
 ) -> tuple[Cluster, set[str], str] | str:

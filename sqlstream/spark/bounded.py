@@ -209,6 +209,43 @@ def check_range(rng: Range, plan: Plan, query: str | None = None) -> None:
                     )
 
 
+def offset_topics(rng: Range) -> list[str]:
+    """The topics ``--from`` and ``--until`` give offsets of."""
+    return sorted({n for b in (rng.start, rng.end) for n in b.offsets or {}})
+
+
+def check_partitions(rng: Range, partitions: t.Mapping[str, t.Sequence[int] | None]) -> None:
+    """Offsets must name every partition of their topic, and no other (Spark's batch source
+    refuses the range otherwise, after the JVM has started); ``partitions``: each topic's ids
+    on the cluster (None: no such topic), a topic not in it is not checked."""
+    sides: tuple[tuple[Side, Bound], ...] = (("from", rng.start), ("until", rng.end))
+    for side, bound in sides:
+        for topic, parts in (bound.offsets or {}).items():
+            if topic not in partitions:
+                continue
+            have = partitions[topic]
+            if have is None:
+                raise _mistake(
+                    f"--{side} gives offsets of topic '{topic}', which does not exist",
+                    "`sqlstream topics list` shows the topics; check the name",
+                )
+            given = sorted(int(p) for p in parts)
+            if given != list(have):
+                every = ", ".join(str(p) for p in have)
+                raise _mistake(
+                    f"--{side} gives offsets of {topic} partition(s)"
+                    f" {', '.join(map(str, given))}, but the topic has partition(s) {every}",
+                    f"give every partition: {every} ({_SPECIAL[side]})",
+                )
+
+
+_SPECIAL: dict[Side, str] = {
+    side: ", ".join(f"{k} is {v}" for k, v in specials.items())
+    for side, specials in _SPECIAL_OFFSETS.items()
+}
+"""What each side's negative offsets mean, for a hint ("-1 is latest")."""
+
+
 def _sources(plan: Plan, query: str | None) -> list[SourcePlan]:
     names = {n for s in st.selected_sinks(plan, query) for n in s.sources}
     return [s for s in plan.sources if s.name in names]

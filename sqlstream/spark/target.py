@@ -204,7 +204,34 @@ def listing(compiled: Compiled) -> dict[str, t.Any]:
         "streams": views,
         "sinks": sinks,
         "tables": tables,
+        "topics": _topics(plan),
     }
+
+
+def _topics(plan: Plan) -> list[dict[str, t.Any]]:
+    """Each topic the project names (a pattern as ``/pattern/``), by name: who reads it (streams
+    and tables), who writes it (queries, and the DLQs of streams)."""
+    found: dict[str, dict[str, list[str]]] = {}
+
+    def add(topics: t.Iterable[str], role: str, who: str) -> None:
+        for name in topics:
+            entry = found.setdefault(name, {"read_by": [], "written_by": [], "dlq_of": []})
+            entry[role].append(who)
+
+    for s in plan.sources:
+        add(_read_topics(s.read_options), "read_by", s.name)
+        add([s.dlq_topic] if s.on_error == "dlq" and s.dlq_topic else [], "dlq_of", s.name)
+    for tb in plan.tables:
+        add(_read_topics(tb.read_options) if tb.connector == "kafka" else [], "read_by", tb.name)
+    for sink in plan.sinks:
+        add([sink.topic] if sink.topic is not None else [], "written_by", sink.name)
+    return [{"name": name, **found[name]} for name in sorted(found)]
+
+
+def _read_topics(options: t.Mapping[str, str]) -> list[str]:
+    names = [n.strip() for n in options.get("subscribe", "").split(",") if n.strip()]
+    pattern = options.get("subscribePattern")
+    return names + ([f"/{pattern}/"] if pattern else [])
 
 
 _TABLE_WHERE: dict[str, t.Callable[[TablePlan], str]] = {
@@ -224,9 +251,10 @@ def listing_text(data: dict[str, t.Any]) -> str:
             if s["watermark"]
             else ""
         )
+        dlq = f" -> topic {s['dlq_topic']}" if s.get("dlq_topic") else ""
         lines.append(
             f"  {s['name']:<24} <- topic {s['topics']}"
-            f" ({s['format']}{wm}, on_error {s['on_error']})"
+            f" ({s['format']}{wm}, on_error {s['on_error']}{dlq})"
         )
     if data["streams"]:
         lines.append("derived streams:")
@@ -246,4 +274,15 @@ def listing_text(data: dict[str, t.Any]) -> str:
             f"  {k['name']:<24} {', '.join(k['reads'])} -> topic {k['topic']}"
             f" ({k['format']})  [{k['file']}:{k['line']}]"
         )
+    if data["topics"]:
+        lines.append("topics:")
+        lines += [f"  {tp['name']:<24} {_topic_roles(tp)}" for tp in data["topics"]]
     return "\n".join(lines)
+
+
+_TOPIC_ROLES = (("written_by", "written by"), ("dlq_of", "dead letters of"), ("read_by", "read by"))
+"""A topic's roles in a listing's words, in the order a record goes."""
+
+
+def _topic_roles(topic: t.Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{say} {', '.join(topic[k])}" for k, say in _TOPIC_ROLES if topic[k])

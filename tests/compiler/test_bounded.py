@@ -84,6 +84,55 @@ def test_offsets_of_a_topic_the_run_does_not_read() -> None:
         bounded.check_range(rng, make_plan(), "orders_1")
 
 
+@pytest.mark.parametrize(
+    "start, end, partitions, message, hint",
+    [
+        (
+            None,
+            '{"orders": {"0": 100}}',
+            {"orders": [0, 1, 2]},
+            "--until gives offsets of orders partition(s) 0, but the topic has partition(s)"
+            " 0, 1, 2",
+            "give every partition: 0, 1, 2 (-1 is latest)",
+        ),
+        (
+            '{"orders": {"0": 1, "3": 2}}',
+            None,
+            {"orders": [0, 1]},
+            "--from gives offsets of orders partition(s) 0, 3, but the topic has partition(s) 0, 1",
+            "give every partition: 0, 1 (-2 is earliest)",
+        ),
+        (
+            None,
+            '{"orders": {"0": 5}}',
+            {"orders": None},
+            "--until gives offsets of topic 'orders', which does not exist",
+            "`sqlstream topics list` shows the topics; check the name",
+        ),
+    ],
+)
+def test_offsets_of_every_partition(
+    start: str | None,
+    end: str | None,
+    partitions: dict[str, list[int] | None],
+    message: str,
+    hint: str,
+) -> None:
+    """Spark's batch source takes offsets only of every partition of a topic; the run says so
+    before Spark starts (it failed after the JVM's start, with Spark's assertion)."""
+    rng = bounded.parse_range(start, end)
+    assert bounded.offset_topics(rng) == ["orders"]
+    with pytest.raises(UserError) as info:
+        bounded.check_partitions(rng, partitions)
+    assert (info.value.message, info.value.hint) == (message, hint)
+
+
+def test_offsets_of_every_partition_pass() -> None:
+    rng = bounded.parse_range('{"orders": {"1": -2, "0": 3}}', '{"orders": {"0": 9, "1": -1}}')
+    bounded.check_partitions(rng, {"orders": [0, 1]})
+    bounded.check_partitions(rng, {})  # not checked: the cluster did not say
+
+
 # --- the batch description --------------------------------------------------------------------
 
 

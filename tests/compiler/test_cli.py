@@ -537,6 +537,44 @@ def test_ls_text(example: Path) -> None:
     )
 
 
+def test_ls_lists_the_topics_and_the_dead_letters(tmp_path: Path) -> None:
+    """Every topic the project names, with who writes it (a query, a stream's DLQ) and who
+    reads it; a pattern as /pattern/. A query whose TOPIC is per row names no topic."""
+    write(tmp_path / "sqlstream.yml", "name: t\n")
+    write(
+        tmp_path / "queries" / "q.sql",
+        """\
+        CREATE STREAM orders (id STRING, n INT)
+            FROM KAFKA (topic = 'orders', on_error = 'dlq', dlq_topic = 'orders-bad');
+        CREATE STREAM clicks (id STRING) FROM KAFKA (topic_pattern = 'clicks-.*');
+        INSERT INTO KAFKA TOPIC 'totals' SELECT id, n FROM orders;
+        INSERT INTO KAFKA TOPIC 'orders' SELECT id, 0 AS n FROM clicks;
+        """,
+    )
+    result = invoke("ls")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert re.search(
+        r"^  orders\s+<- topic orders \(json, on_error dlq -> topic orders-bad\)$",
+        text,
+        re.MULTILINE,
+    ), text
+    topics = text[text.index("topics:\n") :].splitlines()[1:]
+    assert [line.split(maxsplit=1) for line in topics] == [
+        ["/clicks-.*/", "read by clicks"],
+        ["orders", "written by q_2; read by orders"],
+        ["orders-bad", "dead letters of orders"],
+        ["totals", "written by q_1"],
+    ]
+    data = json.loads(invoke("ls", "-o", "json").stdout)
+    assert data["topics"][2] == {
+        "name": "orders-bad",
+        "read_by": [],
+        "written_by": [],
+        "dlq_of": ["orders"],
+    }
+
+
 def test_ls_json_has_the_dependency_edges(example: Path) -> None:
     result = invoke("ls", "--output", "json")
     assert result.exit_code == 0, result.output

@@ -188,3 +188,37 @@ def test_a_windowed_query_includes_late_records(
     )
     assert [c for _, c in got] == [3, 1], got
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_offsets_of_one_partition_of_two_are_refused_before_spark(
+    kafka_bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    """Spark's batch source refuses offsets that do not name every partition, after the JVM's
+    start and with its own assertion; the run refuses them at once, naming the partitions."""
+    src, out = f"{topic_name}-in", f"{topic_name}-out"
+    create_topic(kafka_bootstrap, src, partitions=2)
+    create_topic(kafka_bootstrap, out, partitions=1)
+    Pipeline.create(
+        tmp_path,
+        kafka_bootstrap,
+        f"""
+        CREATE STREAM events (n INT) FROM KAFKA (topic = '{src}');
+        INSERT INTO KAFKA TOPIC '{out}' SELECT n FROM events;
+        """,
+    )
+    until = json.dumps({src: {"0": 10}})
+    done = subprocess.run(
+        [str(SQLSTREAM), "run", "queries", "--until", until],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert (
+        f"error: --until gives offsets of {src} partition(s) 0, but the topic has partition(s) 0, 1"
+        in done.stderr
+    )
+    assert "hint: give every partition: 0, 1 (-1 is latest)" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception" not in done.stderr
