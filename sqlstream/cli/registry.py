@@ -37,7 +37,7 @@ def registry_up(port: int, state_dir: str | None) -> None:
 @registry.command("down")
 @state_dir_option
 def registry_down(state_dir: str | None) -> None:
-    """Stop the registry (its schemas are kept in memory only: they are gone)."""
+    """Stop the registry; its schemas stay in its state directory for the next `up`."""
     from sqlstream.local import registry as local
 
     console.registry_down(local.down(_path(state_dir)))

@@ -10,10 +10,14 @@ against it, so what works here works against Confluent's or Redpanda's registry 
     <state_dir>/
         registry.log    the JVM's stdout and stderr (the previous run's is registry.log.1)
         registry.json   pid, ports, url, version of the running registry
+        data/           the schemas (an H2 database file): kept by ``down``, as the broker keeps
+                        its topics, so that records written with a schema id stay readable
 
-Storage is Apicurio's default, in memory: a restart forgets every schema, which is what tests
-and demos want. Apicurio 3 needs Java 21 or newer: the newest such Java among ``JAVA_HOME``,
-``java`` on ``PATH`` and the usual JDK folders is used, so it runs beside Spark's Java 17.
+Storage is Apicurio's SQL storage on an H2 file under the state directory (its default is H2 in
+memory: a restart forgot every schema while the topics kept records naming their ids). Delete
+the state directory for a registry with no schemas. Apicurio 3 needs Java 21 or newer: the
+newest such Java among ``JAVA_HOME``, ``java`` on ``PATH`` and the usual JDK folders is used,
+so it runs beside Spark's Java 17.
 Quarkus opens a management port on every interface unless told otherwise: both ports are bound
 to loopback.
 """
@@ -122,6 +126,7 @@ def _command(java: str, app: Path, state_dir: Path, port: int, management_port: 
         "quarkus.management.host": HOST,
         "quarkus.management.port": str(management_port),
         "quarkus.log.console.json": "false",
+        **_storage(state_dir),
         # Marks the process as this state directory's, for status (pids are recycled).
         "sqlstream.state_dir": str(state_dir),
     }
@@ -135,8 +140,21 @@ def _command(java: str, app: Path, state_dir: Path, port: int, management_port: 
     ]
 
 
+def _storage(state_dir: Path) -> dict[str, str]:
+    """Apicurio's H2 storage in a file of ``state_dir`` (its default URL is ``jdbc:h2:mem:``),
+    with a pool sized for one user (its default keeps 20 connections open)."""
+    database = (state_dir / "data" / "registry").resolve()
+    return {
+        "apicurio.datasource.url": f"jdbc:h2:file:{database}",
+        "apicurio.datasource.jdbc.initial-size": "2",
+        "apicurio.datasource.jdbc.min-size": "2",
+        "apicurio.datasource.jdbc.max-size": "10",
+    }
+
+
 def down(state_dir: Path | None = None) -> bool:
-    """Stop the registry of ``state_dir``; True when one was running (its schemas are gone)."""
+    """Stop the registry of ``state_dir``; True when one was running. Its schemas stay in
+    ``state_dir``'s ``data/`` for the next ``up``."""
     state_dir = _state_dir(state_dir)
     registry = status(state_dir)
     if registry is not None:

@@ -61,3 +61,25 @@ def _listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:
                 found.add(address)
     return found
+
+
+def test_schemas_outlive_a_restart(tmp_path: Path) -> None:
+    """The broker keeps its topics across down and up, so the registry keeps the schemas their
+    records name (in memory, a restart made every avro-confluent record unreadable)."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+    first = registry.up(port=0, state_dir=tmp_path)
+    try:
+        client = SchemaRegistryClient({"url": first.url, "timeout": 10})
+        schema_id = client.register_schema("kept-value", Schema(json.dumps(schema), "AVRO"))
+    finally:
+        assert registry.down(tmp_path)
+    assert (tmp_path / "data").is_dir()
+    again = registry.up(port=0, state_dir=tmp_path)
+    try:
+        client = SchemaRegistryClient({"url": again.url, "timeout": 10})
+        assert client.get_latest_version("kept-value").schema_id == schema_id
+        assert json.loads(client.get_schema(schema_id).schema_str) == schema
+    finally:
+        registry.down(tmp_path)
