@@ -35,6 +35,8 @@ _JOB_ABORTED = re.compile(r"^Job aborted due to stage failure: .*?\(\S+ executor
 _PYTHON_RAISED = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception): (.+?)(?: SQLSTATE: \w+)*$", re.M)
 """The last line of a Python traceback (``RuntimeError: batch 3 not committed ...``)."""
 _POSITION = re.compile(r";?\s*line (\d+),? pos (\d+)\s*$")
+_SQLSTATE = re.compile(r"\s*SQLSTATE: \w+\.?\s*$")
+"""Spark's ``SQLSTATE: P0001`` after a message: a code for programs, noise on a terminal."""
 
 
 def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
@@ -61,7 +63,7 @@ def reason(exc: BaseException | t.Any, max_lines: int = 6) -> str:
         matches = list(_ERROR_CLASS.finditer(ln))
         if len(matches) > 1:
             ln = ln[matches[-1].start() :]
-        picked.append(ln.strip())
+        picked.append(_SQLSTATE.sub("", ln).strip())
         if len(picked) >= max_lines:
             break
     return "\n".join(dict.fromkeys(picked)) or type(exc).__name__

@@ -294,15 +294,7 @@ def run(
                         for q in queries:
                             _stop(q)
                     return 0
-                failed = [(q, q.exception()) for q, a in zip(queries, active) if not a]
-                failed = [(q, e) for q, e in failed if e is not None]
-                if failed:
-                    for q in queries:
-                        _stop(q)
-                    message = "\n".join(
-                        f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed
-                    )
-                    raise RunFailure(connection.redact(message + _failure_hint(message)))
+                _raise_failures(queries, active, tally, connection)
                 if not any(active):
                     return 0
                 stop.wait(poll_seconds)
@@ -311,6 +303,25 @@ def run(
                 for q in queries:
                     _stop(q)
             return 0
+
+
+def _raise_failures(
+    queries: t.Sequence[StreamingQuery],
+    active: list[bool],
+    tally: summary_mod.Tally,
+    connection: Connection,
+) -> None:
+    """A query that stopped with an error stops the others, and the run, with its reason."""
+    failed = [(q, q.exception()) for q, a in zip(queries, active) if not a]
+    failed = [(q, e) for q, e in failed if e is not None]
+    if not failed:
+        return
+    for q in queries:
+        _stop(q)
+    for q, _ in failed:
+        tally.failed(str(q.name))
+    message = "\n".join(f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed)
+    raise RunFailure(connection.redact(message + _failure_hint(message)))
 
 
 def _failure_hint(message: str) -> str:

@@ -32,6 +32,7 @@ class QueryTally:
     stateful: bool = False
     seen: set[str] = field(default_factory=set)
     """The progress events already added (by their batch and timestamp)."""
+    failed: bool = False
 
 
 class Tally:
@@ -57,6 +58,10 @@ class Tally:
         query.stateful = query.stateful or progress_mod.is_stateful(p)
         return True
 
+    def failed(self, name: str) -> None:
+        """The query stopped with an error (its summary line says so)."""
+        self.queries.setdefault(name, QueryTally(name)).failed = True
+
     def lines(self) -> list[str]:
         """``summary:`` and one line per query."""
         if not self.queries:
@@ -68,9 +73,14 @@ class Tally:
 
 
 def _text(q: QueryTally) -> str:
-    c = q.counts
     if not q.seen:
-        return "no batch ran"
+        return "failed before its first batch" if q.failed else "no batch ran"
+    text = _counted(q)
+    return f"{text}; then failed" if q.failed else text
+
+
+def _counted(q: QueryTally) -> str:
+    c = q.counts
     if q.dlq_of is not None:
         return f"{progress_mod.counts_text(c, dlq_query=True)} (dead-letter query of {q.dlq_of})"
     text = progress_mod.counts_text(c)

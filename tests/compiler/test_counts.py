@@ -107,3 +107,21 @@ def test_the_summary_adds_each_batch_once_and_accounts_for_every_record() -> Non
         "  agg    read 9, written 1, dlq 0, skipped 1, late 2, tombstones 0"
         " (stateful: written counts results, each of many records)",
     ]
+
+
+def test_the_summary_says_which_query_failed() -> None:
+    """A failed query's line says it failed (it said "no batch ran", as of a query that was
+    merely idle); a query stopped because another failed keeps its counts."""
+    tally = Tally()
+    for name in ("early", "late", "other"):
+        tally.register(name)
+    tally.add(event("late", 0, numInputRows=3, sink={"numOutputRows": 3}))
+    tally.add(event("other", 0, numInputRows=2, sink={"numOutputRows": 2}))
+    tally.failed("early")
+    tally.failed("late")
+    assert tally.lines() == [
+        "summary:",
+        "  early  failed before its first batch",
+        "  late   read 3, written 3, late 0; then failed",
+        "  other  read 2, written 2, late 0",
+    ]
