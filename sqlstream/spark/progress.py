@@ -175,11 +175,13 @@ def counts(progress: t.Any) -> Counts:
     """The batch's counts, from its progress event."""
     p = as_dict(progress)
     seen = observed(p)
-    # A batch that read nothing ran no observe: its counts are 0, not unknown.
+    # A batch that read nothing ran no observe: its counts are 0, not unknown; and Spark says
+    # -1 for its sink's rows (the sink did not run), where it wrote none.
     metered = bool(seen) or not p.get("numInputRows")
+    rows = written(p)
     return Counts(
         read=int(p.get("numInputRows") or 0),
-        written=written(p),
+        written=0 if rows is None and not p.get("numInputRows") else rows,
         dlq=seen.get(lower.COUNT_DLQ, 0) if metered else None,
         skipped=seen.get(lower.COUNT_SKIPPED, 0) if metered else None,
         late=late(p),

@@ -63,6 +63,15 @@ def event(name: str, batch: int, **fields: object) -> dict[str, object]:
 def test_counts_of_an_empty_batch_are_zero_not_unknown() -> None:
     c = progress.counts(event("q", 0, numInputRows=0, sink={"numOutputRows": 0}))
     assert c == progress.Counts(0, 0, 0, 0, 0, 0)
+    # Spark's -1 (its sink did not run) on an empty batch: written 0, not left off the line.
+    c = progress.counts(event("q", 0, numInputRows=0, sink={"numOutputRows": -1}))
+    assert c == progress.Counts(0, 0, 0, 0, 0, 0)
+    assert progress.line(event("q", 1, numInputRows=0, sink={"numOutputRows": -1})).startswith(
+        "q  batch 1: read 0, written 0, dlq 0, skipped 0, late 0, tombstones 0; "
+    )
+    # With records read, -1 stays unknown (a sink that does not report).
+    c = progress.counts(event("q", 0, numInputRows=5, sink={"numOutputRows": -1}))
+    assert c.written is None
 
 
 def test_the_summary_adds_each_batch_once_and_accounts_for_every_record() -> None:
