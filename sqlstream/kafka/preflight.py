@@ -9,10 +9,12 @@ address and the cause), and:
 
 - creates each missing output topic that its sink declares (``partitions``, ``replication_factor``,
   ``'topic.*'``; a source's ``dlq_partitions``), so that a run never depends on auto-create;
-- refuses a missing undeclared output topic when the broker does not create topics itself, and a
-  topic with fewer partitions than the PARTITION clause needs, naming the topic and the fix;
-- notes what it cannot refuse: an input topic that does not exist (yet), a ``topic_pattern`` that
-  matches nothing, a PARTITION expression whose bound only the data knows.
+- refuses a missing undeclared output topic when the broker does not create topics itself, a
+  topic with fewer partitions than the PARTITION clause needs, and an input topic that does not
+  exist (Spark's source fails on it: "This server does not host this topic-partition"), naming
+  the topic and the fix;
+- notes what it cannot refuse: a ``topic_pattern`` that matches nothing (its queries wait for a
+  matching topic), a PARTITION expression whose bound only the data knows.
 
 Each finding is one row of ``_FINDINGS``, so the wording of all of them is in one place.
 """
@@ -114,8 +116,8 @@ _FINDINGS: dict[str, tuple[str, str]] = {
     "created": ("created topic '{topic}' with {partitions} partition(s){configs}", ""),
     "no input": (
         "stream {stream} ({file}) reads topic '{topic}', which does not exist on {address}",
-        "its queries wait for it; check the name,"
-        " or `sqlstream topics create {topic} --partitions 1`",
+        "Spark's Kafka source fails on a missing topic; check the name (`sqlstream topics "
+        "list`), or create it: `sqlstream topics create {topic} --partitions N`",
     ),
     "no match": (
         "stream {stream} ({file}): topic_pattern '{pattern}' matches no topic on {address}",
@@ -160,12 +162,12 @@ def check(
     to_create = {
         o.topic: o for o in written if _check_output(cluster, names, defaults, o, notes, errors)
     }
+    known = names | {o.topic for o in written}  # a topic the run writes is no missing input
+    for src in inputs(plan, query):
+        _check_input(src, known, address, notes, errors)
     if errors:  # nothing is created for a run that does not start
         raise RunFailure(connection.redact("\n".join(errors)))
     notes.extend(_create(cluster, out) for out in to_create.values())
-    known = names | {o.topic for o in written}  # a topic the run writes is no missing input
-    for src in inputs(plan, query):
-        notes.extend(_check_input(src, known, address))
     return [connection.redact(n) for n in notes]
 
 
@@ -173,12 +175,17 @@ def check_reads(
     plan: Plan, connection: Connection, *, bootstrap_override: str | None = None
 ) -> list[str]:
     """``check`` for a command that only reads (peek): the broker reached (or ``RunFailure``,
-    in seconds, where Spark's client would wait for ever) and a note per missing input."""
+    in seconds, where Spark's client would wait for ever) and the inputs there."""
     reached = _reach(connection, bootstrap_override)
     if isinstance(reached, str):
         return [reached]
     _, names, address = reached
-    notes = [n for src in inputs(plan) for n in _check_input(src, names, address)]
+    notes: list[str] = []
+    errors: list[str] = []
+    for src in inputs(plan):
+        _check_input(src, names, address, notes, errors)
+    if errors:
+        raise RunFailure(connection.redact("\n".join(errors)))
     return [connection.redact(n) for n in notes]
 
 
@@ -333,17 +340,14 @@ def _create(cluster: Cluster, out: Output) -> str:
     )
 
 
-def _check_input(src: Input, names: set[str], address: str) -> list[str]:
-    notes = [
-        _say("no input", stream=src.stream, file=src.file, topic=name, address=address)
-        for name in src.topics
-        if name not in names
-    ]
+def _check_input(
+    src: Input, names: set[str], address: str, notes: list[str], errors: list[str]
+) -> None:
+    """A missing topic is an error; a pattern that matches none, a note."""
+    where = {"stream": src.stream, "file": src.file, "address": address}
+    errors += [_say("no input", topic=n, **where) for n in src.topics if n not in names]
     if src.pattern is not None and not _matches(src.pattern, names):
-        notes.append(
-            _say("no match", stream=src.stream, file=src.file, pattern=src.pattern, address=address)
-        )
-    return notes
+        notes.append(_say("no match", pattern=src.pattern, **where))
 
 
 def _matches(pattern: str, names: t.Iterable[str]) -> bool:

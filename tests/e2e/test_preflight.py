@@ -155,10 +155,33 @@ def test_an_auto_created_topic_is_checked_against_the_brokers_default(
     )
 
 
-def test_missing_inputs_and_unbounded_partitions_are_notes(
+def test_a_missing_input_stops_the_run_and_creates_nothing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Spark's Kafka source fails on a topic that is not there ("This server does not host this
+    topic-partition", after the JVM's start): the preflight says so first, and creates none of
+    the run's declared outputs for a run that does not start."""
+    source, out = f"in-{_uid()}", f"out-{_uid()}"
+    sql = _source(source) + (
+        f"INSERT INTO KAFKA TOPIC '{out}' WITH (partitions = 2) SELECT id, action FROM events;\n"
+    )
+    with pytest.raises(RunFailure) as info:
+        _check(tmp_path, kafka_bootstrap, sql)
+    assert str(info.value).replace(str(tmp_path) + "/", "") == (
+        f"stream events (queries/q.sql) reads topic '{source}', which does not exist on"
+        f" {kafka_bootstrap}\nhint: Spark's Kafka source fails on a missing topic; check the name"
+        f" (`sqlstream topics list`), or create it: `sqlstream topics create {source}"
+        " --partitions N`"
+    )
+    names = _cluster(kafka_bootstrap).topic_names()
+    assert source not in names and out not in names  # asking created nothing
+
+
+def test_a_pattern_matching_nothing_and_unbounded_partitions_are_notes(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     source, out = f"in-{_uid()}", f"out-{_uid()}"
+    kafkaclient.create_topic(kafka_bootstrap, source, partitions=1)
     kafkaclient.create_topic(kafka_bootstrap, out, partitions=3)
     sql = (
         _source(source)
@@ -174,13 +197,12 @@ def test_missing_inputs_and_unbounded_partitions_are_notes(
     )
     notes = _check(tmp_path, kafka_bootstrap, sql)
     text = "\n".join(notes)
-    assert f"q.sql) reads topic '{source}', which does not exist on {kafka_bootstrap}" in text
     assert "topic_pattern 'nothing-" in text and "matches no topic" in text
     assert (
         f"each value of PARTITION CAST(id AS INT) must be below 3, the partitions of topic '{out}'"
         in text
     )
-    assert source not in _cluster(kafka_bootstrap).topic_names()  # asking created nothing
+    assert "does not exist" not in text
 
 
 # --------------------------------------------------------------------------------------------
