@@ -237,13 +237,14 @@ def produce(
             "--value-only and --format csv do not go together: a CSV row is always a value"
         )
     path, text = _read_input(file)
-    records = producing.parse(
-        text, path, "csv" if format_ == "csv" else "value" if value_only else "json"
-    )
     cluster = _cluster(target, profiles_dir, bootstrap_servers)
     md = cluster.require(name)
-    producing.check_partitions(records, name, len(md.partitions))
-    written = producing.write(cluster.cfg, name, records) if records else {}
+    topic = producing.topic_of(name, len(md.partitions), cluster.max_message_bytes(name))
+    # Every line and every record is checked here, before the first one is written.
+    records = producing.read_checked(
+        text, path, "csv" if format_ == "csv" else "value" if value_only else "json", topic
+    )
+    written = producing.write(cluster.cfg, topic, records) if records else {}
     total = sum(written.values())
     per_partition = ", ".join(f"partition {p}: {n}" for p, n in written.items())
     click.echo(

@@ -115,6 +115,15 @@ class Cluster:
         entry = self._config_entries(name).get(key)
         return None if entry is None or entry.is_sensitive else entry.value
 
+    def max_message_bytes(self, name: str) -> int | None:
+        """The largest record batch topic ``name`` takes; None when the target's user may not
+        read its settings (writing may still be allowed)."""
+        try:
+            value = self.effective_config(name, "max.message.bytes")
+        except BrokerError:
+            return None
+        return int(value) if value and value.isdigit() else None
+
     def _config_entries(self, name: str) -> dict[str, t.Any]:
         admin = ck().admin
         resource = admin.ConfigResource(admin.ResourceType.TOPIC, name)

@@ -4,7 +4,8 @@ Where to start (``--from``) is one of the forms of ``START_FORMS``; the end is e
 end offset at the start, unless following. A record is shown with the value decoded by the format
 of the project's stream on that topic (the table ``DISPLAY``), or as ``--output json`` in the
 shape ``topics produce`` reads (``record_json``), so that ``consume --output json | produce``
-copies records exactly, bytes included.
+copies records exactly, bytes included. Bytes that are not text (``_text``) are never printed as
+they are: base64 (``bytes_display``), as in ``--output json``.
 """
 
 from __future__ import annotations
@@ -82,16 +83,33 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters (Unicode's Cc) but tab and newline: a terminal would act on them."""
+
+
+def _text(data: bytes) -> str | None:
+    """``data`` as text fit for a terminal: UTF-8 with no control character but tab and newline
+    (the bytes of Avro or Protobuf often decode as UTF-8, NULs and escapes included)."""
+    text = _utf8(data)
+    return None if text is None or _CONTROL.search(text) else text
+
+
+def bytes_display(data: bytes, why: str = "not text") -> str:
+    """Bytes that are not shown as text: base64, as ``--output json`` prints them too."""
+    return f"{base64.b64encode(data).decode()}  ({why}; base64)"
+
+
 def _json_display(data: bytes) -> str:
     try:
         return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
     except ValueError:
-        return f"{_text_display(data)}  (not valid JSON)"
+        text = _text(data)
+        return bytes_display(data) if text is None else f"{text}  (not valid JSON)"
 
 
 def _text_display(data: bytes) -> str:
-    text = _utf8(data)
-    return text if text is not None else f"{data.hex()}  (not UTF-8; hex)"
+    text = _text(data)
+    return bytes_display(data) if text is None else text
 
 
 DISPLAY: dict[str, tuple[t.Callable[[bytes], str], str | None]] = {
@@ -116,14 +134,14 @@ def _confluent_display(
 
     def show(data: bytes) -> str:
         if len(data) < 5 or data[0] != 0:
-            return f"{data.hex()}  (not in the Confluent wire format; hex)"
+            return bytes_display(data, "not in the Confluent wire format")
         schema_id = int.from_bytes(data[1:5], "big")
         if schema_id not in schemas:
-            return f"{data.hex()}  (schema id {schema_id} is not in schemas.lock.json; hex)"
+            return bytes_display(data, f"schema id {schema_id} is not in schemas.lock.json")
         try:
             return decode(schema_id, data)
         except Exception as e:  # fastavro and protobuf raise many kinds for bad bytes
-            return f"{data.hex()}  (does not decode with schema id {schema_id}: {e}; hex)"
+            return bytes_display(data, f"does not decode with schema id {schema_id}: {e}")
 
     return show
 
@@ -217,7 +235,10 @@ class Message:
 def format_time(ms: int | None) -> str:
     if ms is None:
         return "(no timestamp)"
-    when = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    try:
+        when = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):  # Kafka's timestamps go past the year 9999
+        return f"{ms} ms since the epoch"
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 

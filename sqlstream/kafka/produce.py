@@ -2,9 +2,10 @@
 
 A line is read by one of three readers (``READERS``): a JSON object whose fields are those of the
 table ``FIELDS`` (what ``topics consume --output json`` prints, so the two round-trip), the value
-itself (``--value-only``), or a CSV row under a header line (``--format csv``). Every line is
-checked before anything is written, and every bad line is reported at its place, so that a file is
-written whole or not at all.
+itself (``--value-only``), or a CSV row under a header line (``--format csv``). ``read_checked``
+checks every line, and every record against the topic (the table ``TOPIC_CHECKS``: a partition it
+has, a size it takes), before anything is written, and reports every bad line at its place, so
+that a file is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -55,8 +56,20 @@ def as_bytes(value: t.Any) -> bytes | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value.encode()
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return _utf8(value)
+    return _utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def _utf8(text: str) -> bytes:
+    """JSON can write half of a UTF-16 pair (``"\\ud800"``), which is no text UTF-8 can hold."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as e:
+        raise FieldError(
+            f"holds \\u{ord(text[e.start]):04x}, half of a UTF-16 pair, which is not text",
+            "write the whole character (both \\u escapes of the pair);"
+            " for bytes that are not text use value_base64 or key_base64",
+        ) from None
 
 
 def _base64(value: t.Any) -> bytes | None:
@@ -85,7 +98,7 @@ def _headers(value: t.Any) -> Headers:
             f"header '{bad}' must be a string or null",
             f'quote the value, e.g. "{bad}": "{json.dumps(value[bad]).strip(chr(34))}"',
         )
-    return [(k, None if v is None else v.encode()) for k, v in value.items()]
+    return [(_utf8(k).decode(), None if v is None else _utf8(v)) for k, v in value.items()]
 
 
 def _partition(value: t.Any) -> int:
@@ -110,15 +123,26 @@ def parse_timestamp(text: str) -> int:
     return (when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(milliseconds=1)
 
 
+MAX_TIMESTAMP = 2**63 - 1
+"""Kafka's timestamps are 64-bit milliseconds since the epoch, none before it."""
+_TIMESTAMP_HINT = 'e.g. "timestamp": 1714557600000 or "timestamp": "2024-05-01T10:00:00Z"'
+
+
 def _timestamp(value: t.Any) -> int:
     if isinstance(value, str):
-        return parse_timestamp(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        ms = parse_timestamp(value)
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FieldError(
-            "must be milliseconds since the epoch or an ISO timestamp",
-            'e.g. "timestamp": 1714557600000 or "timestamp": "2024-05-01T10:00:00Z"',
+            "must be milliseconds since the epoch or an ISO timestamp", _TIMESTAMP_HINT
         )
-    return value
+    else:
+        ms = value
+    if not 0 <= ms <= MAX_TIMESTAMP:
+        raise FieldError(
+            f"is outside Kafka's timestamps: 1970-01-01T00:00:00Z (0) to {MAX_TIMESTAMP} ms",
+            _TIMESTAMP_HINT,
+        )
+    return ms
 
 
 @dataclass(frozen=True)
@@ -242,73 +266,182 @@ def read_csv(lines: list[Line]) -> tuple[list[Record], list[UserError]]:
     data = [ln for ln in lines if ln.text.strip()]
     if not data:
         return [], []
-    rows = csv.reader(io.StringIO("\n".join(ln.text for ln in data)))
-    header = next(rows)
     records: list[Record] = []
     errors: list[UserError] = []
-    for row in rows:
-        line = data[
-            rows.line_num - 1
-        ]  # the row's last physical line (a quoted field may span lines)
-        if len(row) != len(header):
-            errors.append(
-                UserError(
-                    f"the row has {len(row)} fields, the header has {len(header)}",
-                    line.at(),
-                    'quote a field that holds a comma: "a, b"',
+    rows = _csv_rows(data)
+    try:
+        _, header = next(rows)
+        for line, row in rows:
+            if len(row) != len(header):
+                errors.append(
+                    UserError(
+                        f"the row has {len(row)} fields, the header has {len(header)}",
+                        line.at(),
+                        'quote a field that holds a comma: "a, b"',
+                    )
                 )
-            )
-            continue
-        value = {name: csv_scalar(cell) for name, cell in zip(header, row)}
-        records.append(Record(value=as_bytes(value), where=line.at()))
+                continue
+            value = {name: csv_scalar(cell) for name, cell in zip(header, row)}
+            records.append(Record(value=as_bytes(value), where=line.at()))
+    except UserError as e:  # the csv module cannot read on after a row it refused
+        errors.append(e)
     return records, errors
+
+
+def _csv_rows(data: list[Line]) -> t.Iterator[tuple[Line, list[str]]]:
+    """Each row with its last physical line (a quoted field may span lines)."""
+    rows = csv.reader(io.StringIO("\n".join(ln.text for ln in data)))
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as e:  # e.g. a field longer than the csv module reads
+            raise UserError(
+                f"not a CSV row: {e}",
+                data[min(rows.line_num, len(data)) - 1].at(),
+                f"a CSV field holds at most {csv.field_size_limit()} characters;"
+                " write a larger value as a JSON line",
+            ) from None
+        yield data[rows.line_num - 1], row
 
 
 READERS: dict[str, t.Callable[[Line], Record]] = {"json": read_json_line, "value": read_value_line}
 
 
-def parse(text: str, path: str, reader: str = "json") -> list[Record]:
-    """Every record of ``text``; ``UserErrors`` with every bad line. Blank lines are skipped."""
+def _read(text: str, path: str, reader: str) -> tuple[list[Record], list[UserError]]:
+    """The good records of ``text`` and an error for each bad line. Blank lines are skipped."""
     lines = lines_of(text, path)
     if reader == "csv":
-        records, errors = read_csv(lines)
-    else:
-        records, errors = [], []
-        for line in lines:
-            if not line.text.strip():
-                continue
-            try:
-                records.append(READERS[reader](line))
-            except UserError as e:
-                errors.append(e)
+        return read_csv(lines)
+    records, errors = [], []
+    for line in lines:
+        if not line.text.strip():
+            continue
+        try:
+            records.append(READERS[reader](line))
+        except UserError as e:
+            errors.append(e)
+    return records, errors
+
+
+def parse(text: str, path: str, reader: str = "json") -> list[Record]:
+    """Every record of ``text``; ``UserErrors`` with every bad line."""
+    records, errors = _read(text, path, reader)
     if errors:
         raise UserErrors(errors)
     return records
 
 
-def check_partitions(records: t.Sequence[Record], topic: str, partitions: int) -> None:
-    """A record's partition must exist: say so at the line, for every such line."""
-    errors = [
-        UserError(
-            f"topic '{topic}' has no partition {r.partition}",
-            r.partition_where or r.where,
-            f"it has {partitions} partition{'s' if partitions != 1 else ''}: 0 to {partitions - 1}",
-        )
-        for r in records
-        if r.partition is not None and r.partition >= partitions
-    ]
+# --- what the topic takes -----------------------------------------------------------------------
+
+PRODUCER_MAX_BYTES = 1_000_000
+"""librdkafka's ``message.max.bytes``: the largest record the producer sends (the tools keep it)."""
+BATCH_OVERHEAD = 61 + 36
+"""Bytes a record takes besides its key, value and headers, at most: a batch's header (61) and
+the record's own lengths and deltas (varints)."""
+HEADER_OVERHEAD = 10
+"""Bytes a header takes besides its name and value, at most (two varint lengths)."""
+
+
+LIMITS: dict[str, tuple[str, str]] = {
+    # what sets a topic's largest record -> (said in the error, the hint)
+    "producer": (
+        "the most `sqlstream topics produce` sends",
+        "split it into smaller records",
+    ),
+    "topic": (
+        "the topic's max.message.bytes",
+        "split it into smaller records, or raise the topic's max.message.bytes",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What every record is checked against before the first one is written."""
+
+    name: str
+    partitions: int
+    max_bytes: int = PRODUCER_MAX_BYTES
+    """The largest record batch it takes: its ``max.message.bytes``, at most the producer's."""
+    limited_by: str = "producer"
+    """Which of ``LIMITS`` sets ``max_bytes``."""
+
+
+def topic_of(name: str, partitions: int, max_message_bytes: int | None) -> Topic:
+    """The topic's limits; ``max_message_bytes``: its setting, None when the broker did not say."""
+    if max_message_bytes is None or max_message_bytes >= PRODUCER_MAX_BYTES:
+        return Topic(name, partitions)
+    return Topic(name, partitions, max_message_bytes, "topic")
+
+
+def size_of(record: Record) -> int:
+    """The bytes ``record`` takes in a batch of its own, at most."""
+    headers = sum(HEADER_OVERHEAD + len(k.encode()) + len(v or b"") for k, v in record.headers)
+    return BATCH_OVERHEAD + len(record.key or b"") + len(record.value or b"") + headers
+
+
+def _partition_exists(record: Record, topic: Topic) -> UserError | None:
+    if record.partition is None or record.partition < topic.partitions:
+        return None
+    n = topic.partitions
+    return UserError(
+        f"topic '{topic.name}' has no partition {record.partition}",
+        record.partition_where or record.where,
+        f"it has {n} partition{'s' if n != 1 else ''}: 0 to {n - 1}",
+    )
+
+
+def _fits(record: Record, topic: Topic) -> UserError | None:
+    size = size_of(record)
+    if size <= topic.max_bytes:
+        return None
+    said, hint = LIMITS[topic.limited_by]
+    return UserError(
+        f"the record takes {size} bytes, more than topic '{topic.name}' takes:"
+        f" {topic.max_bytes} bytes, {said}",
+        record.where,
+        hint,
+    )
+
+
+TOPIC_CHECKS: tuple[t.Callable[[Record, Topic], UserError | None], ...] = (
+    _partition_exists,
+    _fits,
+)
+"""What a record that parsed may still be refused for by the topic: each says so at the line."""
+
+
+def topic_errors(records: t.Sequence[Record], topic: Topic) -> list[UserError]:
+    return [e for r in records for check in TOPIC_CHECKS if (e := check(r, topic)) is not None]
+
+
+def read_checked(text: str, path: str, reader: str, topic: Topic) -> list[Record]:
+    """Every record of ``text``, each checked against ``topic``; ``UserErrors`` with every bad
+    line of every kind, so that nothing is written when any line is wrong."""
+    parsed, errors = _read(text, path, reader)
+    errors += topic_errors(parsed, topic)
     if errors:
         raise UserErrors(errors)
+    return parsed
 
 
 # --- writing ------------------------------------------------------------------------------------
 
 
 def write(
-    cfg: ClientConfig, topic: str, records: t.Sequence[Record], timeout: float = 60
+    cfg: ClientConfig, to: Topic, records: t.Sequence[Record], timeout: float = 60
 ) -> dict[int, int]:
-    """Write ``records`` in order and wait for every acknowledgement; records per partition."""
-    producer, events = make("Producer", cfg, **{"linger.ms": 20, "enable.idempotence": True})
+    """Write ``records`` in order and wait for every acknowledgement; records per partition.
+
+    A batch is never larger than the topic takes (librdkafka does not split a refused batch)."""
+    topic = to.name
+    producer, events = make(
+        "Producer",
+        cfg,
+        **{"linger.ms": 20, "enable.idempotence": True, "batch.size": to.max_bytes},
+    )
     written: dict[int, int] = {}
     failures: list[str] = []
 

@@ -131,10 +131,11 @@ def test_csv_rows_become_json_objects_and_a_short_row_is_located() -> None:
 
 
 def test_a_partition_the_topic_does_not_have_is_located_at_the_field() -> None:
-    records = produce.parse('{"value": 1, "partition": 0}\n{"value": 1, "partition": 3}', "f")
-    produce.check_partitions(records[:1], "orders", 3)
+    text = '{"value": 1, "partition": 0}\n{"value": 1, "partition": 3}'
+    orders = produce.Topic("orders", 3)
+    assert len(produce.read_checked(text.splitlines()[0], "f", "json", orders)) == 1
     with pytest.raises(UserErrors) as info:
-        produce.check_partitions(records, "orders", 3)
+        produce.read_checked(text, "f", "json", orders)
     (error,) = info.value.errors
     assert error.location is not None and (error.location.line, error.location.col) == (2, 14)
     assert error.message == "topic 'orders' has no partition 3" and "0 to 2" in (error.hint or "")

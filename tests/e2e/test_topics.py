@@ -231,7 +231,9 @@ def test_a_bad_line_is_located_and_nothing_is_written(
         and "did you mean 'value'?" in result.stderr
     )
     assert '   2 | {"value": 2,}' in result.stderr and "^" in result.stderr
-    assert "2 errors found" in result.stderr
+    # A line that parses is checked against the topic in the same run: every bad line at once.
+    assert f"in.jsonl:4:14: error: topic '{topic_name}' has no partition 5" in result.stderr
+    assert "3 errors found" in result.stderr
     assert kafkaclient.consume_all(kafka_bootstrap, topic_name) == []
 
     (tmp_path / "in.jsonl").write_text('{"value": 1}\n{"value": 4, "partition": 5}\n')
@@ -239,6 +241,80 @@ def test_a_bad_line_is_located_and_nothing_is_written(
     assert result.exit_code == 2
     assert f"in.jsonl:2:14: error: topic '{topic_name}' has no partition 5" in result.stderr
     assert kafkaclient.consume_all(kafka_bootstrap, topic_name) == []
+
+
+def test_a_late_bad_record_is_refused_before_any_record_is_written(
+    topics: t.Callable[..., Result], topic_name: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """What only the producer or the broker used to refuse, one record in, after the records
+    before it were sent: each is now a located error of the check before the first write."""
+    _ok(topics("create", topic_name, "--partitions", "2", "--config", "max.message.bytes=3000"))
+    good = [{"key": f"k{i}", "value": {"i": i}, "partition": i % 2} for i in range(3000)]
+    bad = [
+        {"value": "late", "timestamp": 2**64},  # more than the producer's 64 bits
+        {"value": "\ud800"},  # half of a UTF-16 pair: no UTF-8 text
+        {"value": "x" * 4000},  # more than the topic's max.message.bytes
+        {"value": "p", "partition": 2},
+    ]
+    (tmp_path / "in.jsonl").write_text(_jsonl(good + bad))
+    for args, name, text in (
+        (["in.jsonl"], "in.jsonl", None),
+        ([], "<stdin>", _jsonl(good + bad)),
+    ):
+        result = topics("produce", topic_name, *args, input=text)
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+        assert [e.split(": error: ")[0] for e in errors] == [
+            f"{name}:3001:19",
+            f"{name}:3002:2",
+            f"{name}:3003:1",
+            f"{name}:3004:16",
+        ]
+        assert "outside Kafka's timestamps" in errors[0] and "half of a UTF-16 pair" in errors[1]
+        assert "3000 bytes, the topic's max.message.bytes" in errors[2]
+        assert "has no partition 2" in errors[3]
+        assert result.stderr.count("hint: ") == 4 and "4 errors found" in result.stderr
+        assert "Traceback" not in result.output and "internal error" not in result.output
+        assert kafkaclient.consume_all(kafka_bootstrap, topic_name) == []
+
+    rows = "user,note\n" + "".join(f"u{i},n\n" for i in range(100)) + "u,"
+    result = topics("produce", topic_name, "--format", "csv", input=rows + "x" * 200_000 + "\n")
+    assert result.exit_code == 2 and "<stdin>:102:1: error: not a CSV row" in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert kafkaclient.consume_all(kafka_bootstrap, topic_name) == []
+
+    # The good records go in batches the topic takes (3000 of them are more than one).
+    (tmp_path / "in.jsonl").write_text(_jsonl(good))
+    out = _ok(topics("produce", topic_name, "in.jsonl"))
+    assert out == f"wrote 3000 records to {topic_name} (partition 0: 1500, partition 1: 1500)\n"
+
+
+def test_consume_shows_bytes_that_are_not_text_as_base64(
+    topics: t.Callable[..., Result], topic_name: str, kafka_bootstrap: str
+) -> None:
+    _ok(topics("create", topic_name, "--partitions", "1"))
+    avro_like = b"\x00\x00\x00\x00\x01\x02\xff"  # magic byte, schema id 1, Avro bytes
+    kafkaclient.produce(
+        kafka_bootstrap,
+        topic_name,
+        [
+            (b"\x00\x00\x00\x00\x01\x04u1", avro_like, [("h", b"\x1b[2J"), ("src", b"test")]),
+            ("k", b"\x00\x00\x00\x00\x01\x02u1", None, 0, 2**62),  # UTF-8, but NULs in it
+        ],
+    )
+    result = topics("consume", topic_name)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:4] == [
+        "  key      AAAAAAEEdTE=  (not text; base64)",
+        "  headers  h=G1sySg==  (not text; base64), src=test",
+        "  value    AAAAAAEC/w==  (not text; base64)",
+    ]
+    assert result.stdout.splitlines()[4:] == [
+        f"partition 0  offset 1  {2**62} ms since the epoch",
+        "  key      k",
+        "  value    AAAAAAECdTE=  (not text; base64)",
+    ]
+    assert not any(b in result.stdout_bytes for b in (b"\x00", b"\xff", b"\x1b"))
 
 
 def test_an_unknown_topic_says_which_was_meant(
