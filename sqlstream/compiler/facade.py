@@ -118,6 +118,7 @@ def compile_project(
         diags.errors, not_checked = _judge(
             diags.errors, statements, analysis, names, broken, chosen, select, picked
         )
+    _raise_unreachable(schemas, diags.errors)
     diags.errors = _by_place(diags.errors)
     diags.warnings = _by_place(diags.warnings)
     diags.raise_if_any()
@@ -134,6 +135,15 @@ def compile_project(
         _by_place(not_checked),
         diags.warnings,
     )
+
+
+def _raise_unreachable(schemas: Schemas, errors: t.Sequence[UserError]) -> None:
+    """A registry that cannot be reached stops a command that needs it as a run-time failure
+    (one line, exit 1), not as an error at each stream that asks it; a file outside the selection
+    that needs it is a warning (``selection``) and does not stop the command."""
+    failure = schemas.failure
+    if failure is not None and any(str(failure).startswith(e.message + "\n") for e in errors):
+        raise failure
 
 
 def _locked(project: Project) -> LockedSchemas:

@@ -33,7 +33,7 @@ from sqlstream.compiler.parse import Statement
 from sqlstream.compiler.plan import StreamColumn
 from sqlstream.compiler.schematypes import SchemaProblem, record_name
 from sqlstream.compiler.syntax import nodes as n
-from sqlstream.errors import Diagnostics
+from sqlstream.errors import Diagnostics, RunFailure
 
 __all__ = ["SchemaProblem"]  # raised by the kinds below, caught as schemas.SchemaProblem
 
@@ -58,6 +58,11 @@ class Version:
 
 class Schemas(t.Protocol):
     """Where the compiler finds the schemas of a subject."""
+
+    failure: RunFailure | None
+    """Why the registry could not be reached, once it could not: each stream that needs it then
+    has a ``SchemaProblem`` (an error at its place, a warning outside the selection), and the
+    compile raises this when the selection needs it (``facade``)."""
 
     def versions(self, subject: str) -> list[Version]:
         """Every version of ``subject``, oldest first; ``SchemaProblem`` when it has none."""
@@ -126,6 +131,7 @@ class LockedSchemas:
 
     def __init__(self, path: Path, auto_register: bool = False) -> None:
         self.path = path
+        self.failure: RunFailure | None = None  # a file is always there to read
         self.auto_register = auto_register
         """The target's ``schema_registry`` ``auto_register``: a sink's own option wins."""
         self._subjects: dict[str, list[Version]] | None = None

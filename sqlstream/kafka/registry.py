@@ -48,6 +48,8 @@ class RegistrySchemas:
         self.lock_path = lock_path
         self.client = SchemaRegistryClient(config)
         self._found: dict[str, list[Version]] = {}
+        self.failure: RunFailure | None = None
+        self._unreachable: SchemaProblem | None = None
 
     def versions(self, subject: str) -> list[Version]:
         if subject not in self._found:
@@ -121,18 +123,22 @@ class RegistrySchemas:
         return found
 
     def _call(self, method: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
-        """A client call; a registry that cannot be reached is a ``RunFailure`` of one line."""
+        """A client call. A registry that cannot be reached is asked once: that call and every
+        later one raise the same ``SchemaProblem`` (each stream's error, or a warning outside
+        the selection), and ``failure`` holds the one-line ``RunFailure`` the compile raises
+        when the selection needs the registry."""
+        if self._unreachable is not None:
+            raise self._unreachable
         try:
             return method(*args)
         except _registry_error():
             raise
         except Exception as e:  # the HTTP client's own errors: refused, timed out, TLS
             cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise RunFailure(
-                f"cannot reach the schema registry at {self.settings.url}: {cause}\n"
-                "hint: is it running (`sqlstream registry up` starts one)? check the "
-                "target's schema_registry url"
-            ) from None
+            message = f"cannot reach the schema registry at {self.settings.url}: {cause}"
+            self.failure = RunFailure(f"{message}\nhint: {_UNREACHABLE_HINT}")
+            self._unreachable = SchemaProblem(message, _UNREACHABLE_HINT)
+            raise self._unreachable from None
 
     def _save(self) -> None:
         try:
@@ -155,6 +161,11 @@ def _json(text: str) -> t.Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+_UNREACHABLE_HINT = (
+    "is it running (`sqlstream registry up` starts one)? check the target's schema_registry url"
+)
 
 
 def schemas_for(lock_path: Path, settings: RegistrySettings | None) -> Schemas:

@@ -17,6 +17,7 @@ from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
 from sqlstream.compiler.schemas import LOCK_FILE, read_lock
+from sqlstream.errors import RunFailure
 from sqlstream.kafka.registry import RegistrySchemas
 from sqlstream.local import broker
 from sqlstream.local.client import consume_all, create_topic, produce
@@ -194,6 +195,41 @@ def test_an_unreachable_registry_fails_in_seconds(kafka_bootstrap: str, tmp_path
     assert f"cannot reach the schema registry at {closed}" in result.stderr
     assert "Traceback" not in result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_an_unreachable_registry_stops_only_what_needs_it(tmp_path: Path) -> None:
+    """`run queries/plain.sql` needs no registry: another file's avro-confluent stream is a
+    warning (it stopped the command, and hid the broker's state behind it); the file that needs
+    it fails in one line, asked once, not once per stream."""
+    closed = f"http://127.0.0.1:{broker.free_port()}/apis/ccompat/v7"
+    avro = (
+        "CREATE STREAM a{i} (id STRING) FROM KAFKA (topic = 'a{i}', format = 'avro-confluent');\n"
+    )
+    pipeline = Pipeline.create(
+        tmp_path,
+        "127.0.0.1:9",
+        avro.format(i=1)
+        + avro.format(i=2)
+        + "INSERT INTO KAFKA TOPIC 'o' SELECT id FROM a1 UNION ALL SELECT id FROM a2;\n",
+    )
+    (tmp_path / "queries" / "plain.sql").write_text(
+        "CREATE STREAM p (id STRING) FROM KAFKA (topic = 'p');\n"
+        "INSERT INTO KAFKA TOPIC 'po' SELECT id FROM p;\n"
+    )
+    _with_registry(pipeline, closed)
+    settings = RegistrySettings(url=closed)
+
+    def live(project: t.Any) -> RegistrySchemas:
+        return RegistrySchemas(settings, project.root / LOCK_FILE)
+
+    compiled = compile_project([str(tmp_path / "queries" / "plain.sql")], registry=live)
+    assert [s.name for s in compiled.plan.sinks] == ["plain_1"]
+    (warning,) = {e.message for e in compiled.not_checked}
+    assert warning.startswith(f"cannot reach the schema registry at {closed}: ")
+    with pytest.raises(RunFailure) as info:
+        compile_project([str(tmp_path / "queries" / "q.sql")], registry=live)
+    assert str(info.value).startswith(f"cannot reach the schema registry at {closed}: ")
+    assert str(info.value).count("\n") == 1 and "\nhint: is it running" in str(info.value)
 
 
 @pytest.fixture(autouse=True)
