@@ -89,6 +89,8 @@ class UserErrors(SqlStreamError):
         shown = sorted([*self.errors, *self.warnings], key=_place)
         body = "\n".join(e.format(color=color) for e in shown)
         n, w = len(self.errors), len(self.warnings)
+        if n + w == 1:  # one message needs no count (as a UserError raised alone has none)
+            return body
         also = f" and {w} warning{'s' if w != 1 else ''}" if w else ""
         return f"{body}\n{n} error{'s' if n != 1 else ''}{also} found"
 

@@ -305,3 +305,5 @@ def test_run_refuses_a_bad_range_in_one_line(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+    # One message, as a mistake in the arguments is everywhere: no "1 error found" under it.
+    assert result.output.count("error: ") == 1 and "found" not in result.output
