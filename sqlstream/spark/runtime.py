@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import typing as t
 from dataclasses import dataclass
 
@@ -318,8 +319,9 @@ def _raise_failures(
         return
     for q in queries:
         _stop(q)
-    for q, _ in failed:
+    for q, e in failed:
         tally.failed(str(q.name))
+        print(connection.redact(f"query {q.name} failed:\n{e}"), file=sys.stderr)  # the log
     message = "\n".join(f"query {q.name} failed: {explained(reason(e), e)}" for q, e in failed)
     raise RunFailure(connection.redact(message + _failure_hint(message)))
 

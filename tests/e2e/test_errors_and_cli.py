@@ -421,6 +421,13 @@ def test_cli_run_failure_exits_1_with_sparks_reason_and_no_traceback(
     assert "\tat org.apache" not in proc.stderr, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert "internal error" not in proc.stderr
+    # The details are in the log the run named: the query's failure with its Java stack (the
+    # log held only the JVM's banner).
+    logged = re.search(r"^Spark's log: (\S+)$", proc.stderr, re.MULTILINE)
+    assert logged, proc.stderr
+    log = (tmp_path / logged.group(1)).read_text()
+    assert "query orders_out failed:" in log and "malformed record" in log
+    assert "\tat org.apache.spark" in log, log[-3000:]
 
 
 def _children(pid: int) -> set[int]:
