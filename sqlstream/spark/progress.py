@@ -215,3 +215,12 @@ def line(progress: t.Any, *, dlq_query: bool = False) -> str:
         parts.append(f"{behind} behind")
     what = counts_text(counts(p), dlq_query=dlq_query)
     return f"{p.get('name') or p.get('id')}  batch {p.get('batchId')}: {what}; {', '.join(parts)}"
+
+
+def idle_line(progress: t.Any) -> str:
+    """``spend_1  idle after batch 3, 0 behind``: a trigger that found no new data (Spark
+    reports one every 10 s while idle, under the last batch's id)."""
+    p = as_dict(progress)
+    behind = lag(p)
+    tail = f", {behind} behind" if behind is not None else ""
+    return f"{p.get('name') or p.get('id')}  idle after batch {p.get('batchId')}{tail}"

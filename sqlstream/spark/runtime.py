@@ -278,7 +278,7 @@ def run(
         )
     )
     stop = StopFlag()
-    printed: dict[str, str] = {}
+    printed: dict[str, tuple[str, t.Any]] = {}
     tally = _tally(plan, queries)
     lost = executors_mod.Watch(spark)  # on a cluster: a lost executor is a line of progress
     with stop.installed(), _summary(queries, printed, tally, out, connection):
@@ -352,21 +352,26 @@ _FAIL_OPTIONS = {
 
 def _print_progress(
     q: StreamingQuery,
-    printed: dict[str, str],
+    printed: dict[str, tuple[str, t.Any]],
     out: t.Callable[[str], t.Any],
     connection: Connection,
     tally: summary_mod.Tally,
 ) -> None:
-    last = printed.get(str(q.id), "")
+    """The query's progress events not printed yet, a line each. An event of a batch already
+    printed is Spark's report of a trigger that found no data (every 10 s while idle, and on a
+    stop): an idle line, not that batch's line again."""
+    last, batch = printed.get(str(q.id), ("", None))
     for p in q.recentProgress:
         d = progress_mod.as_dict(p)
         stamp = str(d.get("timestamp") or "")
         if stamp <= last:
             continue
-        printed[str(q.id)] = last = stamp
+        idle = batch is not None and d.get("batchId") == batch
+        last, batch = printed[str(q.id)] = (stamp, d.get("batchId"))
         tally.add(d)
         dlq_query = tally.queries[str(d.get("name") or d.get("id"))].dlq_of is not None
-        out(connection.redact(progress_mod.line(d, dlq_query=dlq_query)))
+        text = progress_mod.idle_line(d) if idle else progress_mod.line(d, dlq_query=dlq_query)
+        out(connection.redact(text))
 
 
 def _tally(plan: Plan, queries: t.Sequence[StreamingQuery]) -> summary_mod.Tally:
@@ -381,7 +386,7 @@ def _tally(plan: Plan, queries: t.Sequence[StreamingQuery]) -> summary_mod.Tally
 @contextlib.contextmanager
 def _summary(
     queries: t.Sequence[StreamingQuery],
-    printed: dict[str, str],
+    printed: dict[str, tuple[str, t.Any]],
     tally: summary_mod.Tally,
     out: t.Callable[[str], t.Any],
     connection: Connection,

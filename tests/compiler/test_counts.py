@@ -4,6 +4,7 @@ Kafka."""
 
 from __future__ import annotations
 
+import typing as t
 from pathlib import Path
 
 from sqlstream.compiler.facade import compile_project
@@ -134,3 +135,37 @@ def test_the_summary_says_which_query_failed() -> None:
         "  late   read 3, written 3, late 0; then failed",
         "  other  read 2, written 2, late 0",
     ]
+
+
+def test_a_trigger_with_no_data_is_an_idle_line_not_its_batch_again() -> None:
+    """Spark reports an idle trigger (every 10 s, and on a stop) under the last batch's id: it
+    read as that batch printed twice. It is an idle line, counted once by the summary."""
+    from types import SimpleNamespace
+
+    from test_codegen import FakeTarget
+
+    from sqlstream.project.connection import Connection
+    from sqlstream.spark import runtime
+
+    batch = event("q", 4, numInputRows=3, sink={"numOutputRows": 3})
+    idle = {**event("q", 4, numInputRows=0), "timestamp": "2024-01-01T00:00:19.000Z"}
+    idle["sources"] = [{"endOffset": {"t": {"0": 9}}, "latestOffset": {"t": {"0": 9}}}]
+    query = SimpleNamespace(id="q", recentProgress=[batch, idle])
+    lines: list[str] = []
+    printed: dict[str, t.Any] = {}
+    tally = Tally()
+    tally.register("q")
+    connection = Connection.from_target(FakeTarget())
+    for _ in range(2):  # the summary prints what is new once more: nothing here
+        runtime._print_progress(
+            query,  # type: ignore[arg-type]
+            printed,
+            lines.append,
+            connection,
+            tally,
+        )
+    assert [ln.split(";")[0] for ln in lines] == [
+        "q  batch 4: read 3, written 3, late 0",
+        "q  idle after batch 4, 0 behind",
+    ]
+    assert tally.lines()[1] == "  q  read 3, written 3, dlq 0, skipped 0, late 0, tombstones 0"
