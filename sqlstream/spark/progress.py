@@ -217,10 +217,18 @@ def line(progress: t.Any, *, dlq_query: bool = False) -> str:
     return f"{p.get('name') or p.get('id')}  batch {p.get('batchId')}: {what}; {', '.join(parts)}"
 
 
+def ran_a_batch(progress: t.Any) -> bool:
+    """Whether the event is of a batch that ran. While a query finds no new data Spark reports
+    its trigger every 10 s (``noDataProgressEventInterval``) under the id of the batch that has
+    not run yet, with no ``addBatch`` time: printed as that batch, it read as a batch of 0 and
+    then the same batch again when the data came."""
+    p = as_dict(progress)
+    return bool(p.get("numInputRows")) or "addBatch" in (p.get("durationMs") or {})
+
+
 def idle_line(progress: t.Any) -> str:
-    """``spend_1  idle after batch 3, 0 behind``: a trigger that found no new data (Spark
-    reports one every 10 s while idle, under the last batch's id)."""
+    """``spend_1  idle, 0 behind``: a trigger that found no new data."""
     p = as_dict(progress)
     behind = lag(p)
     tail = f", {behind} behind" if behind is not None else ""
-    return f"{p.get('name') or p.get('id')}  idle after batch {p.get('batchId')}{tail}"
+    return f"{p.get('name') or p.get('id')}  idle{tail}"

@@ -278,7 +278,7 @@ def run(
         )
     )
     stop = StopFlag()
-    printed: dict[str, tuple[str, t.Any]] = {}
+    printed: dict[str, str] = {}
     tally = _tally(plan, queries)
     lost = executors_mod.Watch(spark)  # on a cluster: a lost executor is a line of progress
     with stop.installed(), _summary(queries, printed, tally, out, connection):
@@ -352,25 +352,24 @@ _FAIL_OPTIONS = {
 
 def _print_progress(
     q: StreamingQuery,
-    printed: dict[str, tuple[str, t.Any]],
+    printed: dict[str, str],
     out: t.Callable[[str], t.Any],
     connection: Connection,
     tally: summary_mod.Tally,
 ) -> None:
-    """The query's progress events not printed yet, a line each. An event of a batch already
-    printed is Spark's report of a trigger that found no data (every 10 s while idle, and on a
-    stop): an idle line, not that batch's line again."""
-    last, batch = printed.get(str(q.id), ("", None))
+    """The query's progress events not printed yet, a line each: a batch's, or an idle line
+    for a trigger that ran no batch (``progress.ran_a_batch``)."""
+    last = printed.get(str(q.id), "")
     for p in q.recentProgress:
         d = progress_mod.as_dict(p)
         stamp = str(d.get("timestamp") or "")
         if stamp <= last:
             continue
-        idle = batch is not None and d.get("batchId") == batch
-        last, batch = printed[str(q.id)] = (stamp, d.get("batchId"))
+        printed[str(q.id)] = last = stamp
         tally.add(d)
         dlq_query = tally.queries[str(d.get("name") or d.get("id"))].dlq_of is not None
-        text = progress_mod.idle_line(d) if idle else progress_mod.line(d, dlq_query=dlq_query)
+        ran = progress_mod.ran_a_batch(d)
+        text = progress_mod.line(d, dlq_query=dlq_query) if ran else progress_mod.idle_line(d)
         out(connection.redact(text))
 
 
@@ -386,7 +385,7 @@ def _tally(plan: Plan, queries: t.Sequence[StreamingQuery]) -> summary_mod.Tally
 @contextlib.contextmanager
 def _summary(
     queries: t.Sequence[StreamingQuery],
-    printed: dict[str, tuple[str, t.Any]],
+    printed: dict[str, str],
     tally: summary_mod.Tally,
     out: t.Callable[[str], t.Any],
     connection: Connection,

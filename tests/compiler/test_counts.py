@@ -137,9 +137,10 @@ def test_the_summary_says_which_query_failed() -> None:
     ]
 
 
-def test_a_trigger_with_no_data_is_an_idle_line_not_its_batch_again() -> None:
-    """Spark reports an idle trigger (every 10 s, and on a stop) under the last batch's id: it
-    read as that batch printed twice. It is an idle line, counted once by the summary."""
+def test_a_trigger_with_no_data_is_an_idle_line_not_a_batch() -> None:
+    """While idle, Spark reports a trigger every 10 s under the id of the batch that has not run
+    (seen on Spark 4.2: ``1 0`` twice, then batch 1 with its record): printed as a batch, it
+    read as batch 1 of 0 records and then batch 1 again. It is an idle line."""
     from types import SimpleNamespace
 
     from test_codegen import FakeTarget
@@ -147,10 +148,18 @@ def test_a_trigger_with_no_data_is_an_idle_line_not_its_batch_again() -> None:
     from sqlstream.project.connection import Connection
     from sqlstream.spark import runtime
 
-    batch = event("q", 4, numInputRows=3, sink={"numOutputRows": 3})
-    idle = {**event("q", 4, numInputRows=0), "timestamp": "2024-01-01T00:00:19.000Z"}
-    idle["sources"] = [{"endOffset": {"t": {"0": 9}}, "latestOffset": {"t": {"0": 9}}}]
-    query = SimpleNamespace(id="q", recentProgress=[batch, idle])
+    def ran(batch: int, rows: int, second: int) -> dict[str, t.Any]:
+        ms = {"triggerExecution": 5, **({"addBatch": 3} if rows else {})}
+        offsets = {"endOffset": {"t": {"0": 9}}, "latestOffset": {"t": {"0": 9}}}
+        return {
+            **event("q", batch, numInputRows=rows, sink={"numOutputRows": rows}),
+            "timestamp": f"2024-01-01T00:00:{second:02d}.000Z",
+            "durationMs": ms,
+            "sources": [offsets],
+        }
+
+    events = [ran(0, 2, 1), ran(1, 0, 11), ran(1, 0, 21), ran(1, 1, 23)]
+    query = SimpleNamespace(id="q", recentProgress=events)
     lines: list[str] = []
     printed: dict[str, t.Any] = {}
     tally = Tally()
@@ -165,7 +174,11 @@ def test_a_trigger_with_no_data_is_an_idle_line_not_its_batch_again() -> None:
             tally,
         )
     assert [ln.split(";")[0] for ln in lines] == [
-        "q  batch 4: read 3, written 3, late 0",
-        "q  idle after batch 4, 0 behind",
+        "q  batch 0: read 2, written 2, late 0",
+        "q  idle, 0 behind",
+        "q  idle, 0 behind",
+        "q  batch 1: read 1, written 1, late 0",
     ]
     assert tally.lines()[1] == "  q  read 3, written 3, dlq 0, skipped 0, late 0, tombstones 0"
+    # A batch that ran on no data (to move the watermark on) is a batch.
+    assert progress.ran_a_batch({"numInputRows": 0, "durationMs": {"addBatch": 4}})
