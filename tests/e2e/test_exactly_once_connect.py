@@ -15,6 +15,7 @@ from cliproc import SQLSTREAM
 from cliproc import env as cli_env
 
 from sqlstream.local import process
+from sqlstream.local.client import create_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,7 @@ SELECT id FROM events;
 
 
 def test_run_refuses_exactly_once_on_spark_connect(kafka_bootstrap: str, tmp_path: Path) -> None:
+    create_topic(kafka_bootstrap, "eos-connect-in", partitions=1)  # the preflight needs it
     (tmp_path / "queries").mkdir()
     (tmp_path / "queries" / "q.sql").write_text(SQL)
     (tmp_path / "sqlstream.yml").write_text("name: c\nprofile: c\n")
