@@ -43,6 +43,21 @@ def env(**extra: str) -> dict[str, str]:
     return e
 
 
+def finished(
+    args: t.Sequence[str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``sqlstream ARGS`` in ``cwd`` as a process, to its end: its exit code and all its output."""
+    return subprocess.run(
+        [str(SQLSTREAM), *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class RunningCli:
     """A ``sqlstream`` process whose stdout lines are collected by a reader thread."""

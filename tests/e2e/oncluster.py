@@ -13,8 +13,7 @@ import subprocess
 import typing as t
 from pathlib import Path
 
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 
 from sqlstream.local import cluster as local_cluster
 
@@ -40,15 +39,7 @@ def run_args(*extra: str) -> list[str]:
 
 def run(root: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``sqlstream run`` of the project in ``root`` as a process, to its end."""
-    return subprocess.run(
-        [str(SQLSTREAM), *run_args()],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return finished(run_args(), root, timeout=timeout)
 
 
 def apps(cluster: local_cluster.Cluster, name: str) -> list[dict[str, t.Any]]:

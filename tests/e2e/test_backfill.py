@@ -14,7 +14,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM, env
+from cliproc import finished
 from pipeline import Pipeline
 
 from sqlstream.local.client import consume_all, create_topic, produce
@@ -24,6 +24,11 @@ pytestmark = pytest.mark.e2e
 
 BASE_MS = 1_714_557_600_000
 """2024-05-01T10:00:00Z, the Kafka timestamp of the first record of the timestamp test."""
+
+
+def _run(root: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``sqlstream run queries ARGS`` in ``root``, as a process."""
+    return finished(["run", "queries", *args], root, timeout=timeout)
 
 
 def j(**fields: t.Any) -> bytes:
@@ -71,14 +76,7 @@ def test_backfill_of_offsets_0_to_99(kafka_bootstrap: str, topic_name: str, tmp_
         """,
     )
     until = json.dumps({src: {"0": 100}})
-    done = subprocess.run(
-        [str(SQLSTREAM), "run", "queries", "--from", "earliest", "--until", until],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run(tmp_path, "--from", "earliest", "--until", until, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (
         "query q_1 (queries/q.sql:8): read 100 from events; wrote 100" in done.stdout.splitlines()
@@ -207,14 +205,7 @@ def test_offsets_of_one_partition_of_two_are_refused_before_spark(
         """,
     )
     until = json.dumps({src: {"0": 10}})
-    done = subprocess.run(
-        [str(SQLSTREAM), "run", "queries", "--until", until],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run(tmp_path, "--until", until, timeout=120)
     assert done.returncode == 2, done.stderr[-3000:]
     assert (
         f"error: --until gives offsets of {src} partition(s) 0, but the topic has partition(s) 0, 1"

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import PROGRESS, SQLSTREAM, RunningCli, summary
+from cliproc import PROGRESS, RunningCli, finished, summary
 from cliproc import env as cli_env
 from pipeline import AVAILABLE_NOW, Pipeline
 
@@ -300,15 +300,7 @@ WHERE amount > 1;
 def _sqlstream(
     args: t.Sequence[str], cwd: Path, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), *args],
-        cwd=cwd,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return finished(args, cwd, timeout=timeout)
 
 
 def _vars(out: str, dlq: str) -> str:

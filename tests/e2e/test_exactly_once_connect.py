@@ -7,12 +7,10 @@ makes a session (so no server is needed to see it: the port below has none).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 
 from sqlstream.local import process
 from sqlstream.local.client import create_topic
@@ -37,15 +35,7 @@ def test_run_refuses_exactly_once_on_spark_connect(kafka_bootstrap: str, tmp_pat
         f"c:\n  target: dev\n  outputs:\n    dev:\n      bootstrap_servers: '{kafka_bootstrap}'\n"
         f"      spark:\n        remote: 'sc://127.0.0.1:{process.free_port()}'\n"
     )
-    proc = subprocess.run(
-        [str(SQLSTREAM), "run"],
-        cwd=tmp_path,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = finished(["run"], tmp_path, timeout=120)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert (

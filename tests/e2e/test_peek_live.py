@@ -14,8 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM, RunningCli
-from cliproc import env as cli_env
+from cliproc import RunningCli, finished
 from confluent_kafka.admin import AdminClient
 from pipeline import Pipeline
 
@@ -55,15 +54,7 @@ def project(kafka_bootstrap: str, tmp_path: Path) -> dict[str, t.Any]:
 
 
 def _peek(args: t.Sequence[str], root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), "peek", *args],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return finished(["peek", *args], root, timeout=300)
 
 
 def _left_behind(project: dict[str, t.Any]) -> tuple[set[str], set[Path]]:

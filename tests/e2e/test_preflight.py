@@ -16,8 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
@@ -215,15 +214,7 @@ def _run(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedPr
 
 
 def _sqlstream(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), *args],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return finished(args, root, timeout=timeout)
 
 
 def _closed_port() -> int:

@@ -6,13 +6,11 @@ queries/b.sql (which a.sql does not read), runs a.sql's query and says b.sql was
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM, summary
-from cliproc import env as cli_env
+from cliproc import finished, summary
 from pipeline import Pipeline
 
 from sqlstream.local import client as kafkaclient
@@ -48,15 +46,7 @@ def test_run_of_a_file_runs_it_despite_an_error_in_another(
     root = tmp_path
     pipeline = Pipeline.create(root, kafka_bootstrap, A_SQL.format(**topics), file="a.sql")
     pipeline.write(B_SQL.format(**topics), file="b.sql")
-    proc = subprocess.run(
-        [str(SQLSTREAM), "run", "queries/a.sql", "--trigger", "available-now"],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    proc = finished(["run", "queries/a.sql", "--trigger", "available-now"], root, timeout=400)
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
     col = B_SQL.format(**topics).index("nope") + 1
     assert (

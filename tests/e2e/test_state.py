@@ -12,8 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 from pipeline import Pipeline
 
 from sqlstream.local.client import consume_all, create_topic, produce
@@ -44,15 +43,7 @@ def _event(minute: int, amount: int) -> tuple[None, bytes]:
 
 
 def _sqlstream(args: t.Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), *args],
-        cwd=cwd,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return finished(args, cwd, timeout=300)
 
 
 def _list(root: Path) -> dict[str, dict[str, t.Any]]:

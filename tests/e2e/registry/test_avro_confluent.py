@@ -11,8 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
@@ -132,15 +131,7 @@ def test_two_writer_schemas_a_key_and_the_dlq(
 
 
 def _run_cli(root: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), "run", "--trigger", "available_now"],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return finished(["run", "--trigger", "available_now"], root, timeout=timeout)
 
 
 SINK_ONLY = """

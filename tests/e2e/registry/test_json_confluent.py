@@ -9,8 +9,7 @@ import typing as t
 import uuid
 from pathlib import Path
 
-from cliproc import SQLSTREAM
-from cliproc import env as cli_env
+from cliproc import finished
 from pipeline import Pipeline
 
 from sqlstream.compiler.facade import compile_project
@@ -131,15 +130,7 @@ def test_two_writer_schemas_a_key_columns_from_the_registry_and_the_dlq(
 
 
 def _run_cli(root: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), "run", "--trigger", "available_now"],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return finished(["run", "--trigger", "available_now"], root, timeout=timeout)
 
 
 def _sink_only(tmp_path: Path, bootstrap: str, url: str, select: str, auto: bool) -> str:
@@ -184,15 +175,7 @@ def test_an_incompatible_json_schema_is_refused_before_start(
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SQLSTREAM), *args],
-        cwd=root,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return finished(args, root, timeout=300)
 
 
 def test_topics_consume_and_peek_decode_through_the_lock(
