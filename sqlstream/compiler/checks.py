@@ -175,7 +175,7 @@ class _Grouping:
 
     def covers(self, node: exp.Expr) -> bool:
         texts = self.texts.get(type(node))
-        return bool(texts) and node.sql(SPARK) in t.cast(set, texts)
+        return bool(texts) and syntax.expression_sql(node) in t.cast(set, texts)
 
 
 def _grouping(select: exp.Select) -> _Grouping | None:
@@ -195,7 +195,7 @@ def _grouping(select: exp.Select) -> _Grouping | None:
         else:
             if syntax.is_window_call(key):  # window.start, and the call itself
                 found.names.add(str(key.this).lower())
-            found.texts.setdefault(type(key), set()).add(key.sql(SPARK))
+            found.texts.setdefault(type(key), set()).add(syntax.expression_sql(key))
     return found
 
 

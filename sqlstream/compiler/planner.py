@@ -495,7 +495,11 @@ def _watermark_delay(src: SourceDef, diags: Diagnostics) -> str | None:
         )
         return None
     try:
-        return lower.watermark_delay(interval.sql(SPARK)) if interval is not None else "0 seconds"
+        return (
+            lower.watermark_delay(syntax.expression_sql(interval))
+            if interval is not None
+            else "0 seconds"
+        )
     except ValueError as e:
         diags.error(
             f"cannot use this watermark delay: {e}",
@@ -647,7 +651,7 @@ def _plan_sink(
         sources=sources,
         views=views,
         topic_spec=topic_spec,
-        partition_sql=partition.sql(SPARK) if partition is not None else None,
+        partition_sql=syntax.expression_sql(partition) if partition is not None else None,
         partitions_needed=topics.partitions_needed(partition),
         delivery=delivery,
         changelog=node.changelog is not None,

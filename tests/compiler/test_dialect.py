@@ -5,9 +5,14 @@ Pure Python: no JVM, no Kafka. Runs the same on pure sqlglot and on its compiled
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
+import sqlglot
 from sqlglot import exp
 
+from sqlstream.compiler import syntax
 from sqlstream.compiler.syntax import (
     CreateDerivedStream,
     CreateKafkaStream,
@@ -824,3 +829,60 @@ def test_set_positions() -> None:
     tree = parse_statement(sql)
     assert isinstance(tree, SetStatement)
     assert _span(sql, tree.items[0]) == "spark.sql.shuffle.partitions = 4"
+
+
+EXPRESSIONS = [
+    "window(ts, '5 minutes')",
+    "ts - INTERVAL '1' MINUTE",
+    "NOT (a.b = 1 OR -c <> 2) AND d IS NULL",
+    "CAST(x AS VARCHAR)",
+    "(SELECT max(a) FROM t LIMIT 1) + 1",
+    "(SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1) + 1",  # rewritten in place
+    "CAST(x AS FLOAT(53))",  # rewritten in place (FLOAT(53) -> DOUBLE)
+    "concat_ws('-', a, b)",
+    "x.window(1)",
+]
+
+
+GOLDEN = Path(__file__).parent / "golden" / "rendered"
+CASES = (
+    [(c[0], True) for c in ROUND_TRIPS]
+    + [(e, False) for e in EXPRESSIONS]
+    + [(f"golden/{f.name}", True) for f in sorted(GOLDEN.glob("*.sql"))]
+)
+
+
+def _roots(sql: str, statement: bool) -> list[exp.Expr]:
+    if not statement:
+        return [sqlglot.parse_one(sql, "spark")]
+    if sql.startswith("golden/"):
+        text = (GOLDEN / sql.removeprefix("golden/")).read_text()
+        return [r for ts in split(tokenize(text)) for r in _trees(parse_tokens(ts, text))]
+    return _trees(parse_statement(sql))
+
+
+@pytest.mark.parametrize(("sql", "statement"), CASES, ids=lambda v: str(v)[:60])
+def test_expression_sql_is_the_generators_text_and_changes_nothing(
+    sql: str, statement: bool
+) -> None:
+    """``to_spark_sql`` and ``syntax.expression_sql`` skip the generator's copy of a tree it
+    writes as it is (``written_as_is``): for every case, and every node of it, the text is the
+    generator's own (on a copy) and the tree is as it was."""
+    for root in _roots(sql, statement):
+        before = root.copy()
+        assert to_spark_sql(root) == root.sql("spark", normalize_functions=False)
+        for node in list(root.walk()):
+            expected = node.sql("spark")  # copies what it writes
+            assert syntax.expression_sql(node) == expected, node
+        assert root == before and repr(root) == repr(before)
+
+
+def _trees(value: object) -> list[exp.Expr]:
+    """The sqlglot trees of a statement node, in its fields and theirs."""
+    if isinstance(value, exp.Expr):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [tree for v in value for tree in _trees(v)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [tree for f in dataclasses.fields(value) for tree in _trees(getattr(value, f.name))]
+    return []

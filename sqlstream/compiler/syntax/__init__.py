@@ -35,6 +35,7 @@ from sqlstream.compiler.syntax.parser import Parser
 from sqlstream.compiler.syntax.spark import (
     SyntaxProblem,
     balanced_and,
+    expression_sql,
     find_all,
     is_window_call,
     long_filter,
@@ -67,6 +68,7 @@ __all__ = [
     "Text",
     "Watermark",
     "balanced_and",
+    "expression_sql",
     "find_all",
     "generate",
     "is_window_call",

@@ -663,7 +663,8 @@ def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
     of the query, written with a stand-in column where the filter goes."""
     where = node.args.get("where") if isinstance(node, exp.Select) and not pretty else None
     if not isinstance(where, exp.Where) or where.comments or long_filter(node) is None:
-        return node.sql(DIALECT, pretty=pretty, normalize_functions=False)
+        copy = not written_as_is(node)
+        return node.sql(DIALECT, pretty=pretty, normalize_functions=False, copy=copy)
     node.set("where", exp.Where(this=exp.column(_STAND_IN)))  # same key: arguments' order kept
     try:
         rest = node.sql(DIALECT, normalize_functions=False)
@@ -677,6 +678,52 @@ def to_spark_sql(node: exp.Expr, pretty: bool = False) -> str:
 
 
 _STAND_IN = "sqlstream_filter_stand_in_8a1f"
+
+
+_AS_IS_KINDS = frozenset(
+    {
+        *(exp.Column, exp.Identifier, exp.Literal, exp.Anonymous, exp.Dot, exp.Paren, exp.Var),
+        *(exp.Interval, exp.Boolean, exp.Null, exp.Neg, exp.Not, exp.And, exp.Or),
+        *(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod),
+        *(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE),
+        *(exp.Alias, exp.From, exp.Table, exp.TableAlias, exp.Where, exp.Group, exp.Having),
+        *(exp.Order, exp.Ordered, exp.Limit, exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max),
+    }
+)
+"""Kinds of node (exactly these classes) that Spark's generator writes from their arguments
+without changing the tree: their ``*_sql`` methods only read, and the dialect's transforms
+leave them alone. (Types, joins, UNNEST, VALUES, pivots, CONCAT_WS and CTEs, among others,
+are rewritten in place as they are written.)"""
+
+_AS_IS_ARGS: dict[type[exp.Expr], frozenset[str]] = {
+    exp.Select: frozenset({"expressions", "from_", "where", "group", "having", "order", "limit"}),
+    exp.Star: frozenset(),
+}
+"""Kinds written as they are only with these arguments: Spark's transforms rewrite a SELECT
+with QUALIFY or DISTINCT ON, and a star with EXCEPT or REPLACE."""
+
+
+def written_as_is(node: exp.Expr) -> bool:
+    """Whether Spark's generator writes ``node`` without changing it, so that it can be given
+    the tree itself instead of a copy (positions and all: the copy was a third of writing a
+    windowed query). A root under a ``Dot`` is not: ``anonymous_sql`` reads the parent, which
+    a copy has none of."""
+    if isinstance(node.parent, exp.Dot):
+        return False
+    for n in node.walk():
+        kind = type(n)
+        if kind in _AS_IS_KINDS:
+            continue
+        allowed = _AS_IS_ARGS.get(kind)
+        if allowed is None or any(v and k not in allowed for k, v in n.args.items()):
+            return False
+    return True
+
+
+def expression_sql(node: exp.Expr) -> str:
+    """``node.sql("spark")`` of a small expression (a GROUP BY key, a watermark's interval, a
+    PARTITION), without the copy when the generator leaves the tree as it is."""
+    return node.sql(DIALECT, copy=not written_as_is(node))
 
 
 _TYPE_SQL: dict[object, str] = {}
