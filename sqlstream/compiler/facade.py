@@ -261,13 +261,35 @@ def matches(sink: t.Any, select: t.Sequence[str]) -> bool:
 
 def subset(plan: Plan, sinks: t.Sequence[t.Any]) -> Plan:
     """The part of a plan that ``sinks`` need: their sources and views only."""
-    need_sources = {s for sink in sinks for s in sink.sources}
-    need_views = {v for sink in sinks for v in sink.views}
-    return Plan(
-        project=plan.project,
-        sources=[s for s in plan.sources if s.name in need_sources],
-        views=[v for v in plan.views if v.name in need_views],
-        sinks=list(sinks),
-        tables=[tb for tb in plan.tables if tb.name in {n for k in sinks for n in k.tables}],
-        settings=dict(plan.settings),
-    )
+    return subsets(plan, [sinks])[0]
+
+
+def subsets(plan: Plan, groups: t.Sequence[t.Sequence[t.Any]]) -> list[Plan]:
+    """``subset`` of each group of sinks (a script's per file), the plan's sources, views and
+    tables indexed by name once: scanning them all for each file made writing the scripts of
+    a project grow with the square of its files."""
+    found = {kind: _by_name(getattr(plan, kind)) for kind in ("sources", "views", "tables")}
+
+    def picked(kind: str, names: set[str]) -> list[t.Any]:
+        items, index = getattr(plan, kind), found[kind]
+        return [items[i] for i in sorted(i for n in names for i in index.get(n, ()))]
+
+    return [
+        Plan(
+            project=plan.project,
+            sources=picked("sources", {s for sink in sinks for s in sink.sources}),
+            views=picked("views", {v for sink in sinks for v in sink.views}),
+            sinks=list(sinks),
+            tables=picked("tables", {n for sink in sinks for n in sink.tables}),
+            settings=dict(plan.settings),
+        )
+        for sinks in groups
+    ]
+
+
+def _by_name(items: t.Sequence[t.Any]) -> dict[str, list[int]]:
+    """Name -> the positions of the items of that name, in order."""
+    index: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        index.setdefault(item.name, []).append(i)
+    return index

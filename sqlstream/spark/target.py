@@ -7,7 +7,7 @@ import os
 import typing as t
 from pathlib import Path, PurePath
 
-from sqlstream.compiler.facade import Compiled, subset
+from sqlstream.compiler.facade import Compiled, subsets
 from sqlstream.compiler.plan import Plan, TablePlan
 from sqlstream.project.connection import Connection
 from sqlstream.project.env import below
@@ -31,14 +31,13 @@ def write_target(compiled: Compiled, target_dir: Path) -> list[Path]:
     for sink in plan.sinks:
         by_file.setdefault(sink.file, []).append(sink)
     out = _Writer(base)
-    for sf in compiled.files:
-        if sf.path not in compiled.selected_files:
-            continue
+    chosen = [sf for sf in compiled.files if sf.path in compiled.selected_files]
+    sinks = [by_file.get(_relative(os.path.abspath(sf.path), root), []) for sf in chosen]
+    for sf, file_sinks, file_plan in zip(chosen, sinks, subsets(plan, sinks), strict=True):
         stem = _target_name(sf.path, compiled)
         out.write(f"rendered/{stem}.sql", connection.redact(sf.rendered))
-        sinks = by_file.get(_relative(os.path.abspath(sf.path), root))
-        if sinks:
-            text = script.script(subset(plan, sinks), connection=connection)
+        if file_sinks:
+            text = script.script(file_plan, connection=connection)
             out.write(f"scripts/{stem}.py", connection.redact(text))
     out.write("plan.json", connection.redact(plan.to_json()) + "\n")
     cwd = os.getcwd()
