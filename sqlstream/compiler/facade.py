@@ -265,9 +265,9 @@ def subset(plan: Plan, sinks: t.Sequence[t.Any]) -> Plan:
 
 
 def subsets(plan: Plan, groups: t.Sequence[t.Sequence[t.Any]]) -> list[Plan]:
-    """``subset`` of each group of sinks (a script's per file), the plan's sources, views and
-    tables indexed by name once: scanning them all for each file made writing the scripts of
-    a project grow with the square of its files."""
+    """``subset`` of each group of sinks (``compile``: the sinks of each file, for its script),
+    with the plan's sources, views and tables indexed by name once: scanning them all for each
+    file made writing the scripts grow with the square of the project's files."""
     found = {kind: _by_name(getattr(plan, kind)) for kind in ("sources", "views", "tables")}
 
     def picked(kind: str, names: set[str]) -> list[t.Any]:
